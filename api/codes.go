@@ -1,0 +1,23 @@
+package api
+
+// DecisionCode says why an authorization was allowed or denied (DESIGN §3). The string
+// values are the wire form.
+type DecisionCode string
+
+// Decision codes.
+const (
+	Allowed            DecisionCode = "ALLOWED"
+	AgentNotFound      DecisionCode = "AGENT_NOT_FOUND"
+	AgentRevoked       DecisionCode = "AGENT_REVOKED"
+	AgentExpired       DecisionCode = "AGENT_EXPIRED"
+	TokenInvalid       DecisionCode = "TOKEN_INVALID"
+	NoPermission       DecisionCode = "NO_PERMISSION"
+	RateLimited        DecisionCode = "RATE_LIMITED"
+	OutsideTimeWindow  DecisionCode = "OUTSIDE_TIME_WINDOW"
+	IPNotAllowed       DecisionCode = "IP_NOT_ALLOWED"
+	ArgumentNotAllowed DecisionCode = "ARGUMENT_NOT_ALLOWED"
+	ApprovalRequired   DecisionCode = "APPROVAL_REQUIRED"
+	ApprovalDenied     DecisionCode = "APPROVAL_DENIED"
+	PolicyDenied       DecisionCode = "POLICY_DENIED"
+	EngineError        DecisionCode = "ENGINE_ERROR"
+)

@@ -1,0 +1,238 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/kavachos/kavach-go/agent"
+	"github.com/kavachos/kavach-go/store"
+)
+
+const agentColumns = `id, tenant_id, owner_id, name, type, status, token_prefix, expires_at,
+	permissions, metadata, created_at, updated_at`
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanAgent(row rowScanner) (*agent.Agent, error) {
+	var (
+		a                  agent.Agent
+		expires            sql.NullInt64
+		perms, meta        string
+		created, updated   int64
+		typ, status, owner string
+	)
+	if err := row.Scan(&a.ID, &a.TenantID, &owner, &a.Name, &typ, &status, &a.TokenPrefix, &expires,
+		&perms, &meta, &created, &updated); err != nil {
+		return nil, err
+	}
+	a.OwnerID, a.Type, a.Status = owner, agent.Type(typ), agent.Status(status)
+	if expires.Valid {
+		t := fromMicros(expires.Int64)
+		a.ExpiresAt = &t
+	}
+	a.CreatedAt, a.UpdatedAt = fromMicros(created), fromMicros(updated)
+	if err := store.DecodeAgentDocs(&a, store.AgentDocs{Permissions: perms, Metadata: meta}); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func nullMicros(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: micros(*t), Valid: true}
+}
+
+// CreateAgent stores a new agent and its first token hash in one transaction.
+func (s *Store) CreateAgent(ctx context.Context, a *agent.Agent, tokenHash string) error {
+	docs, err := store.EncodeAgentDocs(a)
+	if err != nil {
+		return err
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(err, "create agent")
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO agents (`+agentColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+		a.ID, a.TenantID, a.OwnerID, a.Name, string(a.Type), string(a.Status), a.TokenPrefix,
+		nullMicros(a.ExpiresAt), docs.Permissions, docs.Metadata, micros(a.CreatedAt), micros(a.UpdatedAt)); err != nil {
+		return mapErr(err, "create agent "+a.ID)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO agent_tokens (hash, agent_id, created_at) VALUES (?,?,?)`,
+		tokenHash, a.ID, micros(a.CreatedAt)); err != nil {
+		return mapErr(err, "create agent token")
+	}
+	return mapErr(tx.Commit(), "create agent")
+}
+
+// GetAgent returns one agent.
+func (s *Store) GetAgent(ctx context.Context, id string) (*agent.Agent, error) {
+	a, err := scanAgent(s.r.QueryRowContext(ctx, `SELECT `+agentColumns+` FROM agents WHERE id = ?`, id))
+	return a, mapErr(err, "agent "+id)
+}
+
+// AgentByTokenHash returns the agent holding a token valid at now.
+func (s *Store) AgentByTokenHash(ctx context.Context, hash string, now time.Time) (*agent.Agent, error) {
+	a, err := scanAgent(s.r.QueryRowContext(ctx, `SELECT `+prefixed("a.")+` FROM agent_tokens t
+		JOIN agents a ON a.id = t.agent_id
+		WHERE t.hash = ? AND (t.valid_until IS NULL OR t.valid_until > ?)`, hash, micros(now)))
+	return a, mapErr(err, "agent token")
+}
+
+// ListAgents returns one page of agents in id order.
+func (s *Store) ListAgents(ctx context.Context, f store.AgentFilter) ([]*agent.Agent, string, error) {
+	after, err := store.DecodeCursor(f.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	limit := store.PageLimit(f.Limit)
+	q := `SELECT ` + agentColumns + ` FROM agents WHERE tenant_id = ? AND id > ?`
+	args := []any{f.TenantID, after}
+	if f.OwnerID != "" {
+		q += ` AND owner_id = ?`
+		args = append(args, f.OwnerID)
+	}
+	if f.Status != "" {
+		q += ` AND status = ?`
+		args = append(args, string(f.Status))
+	}
+	q += ` ORDER BY id LIMIT ?`
+	args = append(args, limit+1)
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, "", mapErr(err, "list agents")
+	}
+	defer rows.Close()
+	var out []*agent.Agent
+	for rows.Next() {
+		a, err := scanAgent(rows)
+		if err != nil {
+			return nil, "", mapErr(err, "list agents")
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", mapErr(err, "list agents")
+	}
+	out, next := store.Page(out, limit, func(a *agent.Agent) string { return a.ID })
+	return out, next, nil
+}
+
+// UpdateAgent applies fn to the agent inside a write transaction. SQLite's single writer
+// makes the read-modify-write atomic.
+func (s *Store) UpdateAgent(ctx context.Context, id string, fn func(*agent.Agent) error) (*agent.Agent, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, mapErr(err, "update agent")
+	}
+	defer tx.Rollback()
+	a, err := scanAgent(tx.QueryRowContext(ctx, `SELECT `+agentColumns+` FROM agents WHERE id = ?`, id))
+	if err != nil {
+		return nil, mapErr(err, "agent "+id)
+	}
+	if err := fn(a); err != nil {
+		return nil, err
+	}
+	docs, err := store.EncodeAgentDocs(a)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE agents SET owner_id = ?, name = ?, type = ?, status = ?,
+		token_prefix = ?, expires_at = ?, permissions = ?, metadata = ?, updated_at = ? WHERE id = ?`,
+		a.OwnerID, a.Name, string(a.Type), string(a.Status), a.TokenPrefix, nullMicros(a.ExpiresAt),
+		docs.Permissions, docs.Metadata, micros(a.UpdatedAt), id); err != nil {
+		return nil, mapErr(err, "update agent "+id)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, mapErr(err, "update agent "+id)
+	}
+	return a, nil
+}
+
+// RotateToken replaces the agent's current token.
+func (s *Store) RotateToken(ctx context.Context, id, newHash, newPrefix string, graceUntil, now time.Time) (*agent.Agent, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, mapErr(err, "rotate token")
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE agents SET token_prefix = ?, updated_at = ? WHERE id = ?`, newPrefix, micros(now), id)
+	if err != nil {
+		return nil, mapErr(err, "rotate token of "+id)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, fmt.Errorf("agent %s: %w", id, store.ErrNotFound)
+	}
+	if graceUntil.IsZero() {
+		_, err = tx.ExecContext(ctx, `DELETE FROM agent_tokens WHERE agent_id = ?`, id)
+	} else {
+		// Keep earlier tokens no longer than they were already allowed to live.
+		_, err = tx.ExecContext(ctx, `DELETE FROM agent_tokens WHERE agent_id = ? AND valid_until <= ?`, id, micros(now))
+		if err == nil {
+			_, err = tx.ExecContext(ctx, `UPDATE agent_tokens SET valid_until = min(coalesce(valid_until, ?1), ?1)
+				WHERE agent_id = ?2`, micros(graceUntil), id)
+		}
+	}
+	if err != nil {
+		return nil, mapErr(err, "rotate token of "+id)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO agent_tokens (hash, agent_id, created_at) VALUES (?,?,?)`, newHash, id, micros(now)); err != nil {
+		return nil, mapErr(err, "rotate token of "+id)
+	}
+	a, err := scanAgent(tx.QueryRowContext(ctx, `SELECT `+agentColumns+` FROM agents WHERE id = ?`, id))
+	if err != nil {
+		return nil, mapErr(err, "agent "+id)
+	}
+	return a, mapErr(tx.Commit(), "rotate token of "+id)
+}
+
+func prefixed(p string) string {
+	return p + `id, ` + p + `tenant_id, ` + p + `owner_id, ` + p + `name, ` + p + `type, ` + p + `status, ` +
+		p + `token_prefix, ` + p + `expires_at, ` + p + `permissions, ` + p + `metadata, ` + p + `created_at, ` + p + `updated_at`
+}
+
+// CreateTenant stores a tenant.
+func (s *Store) CreateTenant(ctx context.Context, t *agent.Tenant) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO tenants (id, name, created_at) VALUES (?,?,?)`, t.ID, t.Name, micros(t.CreatedAt))
+	return mapErr(err, "tenant "+t.ID)
+}
+
+// GetTenant returns one tenant.
+func (s *Store) GetTenant(ctx context.Context, id string) (*agent.Tenant, error) {
+	var t agent.Tenant
+	var created int64
+	err := s.r.QueryRowContext(ctx, `SELECT id, name, created_at FROM tenants WHERE id = ?`, id).Scan(&t.ID, &t.Name, &created)
+	if err != nil {
+		return nil, mapErr(err, "tenant "+id)
+	}
+	t.CreatedAt = fromMicros(created)
+	return &t, nil
+}
+
+// ListTenants returns every tenant in id order.
+func (s *Store) ListTenants(ctx context.Context) ([]agent.Tenant, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, name, created_at FROM tenants ORDER BY id`)
+	if err != nil {
+		return nil, mapErr(err, "list tenants")
+	}
+	defer rows.Close()
+	var out []agent.Tenant
+	for rows.Next() {
+		var t agent.Tenant
+		var created int64
+		if err := rows.Scan(&t.ID, &t.Name, &created); err != nil {
+			return nil, mapErr(err, "list tenants")
+		}
+		t.CreatedAt = fromMicros(created)
+		out = append(out, t)
+	}
+	return out, mapErr(rows.Err(), "list tenants")
+}
