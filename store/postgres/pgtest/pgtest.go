@@ -24,8 +24,8 @@ import (
 const DefaultURL = "postgres://postgres@127.0.0.1:5432/kavach_test?sslmode=disable"
 
 var (
-	once    sync.Once
-	baseURL string
+	once     sync.Once
+	baseURL  string
 	setupErr error
 )
 
