@@ -1,0 +1,94 @@
+// Command kavach runs and administers Kavach: migrate a database, manage tenants and agents.
+// Working directly on a database, the CLI acts as root.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	kavach "github.com/kavachos/kavach-go"
+	"github.com/kavachos/kavach-go/api"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// globals are the flags every command shares.
+type globals struct {
+	database string
+	output   string
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:           "kavach",
+		Short:         "Authorization for AI agents: identities, permissions, delegation and audit",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if g.output != "table" && g.output != "json" {
+				return fmt.Errorf("--output must be table or json, not %q", g.output)
+			}
+			return nil
+		},
+	}
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.database, "database", envOr("KAVACH_DATABASE", kavach.DefaultDatabase),
+		"database URL: sqlite://PATH or postgres://… (env KAVACH_DATABASE)")
+	pf.StringVarP(&g.output, "output", "o", "table", "output format: table or json")
+
+	root.AddCommand(migrateCmd(g), tenantCmd(g), agentCmd(g))
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(stderr, "error:", describe(err))
+		return 1
+	}
+	return 0
+}
+
+// describe renders an error for a person: the field for bad input, the reason for a
+// refused token.
+func describe(err error) string {
+	var ae *api.Error
+	if errors.As(err, &ae) {
+		msg := ae.Error()
+		if ae.Field != "" && ae.Message == "" {
+			msg = "invalid " + ae.Field
+		}
+		if ae.Reason != "" {
+			msg += " (" + ae.Reason + ")"
+		}
+		return msg
+	}
+	return err.Error()
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// open opens Kavach on the configured database and returns a context acting as root.
+func (g *globals) open(ctx context.Context) (*kavach.Kavach, context.Context, error) {
+	k, err := kavach.Open(ctx, kavach.Config{Database: g.database})
+	if err != nil {
+		return nil, nil, err
+	}
+	return k, kavach.WithActor(ctx, api.Root), nil
+}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kavachos/kavach-go/agent"
+)
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func writeAgentTable(w io.Writer, agents []agent.Agent) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tOWNER\tNAME\tTYPE\tSTATUS\tTOKEN\tEXPIRES\tPERMISSIONS")
+	for _, a := range agents {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s…\t%s\t%s\n", a.ID, a.OwnerID, a.Name, a.Type, a.Status,
+			a.TokenPrefix, expiry(a.ExpiresAt), permSummary(a.Permissions))
+	}
+	tw.Flush()
+}
+
+func writeAgent(w io.Writer, a *agent.Agent) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "id:\t%s\n", a.ID)
+	fmt.Fprintf(tw, "tenant:\t%s\n", a.TenantID)
+	fmt.Fprintf(tw, "owner:\t%s\n", a.OwnerID)
+	fmt.Fprintf(tw, "name:\t%s\n", a.Name)
+	fmt.Fprintf(tw, "type:\t%s\n", a.Type)
+	fmt.Fprintf(tw, "status:\t%s\n", a.Status)
+	fmt.Fprintf(tw, "token:\t%s…\n", a.TokenPrefix)
+	fmt.Fprintf(tw, "expires:\t%s\n", expiry(a.ExpiresAt))
+	fmt.Fprintf(tw, "created:\t%s\n", a.CreatedAt.Format(time.RFC3339))
+	for _, p := range a.Permissions {
+		c := ""
+		if p.Constraints != nil {
+			b, _ := json.Marshal(p.Constraints)
+			c = " " + string(b)
+		}
+		fmt.Fprintf(tw, "permission:\t%s %s=%s%s\n", p.ID, p.Resource, strings.Join(p.Actions, ","), c)
+	}
+	for k, v := range a.Metadata {
+		fmt.Fprintf(tw, "metadata:\t%s=%s\n", k, v)
+	}
+	tw.Flush()
+}
+
+func expiry(t *time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	return t.Format(time.RFC3339)
+}
+
+func permSummary(ps []agent.Permission) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.Resource + "=" + strings.Join(p.Actions, ",")
+	}
+	return strings.Join(parts, " ")
+}
