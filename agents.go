@@ -64,6 +64,9 @@ func (s *agentService) Create(ctx context.Context, req api.CreateAgentRequest) (
 		}
 		return nil, apiError(err)
 	}
+	if err := s.k.sync(ctx, a); err != nil {
+		return nil, apiError(err)
+	}
 	return &api.AgentWithToken{Agent: *a, Token: token}, nil
 }
 
@@ -161,7 +164,10 @@ func (s *agentService) Update(ctx context.Context, id string, req api.UpdateAgen
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, notFound(id)
 	}
-	return a, apiError(err)
+	if err != nil {
+		return nil, apiError(err)
+	}
+	return a, apiError(s.k.sync(ctx, a))
 }
 
 func (s *agentService) Rotate(ctx context.Context, id string, req api.RotateRequest) (*api.RotateResult, error) {
@@ -217,7 +223,10 @@ func (s *agentService) Revoke(ctx context.Context, id string) (*agent.Agent, err
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, notFound(id)
 	}
-	return a, apiError(err)
+	if err != nil {
+		return nil, apiError(err)
+	}
+	return a, apiError(s.k.sync(ctx, a))
 }
 
 func (s *agentService) ValidateToken(ctx context.Context, token string) (*agent.Agent, error) {

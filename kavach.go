@@ -8,15 +8,21 @@ package kavach
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 	_ "time/tzdata" // time windows name IANA zones; do not depend on the host's zoneinfo
 
+	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/api"
+	"github.com/kavachos/kavach-go/audit"
+	"github.com/kavachos/kavach-go/engine"
 	"github.com/kavachos/kavach-go/store"
 	"github.com/kavachos/kavach-go/store/postgres"
 	"github.com/kavachos/kavach-go/store/sqlite"
+	"github.com/kavachos/kavach-go/webhook"
 )
 
 // DefaultDatabase is the embedded default: a SQLite file in the working directory.
@@ -29,14 +35,28 @@ type Config struct {
 	Database string
 	// Now is the clock; nil means time.Now. Tests set it to move time.
 	Now func() time.Time
+	// Logger receives operational logs; nil means slog.Default().
+	Logger *slog.Logger
+	// PendingApprovalTTL is how long an approval request waits for a human (default 15m).
+	PendingApprovalTTL time.Duration
+	// ApprovalWebhook, if its URL is set, announces each new approval request with an
+	// HMAC-signed POST (event type "approval.requested").
+	ApprovalWebhook webhook.Config
+	// Recorder receives audit events; nil writes them to the store's audit ledger.
+	Recorder audit.Recorder
 }
 
 // Kavach is an open Kavach instance. It is safe for concurrent use.
 type Kavach struct {
-	store   store.Store
-	now     func() time.Time
-	agents  *agentService
-	tenants *tenantService
+	store     store.Store
+	now       func() time.Time
+	log       *slog.Logger
+	engine    *engine.Engine
+	recorder  audit.Recorder
+	notifier  *webhook.Notifier
+	agents    *agentService
+	tenants   *tenantService
+	approvals *approvalService
 }
 
 var _ api.Kavach = (*Kavach)(nil)
@@ -47,13 +67,56 @@ func Open(ctx context.Context, cfg Config) (*Kavach, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &Kavach{store: s, now: cfg.Now}
+	k := &Kavach{store: s, now: cfg.Now, log: cfg.Logger, recorder: cfg.Recorder}
 	if k.now == nil {
 		k.now = time.Now
 	}
+	if k.log == nil {
+		k.log = slog.Default()
+	}
+	if k.recorder == nil {
+		k.recorder = audit.StoreRecorder{Store: s}
+	}
 	k.agents = &agentService{k: k}
 	k.tenants = &tenantService{k: k}
+	k.approvals = &approvalService{k: k}
+	if err := k.start(ctx, cfg); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return k, nil
+}
+
+// start builds the engine over every stored agent and the approval webhook, if any.
+func (k *Kavach) start(ctx context.Context, cfg Config) error {
+	if cfg.ApprovalWebhook.URL != "" {
+		wc := cfg.ApprovalWebhook
+		if wc.Logger == nil {
+			wc.Logger = k.log
+		}
+		n, err := webhook.New(wc)
+		if err != nil {
+			return fmt.Errorf("approval webhook: %w", err)
+		}
+		k.notifier = n
+	}
+	e, err := engine.New(ctx, engine.Config{
+		Store:              k.store,
+		PendingApprovalTTL: cfg.PendingApprovalTTL,
+		OnApprovalRequested: func(r *agent.ApprovalRequest) {
+			if k.notifier != nil {
+				k.notifier.Notify("approval.requested", r)
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	if err := e.LoadAll(ctx); err != nil {
+		return err
+	}
+	k.engine = e
+	return nil
 }
 
 // OpenStore opens the store a database URL names.
@@ -89,8 +152,22 @@ func (k *Kavach) Tenants() api.Tenants { return k.tenants }
 // Store returns the underlying store.
 func (k *Kavach) Store() store.Store { return k.store }
 
-// Close releases the database.
-func (k *Kavach) Close() error { return k.store.Close() }
+// Approvals returns the approval API.
+func (k *Kavach) Approvals() api.Approvals { return k.approvals }
+
+// Engine returns the decision engine.
+func (k *Kavach) Engine() *engine.Engine { return k.engine }
+
+// Close delivers pending webhooks (for up to 10 seconds) and releases the database.
+func (k *Kavach) Close() error {
+	var err error
+	if k.notifier != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = k.notifier.Close(ctx)
+		cancel()
+	}
+	return errors.Join(err, k.store.Close())
+}
 
 // WithActor returns a context in which calls act as a.
 func WithActor(ctx context.Context, a api.Actor) context.Context { return api.WithActor(ctx, a) }

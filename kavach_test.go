@@ -34,6 +34,12 @@ func (f *fixture) advance(d time.Duration) {
 	f.mu.Unlock()
 }
 
+func (f *fixture) set(t time.Time) {
+	f.mu.Lock()
+	f.now = t
+	f.mu.Unlock()
+}
+
 func (f *fixture) clock() time.Time {
 	f.mu.Lock()
 	defer f.mu.Unlock()

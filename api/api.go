@@ -13,8 +13,28 @@ import (
 
 // Kavach is the whole API.
 type Kavach interface {
+	Authorizer
 	Agents() Agents
 	Tenants() Tenants
+	Approvals() Approvals
+}
+
+// Authorizer decides whether an agent may act. Adapters need only this.
+type Authorizer interface {
+	// Authorize decides for the agent with the given id.
+	Authorize(ctx context.Context, agentID string, req AuthorizeRequest, cc CallContext) (*Decision, error)
+	// AuthorizeToken decides for the agent holding token; an unknown token is a
+	// TOKEN_INVALID decision.
+	AuthorizeToken(ctx context.Context, token string, req AuthorizeRequest, cc CallContext) (*Decision, error)
+}
+
+// Approvals lists and decides human-approval requests. The agent's owner, a tenant admin
+// or a listed approver may decide.
+type Approvals interface {
+	List(ctx context.Context, req ListApprovalsRequest) (*ApprovalList, error)
+	Get(ctx context.Context, id string) (*agent.ApprovalRequest, error)
+	Approve(ctx context.Context, id string, req ApproveRequest) (*agent.ApprovalRequest, error)
+	Deny(ctx context.Context, id string, req DenyRequest) (*agent.ApprovalRequest, error)
 }
 
 // Agents manages agent identities. Every call acts as the Actor in its context.

@@ -1,0 +1,192 @@
+package kavach
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/kavachos/kavach-go/agent"
+	"github.com/kavachos/kavach-go/api"
+	"github.com/kavachos/kavach-go/audit"
+	"github.com/kavachos/kavach-go/engine"
+	"github.com/kavachos/kavach-go/store"
+)
+
+// Authorize decides whether the agent may make the call. An agent the actor cannot see is
+// AGENT_NOT_FOUND, before anything is charged. Every decision is audited; if the audit
+// write fails, the decision fails closed.
+func (k *Kavach) Authorize(ctx context.Context, agentID string, req api.AuthorizeRequest, cc api.CallContext) (*api.Decision, error) {
+	act, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateCall(req, cc); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	res := k.decide(ctx, act, agentID, req, cc)
+	return k.finish(ctx, act, agentID, req, cc, res, start), nil
+}
+
+// AuthorizeToken decides for the agent holding token. A malformed, unknown or rotated-out
+// token, or one of an agent the actor cannot see, is TOKEN_INVALID.
+func (k *Kavach) AuthorizeToken(ctx context.Context, token string, req api.AuthorizeRequest, cc api.CallContext) (*api.Decision, error) {
+	act, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateCall(req, cc); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	agentID, res := k.resolveToken(ctx, act, token, k.callTime(cc))
+	if res == nil {
+		r := k.decide(ctx, act, agentID, req, cc)
+		res = &r
+	}
+	return k.finish(ctx, act, agentID, req, cc, *res, start), nil
+}
+
+func (k *Kavach) resolveToken(ctx context.Context, act api.Actor, token string, now time.Time) (string, *engine.Result) {
+	invalid := &engine.Result{Code: api.TokenInvalid, Reason: "the token is not valid"}
+	if !agent.WellFormedToken(token) {
+		return "", invalid
+	}
+	hash := agent.HashToken(token)
+	a, err := k.store.AgentByTokenHash(ctx, hash, now)
+	switch {
+	case store.IsNotFound(err):
+		return "", invalid
+	case err != nil:
+		return "", &engine.Result{Code: api.EngineError, Reason: "internal error: the decision failed closed", Err: err}
+	case !canSee(act, a):
+		return "", invalid
+	}
+	return a.ID, nil
+}
+
+func (k *Kavach) decide(ctx context.Context, act api.Actor, agentID string, req api.AuthorizeRequest, cc api.CallContext) engine.Result {
+	er := engine.Request{
+		AgentID: agentID, Action: req.Action, Resource: req.Resource, Arguments: req.Arguments,
+		IP: cc.IP, Now: k.callTime(cc), DryRun: req.DryRun,
+	}
+	if act.Role != api.RoleRoot {
+		er.TenantID = act.TenantID
+	}
+	if act.Role == api.RoleUser {
+		er.OwnerID = act.OwnerID
+	}
+	return k.engine.Decide(ctx, er)
+}
+
+func (k *Kavach) callTime(cc api.CallContext) time.Time {
+	if !cc.Time.IsZero() {
+		return cc.Time.UTC()
+	}
+	return k.clock()
+}
+
+// finish audits the decision and shapes the answer.
+func (k *Kavach) finish(ctx context.Context, act api.Actor, agentID string, req api.AuthorizeRequest, cc api.CallContext, res engine.Result, start time.Time) *api.Decision {
+	if res.Code == api.EngineError {
+		k.log.ErrorContext(ctx, "decision failed closed", "agent", agentID, "error", res.Err)
+	}
+	tenant := res.TenantID
+	if tenant == "" {
+		tenant = act.TenantID
+	}
+	if tenant == "" {
+		tenant = agent.DefaultTenant
+	}
+	ev := &store.AuditEvent{
+		ID: audit.NewID(), Time: k.callTime(cc).Truncate(time.Microsecond), TenantID: tenant, Kind: audit.KindDecision,
+		AgentID: agentID, OwnerID: res.OwnerID, Actor: actorName(act), Action: req.Action, Resource: req.Resource,
+		Arguments: req.Arguments, Result: resultOf(res, req.DryRun), Code: string(res.Code), Reason: res.Reason,
+		DurationNS: time.Since(start).Nanoseconds(), IP: cc.IP, UserAgent: cc.UserAgent, Grant: res.Grant,
+		Via: res.Via, ApprovalID: res.ApprovalID,
+	}
+	if err := k.recorder.Record(ctx, ev); err != nil {
+		k.log.ErrorContext(ctx, "audit write failed: decision denied", "agent", agentID, "error", err)
+		return &api.Decision{Code: api.EngineError, Reason: "internal error: the decision could not be audited and failed closed", AuditID: ""}
+	}
+	return &api.Decision{
+		Allowed: res.Allowed, Code: res.Code, Reason: res.Reason, AuditID: ev.ID, Grant: res.Grant,
+		Via: res.Via, ApprovalID: res.ApprovalID, RetryAfter: agent.Duration(res.RetryAfter),
+	}
+}
+
+func resultOf(res engine.Result, dryRun bool) string {
+	switch {
+	case dryRun:
+		return audit.ResultCheck
+	case res.Allowed:
+		return audit.ResultAllowed
+	case res.Code == api.RateLimited:
+		return audit.ResultRateLimited
+	case res.Code == api.ApprovalRequired:
+		return audit.ResultApprovalRequired
+	}
+	return audit.ResultDenied
+}
+
+// actorName names the caller in audit events and approval decisions.
+func actorName(a api.Actor) string {
+	switch a.Role {
+	case api.RoleRoot:
+		return "root"
+	case api.RoleUser:
+		return "user:" + a.OwnerID
+	}
+	return string(a.Role) + ":" + a.TenantID
+}
+
+// validateCall rejects malformed requests: they get an error, not a decision.
+func validateCall(req api.AuthorizeRequest, cc api.CallContext) error {
+	if req.Action == "" || len(req.Action) > api.MaxActionLen ||
+		strings.IndexFunc(req.Action, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+		return invalidField("action", "must be 1 to %d characters without whitespace", api.MaxActionLen)
+	}
+	if err := agent.ValidateResource(req.Resource); err != nil {
+		return invalidField("resource", "%v", err)
+	}
+	if cc.IP != "" {
+		if _, err := netip.ParseAddr(cc.IP); err != nil {
+			return invalidField("context.ip", "%q is not an IP address", truncateText(cc.IP))
+		}
+	}
+	if len(req.Arguments) > 0 {
+		b, err := json.Marshal(req.Arguments)
+		if err != nil {
+			return invalidField("arguments", "not representable as JSON: %v", err)
+		}
+		if len(b) > api.MaxArgumentBytes {
+			return invalidField("arguments", "larger than %d bytes", api.MaxArgumentBytes)
+		}
+	}
+	return nil
+}
+
+func truncateText(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
+// sync brings the engine's compiled copy of an agent up to date after a write. If that
+// fails the agent is dropped from the engine, so it is denied rather than judged on stale
+// rights.
+func (k *Kavach) sync(ctx context.Context, a *agent.Agent) error {
+	if err := k.engine.Put(ctx, a); err != nil {
+		k.log.ErrorContext(ctx, "engine update failed: agent removed from the engine", "agent", a.ID, "error", err)
+		if rerr := k.engine.Remove(ctx, a.ID); rerr != nil {
+			k.log.ErrorContext(ctx, "engine removal failed", "agent", a.ID, "error", rerr)
+		}
+		return fmt.Errorf("engine update for %s: %w", a.ID, err)
+	}
+	return nil
+}

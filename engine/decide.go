@@ -1,0 +1,219 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/kavachos/kavach-go/api"
+)
+
+// Request is one call to decide.
+type Request struct {
+	AgentID string
+	// TenantID and OwnerID, when set, restrict the decision to agents of that tenant and
+	// owner: any other agent is AGENT_NOT_FOUND, before anything is charged.
+	TenantID  string
+	OwnerID   string
+	Action    string
+	Resource  string
+	Arguments map[string]any
+	IP        string
+	Now       time.Time
+	// DryRun answers the same question without side effects: no rate slot is taken and
+	// no approval request is opened.
+	DryRun bool
+}
+
+// Result is a decision.
+type Result struct {
+	Allowed    bool
+	Code       api.DecisionCode
+	Reason     string
+	Grant      string
+	Via        []string
+	ApprovalID string
+	RetryAfter time.Duration
+	// TenantID and OwnerID are the agent's, when it was found.
+	TenantID string
+	OwnerID  string
+	// Err is the internal error behind an ENGINE_ERROR, for logs; never shown to callers.
+	Err error
+}
+
+// pure is what the policy decided before obligations.
+type pure struct {
+	Code  api.DecisionCode `json:"code"`
+	Agent struct {
+		Tenant string `json:"tenant"`
+		Owner  string `json:"owner"`
+	} `json:"agent"`
+	Candidates []candidate  `json:"candidates"`
+	Deny       []customDeny `json:"deny"`
+}
+
+type candidate struct {
+	ID       string        `json:"id"`
+	Rate     []rateLimit   `json:"rate"`
+	Approval *approvalGate `json:"approval"`
+	Via      []string      `json:"via"`
+}
+
+type rateLimit struct {
+	Key      string `json:"key"`
+	Max      int    `json:"max"`
+	WindowNS int64  `json:"window_ns"`
+}
+
+type approvalGate struct {
+	TTLNS     int64    `json:"ttl_ns"`
+	Approvers []string `json:"approvers"`
+}
+
+type customDeny struct {
+	Code   string `json:"code"`
+	Reason string `json:"reason"`
+}
+
+// Decide evaluates a request and carries out its obligations.
+func (e *Engine) Decide(ctx context.Context, req Request) Result {
+	p, err := e.evalPure(ctx, req)
+	if err != nil {
+		return engineError(err)
+	}
+	res := Result{Code: p.Code, TenantID: p.Agent.Tenant, OwnerID: p.Agent.Owner}
+	if p.Code != api.AgentNotFound && !visible(req, p) {
+		return Result{Code: api.AgentNotFound, Reason: reasonFor(api.AgentNotFound, req)}
+	}
+	switch p.Code {
+	case api.Allowed:
+		res = e.settle(ctx, req, p)
+		res.TenantID, res.OwnerID = p.Agent.Tenant, p.Agent.Owner
+	case api.PolicyDenied:
+		res.Code, res.Reason = policyDenial(p.Deny)
+	default:
+		res.Reason = reasonFor(p.Code, req)
+	}
+	return res
+}
+
+func visible(req Request, p *pure) bool {
+	return (req.TenantID == "" || req.TenantID == p.Agent.Tenant) &&
+		(req.OwnerID == "" || req.OwnerID == p.Agent.Owner)
+}
+
+// evalPure runs the policy and decodes its answer.
+func (e *Engine) evalPure(ctx context.Context, req Request) (*pure, error) {
+	input, err := buildInput(req)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := e.evaluate(ctx, input)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate: %w", err)
+	}
+	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
+		return nil, errors.New("evaluate: the policy produced no decision")
+	}
+	return decodePure(rs[0].Expressions[0].Value)
+}
+
+func decodePure(v any) (*pure, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("decode decision: %w", err)
+	}
+	var p pure
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("decode decision: %w", err)
+	}
+	if p.Code == "" {
+		return nil, errors.New("decode decision: no code")
+	}
+	return &p, nil
+}
+
+// buildInput makes the policy's input directly as an AST value: no JSON round trip.
+func buildInput(req Request) (ast.Value, error) {
+	segs := strings.Split(req.Resource, ":")
+	segTerms := make([]*ast.Term, len(segs))
+	for i, s := range segs {
+		segTerms[i] = ast.StringTerm(s)
+	}
+	args := ast.NewObject()
+	if len(req.Arguments) > 0 {
+		v, err := ast.InterfaceToValue(req.Arguments)
+		if err != nil {
+			return nil, fmt.Errorf("arguments: %w", err)
+		}
+		if obj, ok := v.(ast.Object); ok {
+			args = obj
+		}
+	}
+	terms := [][2]*ast.Term{
+		{ast.StringTerm("agent_id"), ast.StringTerm(req.AgentID)},
+		{ast.StringTerm("action"), ast.StringTerm(req.Action)},
+		{ast.StringTerm("segs"), ast.ArrayTerm(segTerms...)},
+		{ast.StringTerm("n"), ast.IntNumberTerm(len(segs))},
+		{ast.StringTerm("arguments"), ast.NewTerm(args)},
+		{ast.StringTerm("now_ns"), ast.NumberTerm(json.Number(fmt.Sprint(req.Now.UnixNano())))},
+	}
+	if req.IP != "" {
+		terms = append(terms, [2]*ast.Term{ast.StringTerm("ip"), ast.StringTerm(req.IP)})
+	}
+	return ast.NewObject(terms...), nil
+}
+
+func engineError(err error) Result {
+	return Result{Code: api.EngineError, Reason: "internal error: the decision failed closed", Err: err}
+}
+
+func policyDenial(ds []customDeny) (api.DecisionCode, string) {
+	code := api.PolicyDenied
+	var reasons []string
+	for _, d := range ds {
+		if d.Reason != "" {
+			reasons = append(reasons, d.Reason)
+		}
+	}
+	if len(reasons) == 0 {
+		reasons = []string{"denied by a custom policy rule"}
+	}
+	return code, strings.Join(reasons, "; ")
+}
+
+func reasonFor(code api.DecisionCode, req Request) string {
+	switch code {
+	case api.AgentNotFound:
+		return "agent " + req.AgentID + " not found"
+	case api.AgentRevoked:
+		return "agent " + req.AgentID + " is revoked"
+	case api.AgentExpired:
+		return "agent " + req.AgentID + " has expired"
+	case api.NoPermission:
+		return fmt.Sprintf("no permission grants %q on %q", req.Action, req.Resource)
+	case api.IPNotAllowed:
+		if req.IP == "" {
+			return "the client address is unknown and the permission has an IP allowlist"
+		}
+		return "client address " + req.IP + " is not in the permission's IP allowlist"
+	case api.OutsideTimeWindow:
+		return "the call is outside the permission's time windows"
+	case api.ArgumentNotAllowed:
+		return "an argument does not match the permission's argument patterns"
+	case api.RateLimited:
+		return "the permission's rate limit is exhausted"
+	case api.ApprovalRequired:
+		return "the call needs a human approval"
+	case api.ApprovalDenied:
+		return "a human denied this call"
+	case api.Allowed:
+		return "allowed"
+	}
+	return string(code)
+}

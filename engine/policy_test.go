@@ -1,0 +1,28 @@
+package engine_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kavachos/kavach-go/engine"
+	"github.com/kavachos/kavach-go/internal/decisiontable"
+)
+
+// TestRegoTests runs tests/rego with OPA's tester, as `kavach policy test` does.
+func TestRegoTests(t *testing.T) {
+	dir := filepath.Dir(filepath.Dir(decisiontable.Path()))
+	results, err := engine.RunPolicyTests(context.Background(), []string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) < 10 {
+		t.Fatalf("only %d Rego tests ran", len(results))
+	}
+	var b strings.Builder
+	_, failed := engine.WriteTestReport(&b, results, false)
+	if failed > 0 {
+		t.Fatalf("Rego tests failed:\n%s", b.String())
+	}
+}
