@@ -80,13 +80,19 @@ type customDeny struct {
 	Reason string `json:"reason"`
 }
 
-// Decide evaluates a request and carries out its obligations.
-func (e *Engine) Decide(ctx context.Context, req Request) Result {
+// Decide evaluates a request and carries out its obligations. It never panics and never
+// allows on an internal error: any failure, a recovered panic included, is ENGINE_ERROR.
+func (e *Engine) Decide(ctx context.Context, req Request) (res Result) {
+	defer func() {
+		if r := recover(); r != nil {
+			res = engineError(fmt.Errorf("panic: %v", r))
+		}
+	}()
 	p, err := e.evalPure(ctx, req)
 	if err != nil {
 		return engineError(err)
 	}
-	res := Result{Code: p.Code, TenantID: p.Agent.Tenant, OwnerID: p.Agent.Owner}
+	res = Result{Code: p.Code, TenantID: p.Agent.Tenant, OwnerID: p.Agent.Owner}
 	if p.Code != api.AgentNotFound && !visible(req, p) {
 		return Result{Code: api.AgentNotFound, Reason: reasonFor(api.AgentNotFound, req)}
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -54,6 +55,12 @@ type Engine struct {
 	mu    sync.RWMutex // guards query
 	query rego.PreparedEvalQuery
 	cache cache.InterQueryValueCache
+	stats struct{ fullLoads, puts, removes atomic.Int64 }
+}
+
+// Stats returns counters of data changes.
+func (e *Engine) Stats() Stats {
+	return Stats{FullLoads: e.stats.fullLoads.Load(), Puts: e.stats.puts.Load(), Removes: e.stats.removes.Load()}
 }
 
 // New builds an engine with no agents loaded; call LoadAll, then Put and Remove as agents
@@ -113,17 +120,33 @@ func (e *Engine) LoadAll(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("engine: load agents: %w", err)
 	}
-	return storage.WriteOne(ctx, e.data, storage.ReplaceOp, storage.Path{"kavach", "agents"}, agents)
+	return e.replace(ctx, agents)
+}
+
+// ReplaceAll compiles the given agents and makes them the engine's whole data.
+func (e *Engine) ReplaceAll(ctx context.Context, agents []*agent.Agent) error {
+	docs := make(map[string]any, len(agents))
+	for _, a := range agents {
+		docs[a.ID] = Compile(a)
+	}
+	return e.replace(ctx, docs)
+}
+
+func (e *Engine) replace(ctx context.Context, docs map[string]any) error {
+	e.stats.fullLoads.Add(1)
+	return storage.WriteOne(ctx, e.data, storage.ReplaceOp, storage.Path{"kavach", "agents"}, docs)
 }
 
 // Put compiles one agent and swaps it in: the next decision sees it, nothing else is
 // recompiled.
 func (e *Engine) Put(ctx context.Context, a *agent.Agent) error {
+	e.stats.puts.Add(1)
 	return storage.WriteOne(ctx, e.data, storage.AddOp, storage.Path{"kavach", "agents", a.ID}, Compile(a))
 }
 
 // Remove drops an agent; decisions for it become AGENT_NOT_FOUND.
 func (e *Engine) Remove(ctx context.Context, id string) error {
+	e.stats.removes.Add(1)
 	err := storage.WriteOne(ctx, e.data, storage.RemoveOp, storage.Path{"kavach", "agents", id}, nil)
 	if storage.IsNotFound(err) {
 		return nil
@@ -137,4 +160,11 @@ func (e *Engine) evaluate(ctx context.Context, input ast.Value, opts ...rego.Eva
 	pq := e.query
 	e.mu.RUnlock()
 	return pq.Eval(ctx, append(opts, rego.EvalParsedInput(input))...)
+}
+
+// Stats counts how the engine's data changed: full loads versus single-agent updates.
+type Stats struct {
+	FullLoads int64
+	Puts      int64
+	Removes   int64
 }

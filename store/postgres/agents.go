@@ -93,6 +93,25 @@ func (s *Store) ListAgents(ctx context.Context, f store.AgentFilter) ([]*agent.A
 	return out, next, nil
 }
 
+// AllAgents calls fn for every agent in id order, reading rows as fn consumes them.
+func (s *Store) AllAgents(ctx context.Context, fn func(*agent.Agent) error) error {
+	rows, err := s.pool.Query(ctx, `SELECT `+agentColumns+` FROM agents a ORDER BY a.id`)
+	if err != nil {
+		return mapErr(err, "all agents")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		a, err := scanAgent(rows)
+		if err != nil {
+			return mapErr(err, "all agents")
+		}
+		if err := fn(a); err != nil {
+			return err
+		}
+	}
+	return mapErr(rows.Err(), "all agents")
+}
+
 // UpdateAgent applies fn to the agent under a row lock (SELECT … FOR UPDATE), so concurrent
 // updates serialise instead of overwriting each other.
 func (s *Store) UpdateAgent(ctx context.Context, id string, fn func(*agent.Agent) error) (*agent.Agent, error) {
