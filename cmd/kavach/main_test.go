@@ -140,3 +140,10 @@ func TestPostgresDatabase(t *testing.T) {
 		t.Fatal("with --database postgres no SQLite file may be created")
 	}
 }
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -66,3 +66,11 @@ func permSummary(ps []agent.Permission) string {
 	}
 	return strings.Join(parts, " ")
 }
+
+func compactJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "?"
+	}
+	return string(b)
+}

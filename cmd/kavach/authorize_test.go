@@ -1,0 +1,92 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/kavachos/kavach-go/api"
+)
+
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+func TestAuthorizeAndApprovalsThroughTheCLI(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	out, errOut, err := kavachCmd(t, dir, "agent", "create", "--owner", "alice", "--name", "deployer", "-o", "json",
+		"--permission", "mcp:github:*=read",
+		"--permissions-json", `[{"resource":"mcp:github:*","actions":["push"],"constraints":{"approval":{"required":true,"ttl":"1h"}}}]`)
+	if err != nil {
+		t.Fatalf("create: %v %s", err, errOut)
+	}
+	var a api.AgentWithToken
+	json.Unmarshal([]byte(out), &a)
+
+	_, _, err = kavachCmd(t, dir, "authorize", "--agent", a.ID, "--action", "read", "--resource", "mcp:github:repos")
+	if exitCode(err) != 0 {
+		t.Fatalf("allowed call: exit %d", exitCode(err))
+	}
+	out, _, err = kavachCmd(t, dir, "authorize", "--token", a.Token, "--action", "delete", "--resource", "mcp:github:repos", "-o", "json")
+	if exitCode(err) != 2 || !strings.Contains(out, `"code": "NO_PERMISSION"`) {
+		t.Fatalf("denied call: exit %d, %s", exitCode(err), out)
+	}
+
+	out, _, err = kavachCmd(t, dir, "authorize", "--agent", a.ID, "--action", "push", "--resource", "mcp:github:repos", "--arg", "branch=dev", "-o", "json")
+	var d api.Decision
+	json.Unmarshal([]byte(out), &d)
+	if exitCode(err) != 2 || d.Code != api.ApprovalRequired || d.ApprovalID == "" {
+		t.Fatalf("gated call: exit %d, %s", exitCode(err), out)
+	}
+	out, _, _ = kavachCmd(t, dir, "approvals", "list")
+	if !strings.Contains(out, d.ApprovalID) || !strings.Contains(out, `{"branch":"dev"}`) {
+		t.Fatalf("approvals list does not show the request: %s", out)
+	}
+	if _, errOut, err := kavachCmd(t, dir, "approvals", "approve", d.ApprovalID, "--reason", "looks fine"); err != nil {
+		t.Fatalf("approve: %v %s", err, errOut)
+	}
+	if _, _, err := kavachCmd(t, dir, "authorize", "--agent", a.ID, "--action", "push", "--resource", "mcp:github:repos", "--arg", "branch=dev"); exitCode(err) != 0 {
+		t.Fatalf("approved call: exit %d", exitCode(err))
+	}
+	if _, _, err := kavachCmd(t, dir, "authorize", "--agent", a.ID, "--action", "push", "--resource", "mcp:github:repos", "--arg", "branch=dev"); exitCode(err) != 2 {
+		t.Fatal("an approval allows one call by default")
+	}
+
+	out, _, err = kavachCmd(t, dir, "policy", "eval", "--agent", a.ID, "--action", "delete", "--resource", "mcp:github:repos", "--explain", "fails")
+	if err != nil || !strings.Contains(out, "Fail") || !strings.Contains(out, `"code": "NO_PERMISSION"`) {
+		t.Fatalf("policy eval --explain: %v\n%s", err, out)
+	}
+	_, errOut, err = kavachCmd(t, dir, "authorize", "--agent", a.ID, "--action", "read", "--resource", "mcp:*")
+	if exitCode(err) != 1 || !strings.Contains(errOut, "resource") {
+		t.Fatalf("bad input: exit %d, %s", exitCode(err), errOut)
+	}
+}
+
+func TestPolicyTestCommand(t *testing.T) {
+	t.Parallel()
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	out, errOut, err := kavachCmd(t, root, "policy", "test", "tests/rego")
+	if err != nil || !strings.Contains(out, " passed, 0 failed") {
+		t.Fatalf("kavach policy test: %v\n%s%s", err, out, errOut)
+	}
+	// A failing test fails the command.
+	bad := t.TempDir()
+	writeFile(t, filepath.Join(bad, "bad_test.rego"), "package x_test\nimport rego.v1\ntest_broken if { 1 == 2 }\n")
+	out, _, err = kavachCmd(t, bad, "policy", "test", ".")
+	if exitCode(err) != 1 || !strings.Contains(out, "FAIL: data.x_test.test_broken") {
+		t.Fatalf("a failing Rego test must fail the command: exit %d\n%s", exitCode(err), out)
+	}
+}
