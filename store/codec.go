@@ -48,3 +48,110 @@ func DecodeAgentDocs(a *agent.Agent, d AgentDocs) error {
 	}
 	return nil
 }
+
+// ApprovalDocs is the JSON form in which both backends keep an approval request's
+// arguments and approvers. Arguments is nil, stored as NULL, for nil arguments.
+type ApprovalDocs struct {
+	Arguments *string
+	Approvers string
+}
+
+// EncodeApprovalDocs marshals a request's arguments and approvers.
+func EncodeApprovalDocs(r *agent.ApprovalRequest) (ApprovalDocs, error) {
+	args, err := EncodeArguments(r.Arguments)
+	if err != nil {
+		return ApprovalDocs{}, err
+	}
+	approvers, err := EncodeList(r.Approvers)
+	if err != nil {
+		return ApprovalDocs{}, err
+	}
+	return ApprovalDocs{Arguments: args, Approvers: approvers}, nil
+}
+
+// DecodeApprovalDocs fills a request's arguments and approvers from their JSON form.
+func DecodeApprovalDocs(r *agent.ApprovalRequest, d ApprovalDocs) error {
+	if err := DecodeArguments(d.Arguments, &r.Arguments); err != nil {
+		return fmt.Errorf("decode arguments of %s: %w", r.ID, err)
+	}
+	if err := DecodeList(d.Approvers, &r.Approvers); err != nil {
+		return fmt.Errorf("decode approvers of %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// AuditDocs is the JSON form in which both backends keep an audit event's arguments and
+// via list. Arguments is nil, stored as NULL, for nil arguments.
+type AuditDocs struct {
+	Arguments *string
+	Via       string
+}
+
+// EncodeAuditDocs marshals an event's arguments and via list.
+func EncodeAuditDocs(e *AuditEvent) (AuditDocs, error) {
+	args, err := EncodeArguments(e.Arguments)
+	if err != nil {
+		return AuditDocs{}, err
+	}
+	via, err := EncodeList(e.Via)
+	if err != nil {
+		return AuditDocs{}, err
+	}
+	return AuditDocs{Arguments: args, Via: via}, nil
+}
+
+// DecodeAuditDocs fills an event's arguments and via list from their JSON form.
+func DecodeAuditDocs(e *AuditEvent, d AuditDocs) error {
+	if err := DecodeArguments(d.Arguments, &e.Arguments); err != nil {
+		return fmt.Errorf("decode arguments of %s: %w", e.ID, err)
+	}
+	if err := DecodeList(d.Via, &e.Via); err != nil {
+		return fmt.Errorf("decode via of %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// EncodeArguments marshals call arguments, keeping nil apart from empty: nil arguments
+// encode to nil, which the backends store as NULL.
+func EncodeArguments(args map[string]any) (*string, error) {
+	if args == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(args)
+	if err != nil {
+		return nil, fmt.Errorf("encode arguments: %w", err)
+	}
+	s := string(b)
+	return &s, nil
+}
+
+// DecodeArguments unmarshals arguments encoded by EncodeArguments; nil leaves args as is.
+func DecodeArguments(doc *string, args *map[string]any) error {
+	if doc == nil {
+		return nil
+	}
+	return json.Unmarshal([]byte(*doc), args)
+}
+
+// EncodeList marshals a list of ids as a JSON array, never null, so SQL can search it.
+func EncodeList(list []string) (string, error) {
+	if list == nil {
+		list = []string{}
+	}
+	b, err := json.Marshal(list)
+	if err != nil {
+		return "", fmt.Errorf("encode list: %w", err)
+	}
+	return string(b), nil
+}
+
+// DecodeList unmarshals a list encoded by EncodeList; an empty list decodes to nil.
+func DecodeList(doc string, list *[]string) error {
+	if err := json.Unmarshal([]byte(doc), list); err != nil {
+		return err
+	}
+	if len(*list) == 0 {
+		*list = nil
+	}
+	return nil
+}

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -19,24 +18,21 @@ const approvalColumns = `id, tenant_id, agent_id, owner_id, permission_id, actio
 
 func scanApproval(row pgx.Row) (*agent.ApprovalRequest, error) {
 	var (
-		r                 agent.ApprovalRequest
-		args              *string
-		approvers, status string
-		ttl               int64
+		r      agent.ApprovalRequest
+		docs   store.ApprovalDocs
+		status string
+		ttl    int64
 	)
 	if err := row.Scan(&r.ID, &r.TenantID, &r.AgentID, &r.OwnerID, &r.PermissionID, &r.Action, &r.Resource,
-		&r.ArgsHash, &args, &approvers, &ttl, &status, &r.ExpiresAt, &r.CreatedAt, &r.DecidedBy,
-		&r.DecidedAt, &r.Reason, &r.UsesLeft, &r.GrantExpiresAt); err != nil {
+		&r.ArgsHash, &docs.Arguments, &docs.Approvers, &ttl, &status, &r.ExpiresAt, &r.CreatedAt,
+		&r.DecidedBy, &r.DecidedAt, &r.Reason, &r.UsesLeft, &r.GrantExpiresAt); err != nil {
 		return nil, err
 	}
 	r.GrantTTL, r.Status = agent.Duration(ttl), agent.ApprovalStatus(status)
 	r.ExpiresAt, r.CreatedAt = r.ExpiresAt.UTC(), r.CreatedAt.UTC()
 	r.DecidedAt, r.GrantExpiresAt = utcOrNil(r.DecidedAt), utcOrNil(r.GrantExpiresAt)
-	if err := decodeArguments(args, &r.Arguments); err != nil {
-		return nil, fmt.Errorf("decode arguments of %s: %w", r.ID, err)
-	}
-	if err := decodeList(approvers, &r.Approvers); err != nil {
-		return nil, fmt.Errorf("decode approvers of %s: %w", r.ID, err)
+	if err := store.DecodeApprovalDocs(&r, docs); err != nil {
+		return nil, err
 	}
 	return &r, nil
 }
@@ -56,11 +52,7 @@ func (s *Store) OpenApproval(ctx context.Context, r *agent.ApprovalRequest, now 
 	if r.Status != agent.ApprovalPending {
 		return nil, false, fmt.Errorf("open approval %s: status is %q, want %q", r.ID, r.Status, agent.ApprovalPending)
 	}
-	args, err := encodeArguments(r.Arguments)
-	if err != nil {
-		return nil, false, err
-	}
-	approvers, err := encodeList(r.Approvers)
+	docs, err := store.EncodeApprovalDocs(r)
 	if err != nil {
 		return nil, false, err
 	}
@@ -81,8 +73,8 @@ func (s *Store) OpenApproval(ctx context.Context, r *agent.ApprovalRequest, now 
 			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)
 			ON CONFLICT (approval_key) WHERE status = 'pending' DO NOTHING`,
 			key, r.ID, r.TenantID, r.AgentID, r.OwnerID, r.PermissionID, r.Action, r.Resource, r.ArgsHash,
-			args, approvers, int64(r.GrantTTL), string(r.Status), r.ExpiresAt, r.CreatedAt,
-			r.DecidedBy, r.DecidedAt, r.Reason, r.UsesLeft, r.GrantExpiresAt)
+			docs.Arguments, docs.Approvers, int64(r.GrantTTL), string(r.Status), r.ExpiresAt,
+			r.CreatedAt, r.DecidedBy, r.DecidedAt, r.Reason, r.UsesLeft, r.GrantExpiresAt)
 		if err != nil {
 			return err
 		}
@@ -161,7 +153,7 @@ func (s *Store) UpdateApproval(ctx context.Context, id string, fn func(*agent.Ap
 		if err := fn(r); err != nil {
 			return err
 		}
-		approvers, err := encodeList(r.Approvers)
+		approvers, err := store.EncodeList(r.Approvers)
 		if err != nil {
 			return err
 		}
@@ -179,46 +171,4 @@ func (s *Store) UpdateApproval(ctx context.Context, id string, fn func(*agent.Ap
 		return nil, err
 	}
 	return out, nil
-}
-
-// encodeArguments keeps nil arguments apart from empty ones: nil is stored as NULL.
-func encodeArguments(args map[string]any) (*string, error) {
-	if args == nil {
-		return nil, nil
-	}
-	b, err := json.Marshal(args)
-	if err != nil {
-		return nil, fmt.Errorf("encode arguments: %w", err)
-	}
-	s := string(b)
-	return &s, nil
-}
-
-func decodeArguments(v *string, args *map[string]any) error {
-	if v == nil {
-		return nil
-	}
-	return json.Unmarshal([]byte(*v), args)
-}
-
-// encodeList stores a list of ids as a JSON array, never null, so SQL can search it.
-func encodeList(list []string) (string, error) {
-	if list == nil {
-		list = []string{}
-	}
-	b, err := json.Marshal(list)
-	if err != nil {
-		return "", fmt.Errorf("encode list: %w", err)
-	}
-	return string(b), nil
-}
-
-func decodeList(v string, list *[]string) error {
-	if err := json.Unmarshal([]byte(v), list); err != nil {
-		return err
-	}
-	if len(*list) == 0 {
-		*list = nil
-	}
-	return nil
 }

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
@@ -20,17 +19,13 @@ func (s *Store) AppendAudit(ctx context.Context, events ...*store.AuditEvent) er
 	}
 	rows := make([][]any, len(events))
 	for i, e := range events {
-		args, err := encodeArguments(e.Arguments)
-		if err != nil {
-			return err
-		}
-		via, err := encodeList(e.Via)
+		docs, err := store.EncodeAuditDocs(e)
 		if err != nil {
 			return err
 		}
 		rows[i] = []any{e.ID, e.Time, e.TenantID, e.Kind, e.AgentID, e.OwnerID, e.Actor, e.Action,
-			e.Resource, args, e.Result, e.Code, e.Reason, e.DurationNS, e.IP, e.UserAgent, e.Grant,
-			via, e.ApprovalID}
+			e.Resource, docs.Arguments, e.Result, e.Code, e.Reason, e.DurationNS, e.IP, e.UserAgent,
+			e.Grant, docs.Via, e.ApprovalID}
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_events"}, auditColumns, pgx.CopyFromRows(rows))
@@ -56,20 +51,16 @@ func (s *Store) ListAudit(ctx context.Context, tenantID, agentID string, limit i
 func scanAudit(row pgx.Row) (*store.AuditEvent, error) {
 	var (
 		e    store.AuditEvent
-		args *string
-		via  string
+		docs store.AuditDocs
 	)
 	if err := row.Scan(&e.ID, &e.Time, &e.TenantID, &e.Kind, &e.AgentID, &e.OwnerID, &e.Actor, &e.Action,
-		&e.Resource, &args, &e.Result, &e.Code, &e.Reason, &e.DurationNS, &e.IP, &e.UserAgent, &e.Grant,
-		&via, &e.ApprovalID); err != nil {
+		&e.Resource, &docs.Arguments, &e.Result, &e.Code, &e.Reason, &e.DurationNS, &e.IP, &e.UserAgent,
+		&e.Grant, &docs.Via, &e.ApprovalID); err != nil {
 		return nil, err
 	}
 	e.Time = e.Time.UTC()
-	if err := decodeArguments(args, &e.Arguments); err != nil {
-		return nil, fmt.Errorf("decode arguments of %s: %w", e.ID, err)
-	}
-	if err := decodeList(via, &e.Via); err != nil {
-		return nil, fmt.Errorf("decode via of %s: %w", e.ID, err)
+	if err := store.DecodeAuditDocs(&e, docs); err != nil {
+		return nil, err
 	}
 	return &e, nil
 }

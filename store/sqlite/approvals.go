@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -32,11 +31,9 @@ func scanApproval(row rowScanner) (*agent.ApprovalRequest, error) {
 	r.GrantTTL, r.Status = agent.Duration(ttl), agent.ApprovalStatus(status)
 	r.ExpiresAt, r.CreatedAt = fromMicros(expires), fromMicros(created)
 	r.DecidedAt, r.GrantExpiresAt = timeOrNil(decidedAt), timeOrNil(grantExpiresAt)
-	if err := decodeArguments(args, &r.Arguments); err != nil {
-		return nil, fmt.Errorf("decode arguments of %s: %w", r.ID, err)
-	}
-	if err := decodeList(approvers, &r.Approvers); err != nil {
-		return nil, fmt.Errorf("decode approvers of %s: %w", r.ID, err)
+	docs := store.ApprovalDocs{Arguments: stringOrNil(args), Approvers: approvers}
+	if err := store.DecodeApprovalDocs(&r, docs); err != nil {
+		return nil, err
 	}
 	return &r, nil
 }
@@ -56,11 +53,7 @@ func (s *Store) OpenApproval(ctx context.Context, r *agent.ApprovalRequest, now 
 	if r.Status != agent.ApprovalPending {
 		return nil, false, fmt.Errorf("open approval %s: status is %q, want %q", r.ID, r.Status, agent.ApprovalPending)
 	}
-	args, err := encodeArguments(r.Arguments)
-	if err != nil {
-		return nil, false, err
-	}
-	approvers, err := encodeList(r.Approvers)
+	docs, err := store.EncodeApprovalDocs(r)
 	if err != nil {
 		return nil, false, err
 	}
@@ -79,8 +72,8 @@ func (s *Store) OpenApproval(ctx context.Context, r *agent.ApprovalRequest, now 
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (approval_key) WHERE status = 'pending' DO NOTHING`,
 		key, r.ID, r.TenantID, r.AgentID, r.OwnerID, r.PermissionID, r.Action, r.Resource, r.ArgsHash,
-		args, approvers, int64(r.GrantTTL), string(r.Status), micros(r.ExpiresAt), micros(r.CreatedAt),
-		r.DecidedBy, nullMicros(r.DecidedAt), r.Reason, r.UsesLeft, nullMicros(r.GrantExpiresAt))
+		nullString(docs.Arguments), docs.Approvers, int64(r.GrantTTL), string(r.Status), micros(r.ExpiresAt),
+		micros(r.CreatedAt), r.DecidedBy, nullMicros(r.DecidedAt), r.Reason, r.UsesLeft, nullMicros(r.GrantExpiresAt))
 	if err != nil {
 		return nil, false, mapErr(err, "open approval "+r.ID)
 	}
@@ -181,7 +174,7 @@ func (s *Store) UpdateApproval(ctx context.Context, id string, fn func(*agent.Ap
 	if err := fn(r); err != nil {
 		return nil, err
 	}
-	approvers, err := encodeList(r.Approvers)
+	approvers, err := store.EncodeList(r.Approvers)
 	if err != nil {
 		return nil, err
 	}
@@ -198,43 +191,18 @@ func (s *Store) UpdateApproval(ctx context.Context, id string, fn func(*agent.Ap
 	return r, nil
 }
 
-// encodeArguments keeps nil arguments apart from empty ones: nil is stored as NULL.
-func encodeArguments(args map[string]any) (sql.NullString, error) {
-	if args == nil {
-		return sql.NullString{}, nil
+// nullString and stringOrNil carry a nullable JSON document between the store codec's
+// *string and SQLite's sql.NullString.
+func nullString(s *string) sql.NullString {
+	if s == nil {
+		return sql.NullString{}
 	}
-	b, err := json.Marshal(args)
-	if err != nil {
-		return sql.NullString{}, fmt.Errorf("encode arguments: %w", err)
-	}
-	return sql.NullString{String: string(b), Valid: true}, nil
+	return sql.NullString{String: *s, Valid: true}
 }
 
-func decodeArguments(v sql.NullString, args *map[string]any) error {
+func stringOrNil(v sql.NullString) *string {
 	if !v.Valid {
 		return nil
 	}
-	return json.Unmarshal([]byte(v.String), args)
-}
-
-// encodeList stores a list of ids as a JSON array, never null, so SQL can search it.
-func encodeList(list []string) (string, error) {
-	if list == nil {
-		list = []string{}
-	}
-	b, err := json.Marshal(list)
-	if err != nil {
-		return "", fmt.Errorf("encode list: %w", err)
-	}
-	return string(b), nil
-}
-
-func decodeList(v string, list *[]string) error {
-	if err := json.Unmarshal([]byte(v), list); err != nil {
-		return err
-	}
-	if len(*list) == 0 {
-		*list = nil
-	}
-	return nil
+	return &v.String
 }

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 
 	"github.com/kavachos/kavach-go/store"
 )
@@ -28,17 +27,13 @@ func (s *Store) AppendAudit(ctx context.Context, events ...*store.AuditEvent) er
 	}
 	defer stmt.Close()
 	for _, e := range events {
-		args, err := encodeArguments(e.Arguments)
-		if err != nil {
-			return err
-		}
-		via, err := encodeList(e.Via)
+		docs, err := store.EncodeAuditDocs(e)
 		if err != nil {
 			return err
 		}
 		if _, err := stmt.ExecContext(ctx, e.ID, micros(e.Time), e.TenantID, e.Kind, e.AgentID, e.OwnerID,
-			e.Actor, e.Action, e.Resource, args, e.Result, e.Code, e.Reason, e.DurationNS, e.IP,
-			e.UserAgent, e.Grant, via, e.ApprovalID); err != nil {
+			e.Actor, e.Action, e.Resource, nullString(docs.Arguments), e.Result, e.Code, e.Reason,
+			e.DurationNS, e.IP, e.UserAgent, e.Grant, docs.Via, e.ApprovalID); err != nil {
 			return mapErr(err, "audit event "+e.ID)
 		}
 	}
@@ -84,11 +79,9 @@ func scanAudit(row rowScanner) (*store.AuditEvent, error) {
 		return nil, err
 	}
 	e.Time = fromMicros(at)
-	if err := decodeArguments(args, &e.Arguments); err != nil {
-		return nil, fmt.Errorf("decode arguments of %s: %w", e.ID, err)
-	}
-	if err := decodeList(via, &e.Via); err != nil {
-		return nil, fmt.Errorf("decode via of %s: %w", e.ID, err)
+	docs := store.AuditDocs{Arguments: stringOrNil(args), Via: via}
+	if err := store.DecodeAuditDocs(&e, docs); err != nil {
+		return nil, err
 	}
 	return &e, nil
 }
