@@ -22,7 +22,8 @@ import (
 //	    "approval": {"ttl_ns": …, "approvers": […]} | null,
 //	    "rate":    [{"key": "agt_…/perm_…", "max": 10, "window_ns": …}],
 //	    "via":     []                                  // delegation ids, root first
-//	  }]
+//	  }],
+//	  "by_action": {"read": [0, 3]}, "any_action": [5]  // grant indices, for lookup by action
 //	}
 
 // Compile turns an agent into its OPA data document.
@@ -32,8 +33,18 @@ func Compile(a *agent.Agent) map[string]any {
 		expires = a.ExpiresAt.UnixNano()
 	}
 	grants := make([]any, 0, len(a.Permissions))
-	for _, p := range a.Permissions {
+	byAction := map[string]any{}
+	anyAction := []any{}
+	for i, p := range a.Permissions {
 		grants = append(grants, compileGrant(a.ID, p))
+		for _, act := range p.Actions {
+			if act == "*" {
+				anyAction = append(anyAction, i)
+				continue
+			}
+			list, _ := byAction[act].([]any)
+			byAction[act] = append(list, i)
+		}
 	}
 	return map[string]any{
 		"tenant":     a.TenantID,
@@ -41,6 +52,8 @@ func Compile(a *agent.Agent) map[string]any {
 		"status":     string(a.Status),
 		"expires_ns": expires,
 		"grants":     grants,
+		"by_action":  byAction,
+		"any_action": anyAction,
 	}
 }
 

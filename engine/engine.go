@@ -95,7 +95,6 @@ func (e *Engine) prepare(ctx context.Context) error {
 	opts := []func(*rego.Rego){
 		rego.Query(Query),
 		rego.Store(e.data),
-		rego.InterQueryBuiltinValueCache(e.cache),
 	}
 	for _, m := range append(mods, e.cfg.ExtraModules...) {
 		opts = append(opts, rego.Module(m.Name, m.Source))
@@ -159,7 +158,9 @@ func (e *Engine) evaluate(ctx context.Context, input ast.Value, opts ...rego.Eva
 	e.mu.RLock()
 	pq := e.query
 	e.mu.RUnlock()
-	return pq.Eval(ctx, append(opts, rego.EvalParsedInput(input))...)
+	// The value cache must be passed per evaluation: a prepared query does not carry the
+	// one given to rego.New, and OPA then falls back to a global cache of 100 regexes.
+	return pq.Eval(ctx, append(opts, rego.EvalParsedInput(input), rego.EvalInterQueryBuiltinValueCache(e.cache))...)
 }
 
 // Stats counts how the engine's data changed: full loads versus single-agent updates.

@@ -44,12 +44,17 @@ denies := [d | some d in data.kavach.custom.deny]
 # Custom rules may also put a call behind a human approval.
 custom_approval := [r | some r in data.kavach.custom.require_approval]
 
-# Grants whose resource pattern and actions cover the call.
+# Grants whose resource pattern and actions cover the call, in grant order. The compiled
+# agent indexes its grants by action, so only grants for this action are looked at.
 matching := [g |
-	some g in agent.grants
+	some i in grant_indices
+	g := agent.grants[i]
 	resource_match(g)
-	action_match(g)
 ]
+
+grant_indices contains i if some i in agent.by_action[input.action]
+
+grant_indices contains i if some i in agent.any_action
 
 # Grants that also pass every stateless constraint, with what remains to be done.
 candidates := [c |

@@ -102,7 +102,10 @@ grant(overrides) := object.union(
 	overrides,
 )
 
-agents(grants) := {"a": {"tenant": "t", "owner": "o", "status": "active", "expires_ns": 0, "grants": grants}}
+agents(grants) := {"a": {
+	"tenant": "t", "owner": "o", "status": "active", "expires_ns": 0, "grants": grants,
+	"by_action": {"read": numbers.range(0, count(grants) - 1)}, "any_action": [],
+}}
 
 req(overrides) := object.union(
 	{"agent_id": "a", "action": "read", "segs": ["mcp", "github", "repos"], "n": 3, "arguments": {}, "now_ns": 1772618400000000000},
