@@ -57,6 +57,7 @@ type Kavach struct {
 	agents    *agentService
 	tenants   *tenantService
 	approvals *approvalService
+	delegs    *delegationService
 }
 
 var _ api.Kavach = (*Kavach)(nil)
@@ -80,6 +81,7 @@ func Open(ctx context.Context, cfg Config) (*Kavach, error) {
 	k.agents = &agentService{k: k}
 	k.tenants = &tenantService{k: k}
 	k.approvals = &approvalService{k: k}
+	k.delegs = &delegationService{k: k}
 	if err := k.start(ctx, cfg); err != nil {
 		s.Close()
 		return nil, err
@@ -151,6 +153,9 @@ func (k *Kavach) Tenants() api.Tenants { return k.tenants }
 
 // Store returns the underlying store.
 func (k *Kavach) Store() store.Store { return k.store }
+
+// Delegations returns the delegation API.
+func (k *Kavach) Delegations() api.Delegations { return k.delegs }
 
 // Approvals returns the approval API.
 func (k *Kavach) Approvals() api.Approvals { return k.approvals }

@@ -23,6 +23,7 @@ import (
 // stored row as raw text.
 type fixture struct {
 	k       *kavach.Kavach
+	db      string
 	rawRows func(t *testing.T) string
 	mu      sync.Mutex
 	now     time.Time
@@ -100,7 +101,7 @@ func open(t *testing.T, db string) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { k.Close() })
-	f.k = k
+	f.k, f.db = k, db
 	return f
 }
 
@@ -488,3 +489,14 @@ func TestListPagesThroughEverything(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// reopen opens a second Kavach on the fixture's database, as a restarted process would.
+func reopen(t *testing.T, f *fixture) *kavach.Kavach {
+	t.Helper()
+	k, err := kavach.Open(context.Background(), kavach.Config{Database: f.db, Now: f.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.Close() })
+	return k
+}

@@ -17,6 +17,7 @@ type Kavach interface {
 	Agents() Agents
 	Tenants() Tenants
 	Approvals() Approvals
+	Delegations() Delegations
 }
 
 // Authorizer decides whether an agent may act. Adapters need only this.

@@ -21,23 +21,144 @@ import (
 //	    "args":    [{"name": "branch", "re": "^(?:dev-.*)$"}],
 //	    "approval": {"ttl_ns": …, "approvers": […]} | null,
 //	    "rate":    [{"key": "agt_…/perm_…", "max": 10, "window_ns": …}],
-//	    "via":     []                                  // delegation ids, root first
+//	    "via":     ["dlg_…"],                          // delegation ids, root first
+//	    "expires_ns": 0                                // a delegated grant ends with its chain
 //	  }],
 //	  "by_action": {"read": [0, 3]}, "any_action": [5]  // grant indices, for lookup by action
 //	}
+//
+// A delegated grant carries the constraints of every grant above it: the lists under "ip",
+// "windows", "args" and "rate" gain one entry per level, and all must hold.
 
-// Compile turns an agent into its OPA data document.
-func Compile(a *agent.Agent) map[string]any {
+// grant is one effective grant of an agent, before it is rendered as data.
+type grant struct {
+	id        string
+	resource  string
+	actions   []string
+	ip        []any
+	windows   []any
+	args      []any
+	approval  *approvalGate
+	rate      []any
+	via       []string
+	depth     int   // links from the root: 0 for an agent's own permission
+	maxDepth  int   // the smallest maxDepth along the chain; 0 for none
+	expiresNS int64 // when the chain ends (0: never); the agent's own expiry is separate
+}
+
+// ownGrants are an agent's permissions as grants.
+func ownGrants(a *agent.Agent) []grant {
+	out := make([]grant, 0, len(a.Permissions))
+	for _, p := range a.Permissions {
+		g := grant{id: p.ID, resource: p.Resource, actions: p.Actions, ip: []any{}, windows: []any{}, args: []any{}, rate: []any{}}
+		g.addConstraints(a.ID, p)
+		out = append(out, g)
+	}
+	return out
+}
+
+// addConstraints ANDs one permission's constraints into the grant.
+func (g *grant) addConstraints(agentID string, p agent.Permission) {
+	c := p.Constraints
+	if c == nil {
+		return
+	}
+	if len(c.IPAllowlist) > 0 {
+		list := make([]any, 0, len(c.IPAllowlist))
+		for _, s := range c.IPAllowlist {
+			if pfx, err := agent.ParseIPOrPrefix(s); err == nil {
+				list = append(list, pfx.String())
+			}
+		}
+		g.ip = append(g.ip, list)
+	}
+	if len(c.TimeWindows) > 0 {
+		ws := make([]any, 0, len(c.TimeWindows))
+		for _, w := range c.TimeWindows {
+			ws = append(ws, compileWindow(w))
+		}
+		g.windows = append(g.windows, ws)
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.ArgumentPatterns)) {
+		g.args = append(g.args, map[string]any{"name": name, "re": Anchor(c.ArgumentPatterns[name])})
+	}
+	if ap := c.Approval; ap != nil && ap.Required {
+		g.approval = mergeApproval(g.approval, &approvalGate{TTLNS: int64(ap.TTL), Approvers: ap.Approvers})
+	}
+	if rl := c.RateLimit; rl != nil {
+		g.rate = append(g.rate, map[string]any{"key": agentID + "/" + p.ID, "max": rl.Max, "window_ns": int64(rl.Window)})
+	}
+}
+
+// mergeApproval combines two gates: the shorter TTL, any of either's approvers.
+func mergeApproval(a, b *approvalGate) *approvalGate {
+	if a == nil {
+		return b
+	}
+	m := &approvalGate{TTLNS: a.TTLNS, Approvers: slices.Clone(a.Approvers)}
+	if b.TTLNS > 0 && (m.TTLNS == 0 || b.TTLNS < m.TTLNS) {
+		m.TTLNS = b.TTLNS
+	}
+	for _, x := range b.Approvers {
+		if !slices.Contains(m.Approvers, x) {
+			m.Approvers = append(m.Approvers, x)
+		}
+	}
+	return m
+}
+
+// derive builds the child's grant for delegated permission dp of delegation d through the
+// parent grant pg, or reports false if pg does not cover dp or the chain would be too deep.
+func derive(pg grant, d *agent.Delegation, dp agent.Permission, parentExpiresNS int64) (grant, bool) {
+	if !agent.ContainsPattern(pg.resource, dp.Resource) || !agent.ContainsActions(pg.actions, dp.Actions) {
+		return grant{}, false
+	}
+	limit := d.MaxDepth
+	if limit <= 0 {
+		limit = agent.DefaultMaxDepth
+	}
+	if pg.maxDepth > 0 {
+		limit = min(limit, pg.maxDepth)
+	}
+	if pg.depth+1 > limit {
+		return grant{}, false
+	}
+	g := grant{
+		id: dp.ID, resource: dp.Resource, actions: dp.Actions,
+		ip: slices.Clone(pg.ip), windows: slices.Clone(pg.windows), args: slices.Clone(pg.args),
+		approval: pg.approval, rate: slices.Clone(pg.rate), via: append(slices.Clone(pg.via), d.ID),
+		depth: pg.depth + 1, maxDepth: limit, expiresNS: earliest(pg.expiresNS, parentExpiresNS),
+	}
+	if d.ExpiresAt != nil {
+		g.expiresNS = earliest(g.expiresNS, d.ExpiresAt.UnixNano())
+	}
+	g.addConstraints(d.ToAgentID, dp)
+	return g, true
+}
+
+// earliest of two expiries, where 0 means never.
+func earliest(a, b int64) int64 {
+	switch {
+	case a == 0:
+		return b
+	case b == 0:
+		return a
+	}
+	return min(a, b)
+}
+
+// document renders an agent and its effective grants as its OPA data document.
+func document(a *agent.Agent, grants []grant) map[string]any {
 	var expires int64
 	if a.ExpiresAt != nil {
 		expires = a.ExpiresAt.UnixNano()
 	}
-	grants := make([]any, 0, len(a.Permissions))
+	docs := make([]any, 0, len(grants))
 	byAction := map[string]any{}
 	anyAction := []any{}
-	for i, p := range a.Permissions {
-		grants = append(grants, compileGrant(a.ID, p))
-		for _, act := range p.Actions {
+	for i, g := range grants {
+		docs = append(docs, g.render())
+		for _, act := range g.actions {
 			if act == "*" {
 				anyAction = append(anyAction, i)
 				continue
@@ -51,74 +172,50 @@ func Compile(a *agent.Agent) map[string]any {
 		"owner":      a.OwnerID,
 		"status":     string(a.Status),
 		"expires_ns": expires,
-		"grants":     grants,
+		"grants":     docs,
 		"by_action":  byAction,
 		"any_action": anyAction,
 	}
 }
 
-func compileGrant(agentID string, p agent.Permission) map[string]any {
-	prefix, tail := splitPattern(p.Resource)
+func (g grant) render() map[string]any {
+	prefix, tail := splitPattern(g.resource)
 	actions := map[string]any{}
-	anyAction := false
-	for _, a := range p.Actions {
-		if a == "*" {
-			anyAction = true
-		}
+	for _, a := range g.actions {
 		actions[a] = true
 	}
-	g := map[string]any{
-		"id":         p.ID,
+	var approval any
+	if g.approval != nil {
+		approvers := make([]any, len(g.approval.Approvers))
+		for i, s := range g.approval.Approvers {
+			approvers[i] = s
+		}
+		approval = map[string]any{"ttl_ns": g.approval.TTLNS, "approvers": approvers}
+	}
+	via := make([]any, len(g.via))
+	for i, s := range g.via {
+		via[i] = s
+	}
+	return map[string]any{
+		"id":         g.id,
 		"prefix":     prefix,
 		"tail":       tail,
 		"n":          len(prefix),
 		"actions":    actions,
-		"any_action": anyAction,
-		"ip":         []any{},
-		"windows":    []any{},
-		"args":       []any{},
-		"approval":   nil,
-		"rate":       []any{},
-		"via":        []any{},
+		"any_action": slices.Contains(g.actions, "*"),
+		"ip":         g.ip,
+		"windows":    g.windows,
+		"args":       g.args,
+		"approval":   approval,
+		"rate":       g.rate,
+		"via":        via,
+		"expires_ns": g.expiresNS,
 	}
-	c := p.Constraints
-	if c == nil {
-		return g
-	}
-	if len(c.IPAllowlist) > 0 {
-		list := make([]any, 0, len(c.IPAllowlist))
-		for _, s := range c.IPAllowlist {
-			if pfx, err := agent.ParseIPOrPrefix(s); err == nil {
-				list = append(list, pfx.String())
-			}
-		}
-		g["ip"] = []any{list}
-	}
-	if len(c.TimeWindows) > 0 {
-		ws := make([]any, 0, len(c.TimeWindows))
-		for _, w := range c.TimeWindows {
-			ws = append(ws, compileWindow(w))
-		}
-		g["windows"] = []any{ws}
-	}
-	if len(c.ArgumentPatterns) > 0 {
-		args := make([]any, 0, len(c.ArgumentPatterns))
-		for _, name := range slices.Sorted(maps.Keys(c.ArgumentPatterns)) {
-			args = append(args, map[string]any{"name": name, "re": Anchor(c.ArgumentPatterns[name])})
-		}
-		g["args"] = args
-	}
-	if ap := c.Approval; ap != nil && ap.Required {
-		approvers := make([]any, len(ap.Approvers))
-		for i, s := range ap.Approvers {
-			approvers[i] = s
-		}
-		g["approval"] = map[string]any{"ttl_ns": int64(ap.TTL), "approvers": approvers}
-	}
-	if rl := c.RateLimit; rl != nil {
-		g["rate"] = []any{map[string]any{"key": agentID + "/" + p.ID, "max": rl.Max, "window_ns": int64(rl.Window)}}
-	}
-	return g
+}
+
+// Compile turns an agent with no delegated grants into its OPA data document.
+func Compile(a *agent.Agent) map[string]any {
+	return document(a, ownGrants(a))
 }
 
 // splitPattern returns a resource pattern's segments before a trailing "*" and whether

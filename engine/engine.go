@@ -56,6 +56,11 @@ type Engine struct {
 	query rego.PreparedEvalQuery
 	cache cache.InterQueryValueCache
 	stats struct{ fullLoads, puts, removes atomic.Int64 }
+
+	// wmu serialises changes: a change recompiles the agents below it, and two changes
+	// must not interleave their recompiles.
+	wmu   sync.Mutex
+	graph *graph
 }
 
 // Stats returns counters of data changes.
@@ -80,6 +85,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		cache: cache.NewInterQueryValueCache(ctx, &cache.Config{
 			InterQueryBuiltinValueCache: cache.InterQueryBuiltinValueCacheConfig{MaxNumEntries: &entries},
 		}),
+		graph: newGraph(),
 	}
 	if err := e.prepare(ctx); err != nil {
 		return nil, err
@@ -109,48 +115,146 @@ func (e *Engine) prepare(ctx context.Context) error {
 	return nil
 }
 
-// LoadAll compiles every agent in the store, replacing what the engine held.
+// LoadAll compiles every agent and active delegation in the store, replacing what the
+// engine held.
 func (e *Engine) LoadAll(ctx context.Context) error {
-	agents := map[string]any{}
-	err := e.cfg.Store.AllAgents(ctx, func(a *agent.Agent) error {
-		agents[a.ID] = Compile(a)
+	agents := map[string]*agent.Agent{}
+	if err := e.cfg.Store.AllAgents(ctx, func(a *agent.Agent) error {
+		agents[a.ID] = a
 		return nil
-	})
-	if err != nil {
+	}); err != nil {
 		return fmt.Errorf("engine: load agents: %w", err)
 	}
-	return e.replace(ctx, agents)
-}
-
-// ReplaceAll compiles the given agents and makes them the engine's whole data.
-func (e *Engine) ReplaceAll(ctx context.Context, agents []*agent.Agent) error {
-	docs := make(map[string]any, len(agents))
-	for _, a := range agents {
-		docs[a.ID] = Compile(a)
+	var dels []*agent.Delegation
+	if err := e.cfg.Store.AllDelegations(ctx, func(d *agent.Delegation) error {
+		dels = append(dels, d)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("engine: load delegations: %w", err)
 	}
-	return e.replace(ctx, docs)
+	return e.load(ctx, agents, dels)
 }
 
-func (e *Engine) replace(ctx context.Context, docs map[string]any) error {
+// ReplaceAll makes the given agents and delegations the engine's whole data.
+func (e *Engine) ReplaceAll(ctx context.Context, agents []*agent.Agent, dels []*agent.Delegation) error {
+	m := make(map[string]*agent.Agent, len(agents))
+	for _, a := range agents {
+		m[a.ID] = a
+	}
+	return e.load(ctx, m, dels)
+}
+
+func (e *Engine) load(ctx context.Context, agents map[string]*agent.Agent, dels []*agent.Delegation) error {
+	e.wmu.Lock()
+	defer e.wmu.Unlock()
+	e.graph = newGraph()
+	for _, d := range dels {
+		e.graph.put(d)
+	}
+	r := e.newResolver(func(_ context.Context, id string) (*agent.Agent, error) {
+		if a, ok := agents[id]; ok {
+			return a, nil
+		}
+		return nil, fmt.Errorf("agent %s: %w", id, store.ErrNotFound)
+	})
+	docs := make(map[string]any, len(agents))
+	for id, a := range agents {
+		grants, err := r.effective(ctx, a)
+		if err != nil {
+			return err
+		}
+		docs[id] = document(a, grants)
+	}
 	e.stats.fullLoads.Add(1)
 	return storage.WriteOne(ctx, e.data, storage.ReplaceOp, storage.Path{"kavach", "agents"}, docs)
 }
 
-// Put compiles one agent and swaps it in: the next decision sees it, nothing else is
-// recompiled.
+// Put applies one agent's change: it and every agent below it in a delegation chain are
+// recompiled, nothing else. The next decision sees the change.
 func (e *Engine) Put(ctx context.Context, a *agent.Agent) error {
+	e.wmu.Lock()
+	defer e.wmu.Unlock()
 	e.stats.puts.Add(1)
-	return storage.WriteOne(ctx, e.data, storage.AddOp, storage.Path{"kavach", "agents", a.ID}, Compile(a))
+	r := e.newResolver(func(ctx context.Context, id string) (*agent.Agent, error) {
+		if id == a.ID {
+			return a, nil
+		}
+		return e.fromStore(ctx, id)
+	})
+	return e.recompile(ctx, r, append([]string{a.ID}, e.graph.descendants(a.ID)...))
 }
 
-// Remove drops an agent; decisions for it become AGENT_NOT_FOUND.
+// Remove drops an agent; decisions for it become AGENT_NOT_FOUND, and grants delegated
+// from it disappear below.
 func (e *Engine) Remove(ctx context.Context, id string) error {
+	e.wmu.Lock()
+	defer e.wmu.Unlock()
 	e.stats.removes.Add(1)
-	err := storage.WriteOne(ctx, e.data, storage.RemoveOp, storage.Path{"kavach", "agents", id}, nil)
-	if storage.IsNotFound(err) {
-		return nil
+	if err := e.removeDoc(ctx, id); err != nil {
+		return err
 	}
-	return err
+	r := e.newResolver(func(ctx context.Context, x string) (*agent.Agent, error) {
+		if x == id {
+			return nil, fmt.Errorf("agent %s: %w", id, store.ErrNotFound)
+		}
+		return e.fromStore(ctx, x)
+	})
+	return e.recompile(ctx, r, e.graph.descendants(id))
+}
+
+// PutDelegation applies a new, changed or revoked delegation: its receiver and everything
+// below it are recompiled.
+func (e *Engine) PutDelegation(ctx context.Context, d *agent.Delegation) error {
+	e.wmu.Lock()
+	defer e.wmu.Unlock()
+	e.stats.puts.Add(1)
+	below := append([]string{d.ToAgentID}, e.graph.descendants(d.ToAgentID)...)
+	e.graph.put(d)
+	// Agents that were below the receiver only through this link are still recompiled:
+	// below was taken before the change.
+	seen := map[string]bool{}
+	var ids []string
+	for _, id := range append(below, e.graph.descendants(d.ToAgentID)...) {
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	return e.recompile(ctx, e.newResolver(e.fromStore), ids)
+}
+
+// Reaches reports whether an active delegation chain leads from one agent to another; a
+// new delegation from→to would close a cycle if to reaches from.
+func (e *Engine) Reaches(from, to string) bool {
+	e.wmu.Lock()
+	defer e.wmu.Unlock()
+	return e.graph.reaches(from, to)
+}
+
+// Grant is one of an agent's effective grants, as delegation needs to see it.
+type Grant struct {
+	ID        string
+	Resource  string
+	Actions   []string
+	Via       []string
+	Depth     int
+	MaxDepth  int   // the smallest maxDepth along its chain; 0 for an own permission
+	ExpiresNS int64 // when its chain ends; 0 for never
+}
+
+// EffectiveGrants returns an agent's own and delegated grants as of the stored state.
+func (e *Engine) EffectiveGrants(ctx context.Context, a *agent.Agent) ([]Grant, error) {
+	e.wmu.Lock()
+	defer e.wmu.Unlock()
+	gs, err := e.newResolver(e.fromStore).effective(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Grant, len(gs))
+	for i, g := range gs {
+		out[i] = Grant{ID: g.id, Resource: g.resource, Actions: g.actions, Via: g.via, Depth: g.depth, MaxDepth: g.maxDepth, ExpiresNS: g.expiresNS}
+	}
+	return out, nil
 }
 
 // evaluate runs the prepared query on one input.

@@ -50,7 +50,7 @@ func loadedEngine(tb testing.TB, n int, pattern func(i int) string) *engine.Engi
 	for i := range agents {
 		agents[i] = benchAgent(i, pattern(i))
 	}
-	if err := e.ReplaceAll(ctx, agents); err != nil {
+	if err := e.ReplaceAll(ctx, agents, nil); err != nil {
 		tb.Fatal(err)
 	}
 	return e

@@ -50,6 +50,7 @@ matching := [g |
 	some i in grant_indices
 	g := agent.grants[i]
 	resource_match(g)
+	not chain_expired(g)
 ]
 
 grant_indices contains i if some i in agent.by_action[input.action]
@@ -110,6 +111,13 @@ resource_match(g) if {
 	every i, s in g.prefix {
 		seg_ok(s, input.segs[i])
 	}
+}
+
+# A delegated grant ends when anything up its chain expires: the delegation, a parent
+# grant, or a parent agent.
+chain_expired(g) if {
+	g.expires_ns > 0
+	input.now_ns >= g.expires_ns
 }
 
 seg_ok(s, _) if s == "*"

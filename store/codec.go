@@ -16,13 +16,9 @@ type AgentDocs struct {
 
 // EncodeAgentDocs marshals an agent's permissions and metadata.
 func EncodeAgentDocs(a *agent.Agent) (AgentDocs, error) {
-	perms := a.Permissions
-	if perms == nil {
-		perms = []agent.Permission{}
-	}
-	p, err := json.Marshal(perms)
+	p, err := EncodePermissions(a.Permissions)
 	if err != nil {
-		return AgentDocs{}, fmt.Errorf("encode permissions: %w", err)
+		return AgentDocs{}, err
 	}
 	meta := a.Metadata
 	if meta == nil {
@@ -32,12 +28,12 @@ func EncodeAgentDocs(a *agent.Agent) (AgentDocs, error) {
 	if err != nil {
 		return AgentDocs{}, fmt.Errorf("encode metadata: %w", err)
 	}
-	return AgentDocs{Permissions: string(p), Metadata: string(m)}, nil
+	return AgentDocs{Permissions: p, Metadata: string(m)}, nil
 }
 
 // DecodeAgentDocs fills an agent's permissions and metadata from their JSON form.
 func DecodeAgentDocs(a *agent.Agent, d AgentDocs) error {
-	if err := json.Unmarshal([]byte(d.Permissions), &a.Permissions); err != nil {
+	if err := DecodePermissions(d.Permissions, &a.Permissions); err != nil {
 		return fmt.Errorf("decode permissions of %s: %w", a.ID, err)
 	}
 	if err := json.Unmarshal([]byte(d.Metadata), &a.Metadata); err != nil {
@@ -47,6 +43,24 @@ func DecodeAgentDocs(a *agent.Agent, d AgentDocs) error {
 		a.Metadata = nil
 	}
 	return nil
+}
+
+// EncodePermissions marshals permissions — an agent's own or those a delegation hands
+// on — as a JSON array, never null.
+func EncodePermissions(perms []agent.Permission) (string, error) {
+	if perms == nil {
+		perms = []agent.Permission{}
+	}
+	b, err := json.Marshal(perms)
+	if err != nil {
+		return "", fmt.Errorf("encode permissions: %w", err)
+	}
+	return string(b), nil
+}
+
+// DecodePermissions unmarshals permissions encoded by EncodePermissions.
+func DecodePermissions(doc string, perms *[]agent.Permission) error {
+	return json.Unmarshal([]byte(doc), perms)
 }
 
 // ApprovalDocs is the JSON form in which both backends keep an approval request's

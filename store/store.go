@@ -21,6 +21,7 @@ var (
 type Store interface {
 	AgentStore
 	TenantStore
+	DelegationStore
 	ApprovalStore
 	RateStore
 	AuditStore
@@ -162,3 +163,34 @@ type AuditStore interface {
 
 // IsNotFound reports whether err is, or wraps, ErrNotFound.
 func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// DelegationStore persists delegations between agents.
+type DelegationStore interface {
+	// CreateDelegation stores a new delegation. A duplicate id is ErrConflict; an unknown
+	// tenant or agent is ErrNotFound.
+	CreateDelegation(ctx context.Context, d *agent.Delegation) error
+	GetDelegation(ctx context.Context, id string) (*agent.Delegation, error)
+	// ListDelegations returns a tenant's delegations, oldest first.
+	ListDelegations(ctx context.Context, f DelegationFilter) ([]*agent.Delegation, error)
+	// UpdateDelegation reads the delegation, applies fn and writes the result atomically.
+	UpdateDelegation(ctx context.Context, id string, fn func(*agent.Delegation) error) (*agent.Delegation, error)
+	// AllDelegations calls fn for every delegation with status active, of every tenant, in
+	// id order, streaming. An error from fn stops the walk.
+	AllDelegations(ctx context.Context, fn func(*agent.Delegation) error) error
+}
+
+// Delegation directions for DelegationFilter.
+const (
+	DirectionFrom = "from" // delegations the agent gave
+	DirectionTo   = "to"   // delegations the agent received
+)
+
+// DelegationFilter selects delegations. With AgentID set, Direction "from" or "to" picks
+// one side and "" either side.
+type DelegationFilter struct {
+	TenantID  string // required
+	AgentID   string
+	Direction string
+	Status    agent.DelegationStatus // stored status; "" for any
+	Limit     int
+}

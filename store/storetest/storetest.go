@@ -53,6 +53,14 @@ func Run(t *testing.T, newStore NewStore) {
 		{"RateRemaining", testRateRemaining},
 		{"AuditRoundTrip", testAuditRoundTrip},
 		{"AuditAppendIsAllOrNothing", testAuditAllOrNothing},
+		{"DelegationRoundTrip", testDelegationRoundTrip},
+		{"DelegationCreateConflicts", testDelegationCreateConflicts},
+		{"DelegationNotFound", testDelegationNotFound},
+		{"ListDelegationsFilters", testListDelegations},
+		{"UpdateDelegation", testUpdateDelegation},
+		{"UpdateDelegationFailureWritesNothing", testUpdateDelegationFailure},
+		{"ConcurrentDelegationUpdatesLoseNothing", testConcurrentDelegationUpdates},
+		{"AllDelegationsWalksActiveOfEveryTenant", testAllDelegations},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -98,6 +98,7 @@ grant(overrides) := object.union(
 		"id": "g", "prefix": ["mcp", "github"], "tail": true, "n": 2,
 		"actions": {"read": true}, "any_action": false,
 		"ip": [], "windows": [], "args": [], "approval": null, "rate": [], "via": [],
+		"expires_ns": 0,
 	},
 	overrides,
 )
