@@ -90,3 +90,42 @@ func TestPolicyTestCommand(t *testing.T) {
 		t.Fatalf("a failing Rego test must fail the command: exit %d\n%s", exitCode(err), out)
 	}
 }
+
+func TestDelegationThroughTheCLI(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	agentID := func(args ...string) string {
+		out, errOut, err := kavachCmd(t, dir, append([]string{"agent", "create", "--owner", "alice", "-o", "json"}, args...)...)
+		if err != nil {
+			t.Fatalf("create: %v %s", err, errOut)
+		}
+		var a api.AgentWithToken
+		json.Unmarshal([]byte(out), &a)
+		return a.ID
+	}
+	orch := agentID("--name", "orchestrator", "--permission", "mcp:github:*=read,write")
+	worker := agentID("--name", "worker", "--type", "delegated")
+	out, errOut, err := kavachCmd(t, dir, "delegate", "--from", orch, "--to", worker, "--permission", "mcp:github:repos=read", "-o", "json")
+	if err != nil {
+		t.Fatalf("delegate: %v %s", err, errOut)
+	}
+	var d struct{ ID string }
+	json.Unmarshal([]byte(out), &d)
+	if _, _, err := kavachCmd(t, dir, "authorize", "--agent", worker, "--action", "read", "--resource", "mcp:github:repos"); exitCode(err) != 0 {
+		t.Fatal("the delegated call is denied")
+	}
+	out, _, _ = kavachCmd(t, dir, "delegation", "list", "--agent", worker, "--direction", "to")
+	if !strings.Contains(out, d.ID) || !strings.Contains(out, "1/3") {
+		t.Fatalf("delegation list: %s", out)
+	}
+	if _, errOut, err := kavachCmd(t, dir, "delegation", "revoke", d.ID); err != nil {
+		t.Fatalf("revoke: %v %s", err, errOut)
+	}
+	if _, _, err := kavachCmd(t, dir, "authorize", "--agent", worker, "--action", "read", "--resource", "mcp:github:repos"); exitCode(err) != 2 {
+		t.Fatal("the call is still allowed after the delegation was revoked")
+	}
+	_, errOut, err = kavachCmd(t, dir, "delegate", "--from", orch, "--to", worker, "--permission", "mcp:*=read")
+	if exitCode(err) != 1 || !strings.Contains(errOut, "NOT_COVERED") {
+		t.Fatalf("an uncovered delegation: exit %d %s", exitCode(err), errOut)
+	}
+}

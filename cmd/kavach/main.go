@@ -52,7 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"database URL: sqlite://PATH or postgres://… (env KAVACH_DATABASE)")
 	pf.StringVarP(&g.output, "output", "o", "table", "output format: table or json")
 
-	root.AddCommand(migrateCmd(g), tenantCmd(g), agentCmd(g), authorizeCmd(g), approvalsCmd(g), policyCmd(g))
+	root.AddCommand(migrateCmd(g), tenantCmd(g), agentCmd(g), authorizeCmd(g), approvalsCmd(g), policyCmd(g), delegateCmd(g), delegationCmd(g))
 	if err := root.ExecuteContext(ctx); err != nil {
 		var denied errDenied
 		if errors.As(err, &denied) {
