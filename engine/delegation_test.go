@@ -153,5 +153,5 @@ func benchmarkChain(b *testing.B, agentID string) {
 
 // BenchmarkDirectGrant and BenchmarkChainDepth10 decide the same call among 10k other
 // agents: by the root's own grant, and by an agent ten delegations below it.
-func BenchmarkDirectGrant(b *testing.B)   { benchmarkChain(b, "agt_root") }
+func BenchmarkDirectGrant(b *testing.B)  { benchmarkChain(b, "agt_root") }
 func BenchmarkChainDepth10(b *testing.B) { benchmarkChain(b, "agt_link10") }
