@@ -80,13 +80,3 @@ func MatchResource(pattern, resource string) bool {
 	}
 	return true
 }
-
-// MatchAction reports whether a permission's actions allow action.
-func MatchAction(actions []string, action string) bool {
-	for _, a := range actions {
-		if a == "*" || a == action {
-			return true
-		}
-	}
-	return false
-}

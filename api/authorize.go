@@ -22,7 +22,8 @@ type AuthorizeRequest struct {
 type CallContext struct {
 	IP        string `json:"ip,omitempty"`
 	UserAgent string `json:"userAgent,omitempty"`
-	// Time is when the call happens; zero means now. Only in-process callers can set it.
+	// Time asks a dry run about another moment ("would this be allowed at 23:00?"); real
+	// calls are always decided at the current time. Only in-process callers can set it.
 	Time time.Time `json:"-"`
 }
 

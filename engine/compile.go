@@ -15,7 +15,6 @@ import (
 //	  "tenant": "default", "owner": "alice", "status": "active", "expires_ns": 0,
 //	  "grants": [{
 //	    "id": "perm_…", "prefix": ["mcp", "github"], "tail": true, "n": 2,
-//	    "actions": {"read": true}, "any_action": false,
 //	    "ip":      [["10.0.0.0/8"]],                  // every list must contain the address
 //	    "windows": [[{"start": 540, "end": 1020, …}]], // every list must have a window that holds
 //	    "args":    [{"name": "branch", "re": "^(?:dev-.*)$"}],
@@ -51,14 +50,14 @@ func ownGrants(a *agent.Agent) []grant {
 	out := make([]grant, 0, len(a.Permissions))
 	for _, p := range a.Permissions {
 		g := grant{id: p.ID, resource: p.Resource, actions: p.Actions, ip: []any{}, windows: []any{}, args: []any{}, rate: []any{}}
-		g.addConstraints(a.ID, p)
+		g.addConstraints(a.ID, a.OwnerID, p)
 		out = append(out, g)
 	}
 	return out
 }
 
 // addConstraints ANDs one permission's constraints into the grant.
-func (g *grant) addConstraints(agentID string, p agent.Permission) {
+func (g *grant) addConstraints(agentID, ownerID string, p agent.Permission) {
 	c := p.Constraints
 	if c == nil {
 		return
@@ -83,33 +82,30 @@ func (g *grant) addConstraints(agentID string, p agent.Permission) {
 		g.args = append(g.args, map[string]any{"name": name, "re": Anchor(c.ArgumentPatterns[name])})
 	}
 	if ap := c.Approval; ap != nil && ap.Required {
-		g.approval = mergeApproval(g.approval, &approvalGate{TTLNS: int64(ap.TTL), Approvers: ap.Approvers})
+		g.approval = mergeApproval(g.approval, &approvalGate{TTLNS: int64(ap.TTL), Approvers: ap.Approvers, Owner: ownerID})
 	}
 	if rl := c.RateLimit; rl != nil {
 		g.rate = append(g.rate, map[string]any{"key": agentID + "/" + p.ID, "max": rl.Max, "window_ns": int64(rl.Window)})
 	}
 }
 
-// mergeApproval combines two gates: the shorter TTL, any of either's approvers.
-func mergeApproval(a, b *approvalGate) *approvalGate {
-	if a == nil {
-		return b
+// mergeApproval combines the gate already on a grant (from above in its chain) with one
+// added below it. The upper gate keeps its owner and approvers — a delegation cannot add
+// approvers who could unlock its parent's gate — and the shorter TTL applies.
+func mergeApproval(upper, lower *approvalGate) *approvalGate {
+	if upper == nil {
+		return lower
 	}
-	m := &approvalGate{TTLNS: a.TTLNS, Approvers: slices.Clone(a.Approvers)}
-	if b.TTLNS > 0 && (m.TTLNS == 0 || b.TTLNS < m.TTLNS) {
-		m.TTLNS = b.TTLNS
+	m := *upper
+	if lower.TTLNS > 0 && (m.TTLNS == 0 || lower.TTLNS < m.TTLNS) {
+		m.TTLNS = lower.TTLNS
 	}
-	for _, x := range b.Approvers {
-		if !slices.Contains(m.Approvers, x) {
-			m.Approvers = append(m.Approvers, x)
-		}
-	}
-	return m
+	return &m
 }
 
 // derive builds the child's grant for delegated permission dp of delegation d through the
 // parent grant pg, or reports false if pg does not cover dp or the chain would be too deep.
-func derive(pg grant, d *agent.Delegation, dp agent.Permission, parentExpiresNS int64) (grant, bool) {
+func derive(pg grant, d *agent.Delegation, dp agent.Permission, parentExpiresNS int64, childOwner string) (grant, bool) {
 	if !agent.ContainsPattern(pg.resource, dp.Resource) || !agent.ContainsActions(pg.actions, dp.Actions) {
 		return grant{}, false
 	}
@@ -127,17 +123,17 @@ func derive(pg grant, d *agent.Delegation, dp agent.Permission, parentExpiresNS 
 		id: dp.ID, resource: dp.Resource, actions: dp.Actions,
 		ip: slices.Clone(pg.ip), windows: slices.Clone(pg.windows), args: slices.Clone(pg.args),
 		approval: pg.approval, rate: slices.Clone(pg.rate), via: append(slices.Clone(pg.via), d.ID),
-		depth: pg.depth + 1, maxDepth: limit, expiresNS: earliest(pg.expiresNS, parentExpiresNS),
+		depth: pg.depth + 1, maxDepth: limit, expiresNS: Earliest(pg.expiresNS, parentExpiresNS),
 	}
 	if d.ExpiresAt != nil {
-		g.expiresNS = earliest(g.expiresNS, d.ExpiresAt.UnixNano())
+		g.expiresNS = Earliest(g.expiresNS, d.ExpiresAt.UnixNano())
 	}
-	g.addConstraints(d.ToAgentID, dp)
+	g.addConstraints(d.ToAgentID, childOwner, dp)
 	return g, true
 }
 
-// earliest of two expiries, where 0 means never.
-func earliest(a, b int64) int64 {
+// Earliest returns the earlier of two expiries in Unix nanoseconds, where 0 means never.
+func Earliest(a, b int64) int64 {
 	switch {
 	case a == 0:
 		return b
@@ -180,17 +176,13 @@ func document(a *agent.Agent, grants []grant) map[string]any {
 
 func (g grant) render() map[string]any {
 	prefix, tail := splitPattern(g.resource)
-	actions := map[string]any{}
-	for _, a := range g.actions {
-		actions[a] = true
-	}
 	var approval any
 	if g.approval != nil {
 		approvers := make([]any, len(g.approval.Approvers))
 		for i, s := range g.approval.Approvers {
 			approvers[i] = s
 		}
-		approval = map[string]any{"ttl_ns": g.approval.TTLNS, "approvers": approvers}
+		approval = map[string]any{"ttl_ns": g.approval.TTLNS, "approvers": approvers, "owner": g.approval.Owner}
 	}
 	via := make([]any, len(g.via))
 	for i, s := range g.via {
@@ -201,8 +193,6 @@ func (g grant) render() map[string]any {
 		"prefix":     prefix,
 		"tail":       tail,
 		"n":          len(prefix),
-		"actions":    actions,
-		"any_action": slices.Contains(g.actions, "*"),
 		"ip":         g.ip,
 		"windows":    g.windows,
 		"args":       g.args,

@@ -70,9 +70,13 @@ type rateLimit struct {
 	WindowNS int64  `json:"window_ns"`
 }
 
+// approvalGate is a permission's approval requirement. Owner is the owner of the agent
+// whose permission carries the gate: they (or a listed approver, or an admin) decide, even
+// when the call comes through a delegation to someone else's agent.
 type approvalGate struct {
 	TTLNS     int64    `json:"ttl_ns"`
 	Approvers []string `json:"approvers"`
+	Owner     string   `json:"owner"`
 }
 
 type customDeny struct {

@@ -55,7 +55,7 @@ type Engine struct {
 	mu    sync.RWMutex // guards query
 	query rego.PreparedEvalQuery
 	cache cache.InterQueryValueCache
-	stats struct{ fullLoads, puts, removes atomic.Int64 }
+	stats struct{ fullLoads, puts, removes, docs atomic.Int64 }
 
 	// wmu serialises changes: a change recompiles the agents below it, and two changes
 	// must not interleave their recompiles.
@@ -65,7 +65,7 @@ type Engine struct {
 
 // Stats returns counters of data changes.
 func (e *Engine) Stats() Stats {
-	return Stats{FullLoads: e.stats.fullLoads.Load(), Puts: e.stats.puts.Load(), Removes: e.stats.removes.Load()}
+	return Stats{FullLoads: e.stats.fullLoads.Load(), Puts: e.stats.puts.Load(), Removes: e.stats.removes.Load(), Recompiled: e.stats.docs.Load()}
 }
 
 // New builds an engine with no agents loaded; call LoadAll, then Put and Remove as agents
@@ -171,17 +171,24 @@ func (e *Engine) load(ctx context.Context, agents map[string]*agent.Agent, dels 
 
 // Put applies one agent's change: it and every agent below it in a delegation chain are
 // recompiled, nothing else. The next decision sees the change.
+//
+// With a store configured, the agent is read back from it under the engine's write lock, so
+// concurrent changes are applied in the order they were committed whatever order their
+// Puts arrive in: the last Put always compiles the latest stored state.
 func (e *Engine) Put(ctx context.Context, a *agent.Agent) error {
 	e.wmu.Lock()
 	defer e.wmu.Unlock()
 	e.stats.puts.Add(1)
-	r := e.newResolver(func(ctx context.Context, id string) (*agent.Agent, error) {
-		if id == a.ID {
-			return a, nil
+	get := e.fromStore
+	if e.cfg.Store == nil {
+		get = func(ctx context.Context, id string) (*agent.Agent, error) {
+			if id == a.ID {
+				return a, nil
+			}
+			return e.fromStore(ctx, id)
 		}
-		return e.fromStore(ctx, id)
-	})
-	return e.recompile(ctx, r, append([]string{a.ID}, e.graph.descendants(a.ID)...))
+	}
+	return e.recompile(ctx, e.newResolver(get), append([]string{a.ID}, e.graph.descendants(a.ID)...))
 }
 
 // Remove drops an agent; decisions for it become AGENT_NOT_FOUND, and grants delegated
@@ -204,10 +211,20 @@ func (e *Engine) Remove(ctx context.Context, id string) error {
 
 // PutDelegation applies a new, changed or revoked delegation: its receiver and everything
 // below it are recompiled.
+//
+// With a store configured, the delegation is read back from it under the write lock, for
+// the same reason as in Put.
 func (e *Engine) PutDelegation(ctx context.Context, d *agent.Delegation) error {
 	e.wmu.Lock()
 	defer e.wmu.Unlock()
 	e.stats.puts.Add(1)
+	if e.cfg.Store != nil {
+		fresh, err := e.cfg.Store.GetDelegation(ctx, d.ID)
+		if err != nil {
+			return fmt.Errorf("engine: delegation %s: %w", d.ID, err)
+		}
+		d = fresh
+	}
 	below := append([]string{d.ToAgentID}, e.graph.descendants(d.ToAgentID)...)
 	e.graph.put(d)
 	// Agents that were below the receiver only through this link are still recompiled:
@@ -272,4 +289,6 @@ type Stats struct {
 	FullLoads int64
 	Puts      int64
 	Removes   int64
+	// Recompiled counts agent documents rewritten by changes (not by full loads).
+	Recompiled int64
 }

@@ -134,7 +134,7 @@ func (r *resolver) effective(ctx context.Context, a *agent.Agent) ([]grant, erro
 		}
 		for _, dp := range d.Permissions {
 			for _, pg := range pgs {
-				if g, ok := derive(pg, d, dp, parentExpires); ok {
+				if g, ok := derive(pg, d, dp, parentExpires, a.OwnerID); ok {
 					grants = append(grants, g)
 				}
 			}
@@ -146,13 +146,15 @@ func (r *resolver) effective(ctx context.Context, a *agent.Agent) ([]grant, erro
 
 // recompile rewrites the documents of the given agents, fetching each from src. An agent
 // that no longer exists is dropped.
+//
+// All documents are computed first and then written in one transaction, so no decision
+// sees part of a change: a revoked orchestrator and a still-allowed grandchild, say.
 func (e *Engine) recompile(ctx context.Context, r *resolver, ids []string) error {
+	docs := make(map[string]map[string]any, len(ids)) // nil: remove
 	for _, id := range ids {
 		a, err := r.get(ctx, id)
 		if store.IsNotFound(err) {
-			if err := e.removeDoc(ctx, id); err != nil {
-				return err
-			}
+			docs[id] = nil
 			continue
 		}
 		if err != nil {
@@ -162,11 +164,27 @@ func (e *Engine) recompile(ctx context.Context, r *resolver, ids []string) error
 		if err != nil {
 			return err
 		}
-		if err := storage.WriteOne(ctx, e.data, storage.AddOp, storage.Path{"kavach", "agents", id}, document(a, grants)); err != nil {
-			return err
-		}
+		docs[id] = document(a, grants)
 	}
-	return nil
+	e.stats.docs.Add(int64(len(docs)))
+	return storage.Txn(ctx, e.data, storage.WriteParams, func(txn storage.Transaction) error {
+		for id, doc := range docs {
+			path := storage.Path{"kavach", "agents", id}
+			if doc != nil {
+				if err := e.data.Write(ctx, txn, storage.AddOp, path, doc); err != nil {
+					return err
+				}
+				continue
+			}
+			if _, err := e.data.Read(ctx, txn, path); storage.IsNotFound(err) {
+				continue
+			}
+			if err := e.data.Write(ctx, txn, storage.RemoveOp, path, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func (e *Engine) removeDoc(ctx context.Context, id string) error {

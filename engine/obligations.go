@@ -51,7 +51,7 @@ func (e *Engine) settle(ctx context.Context, req Request, p *pure) Result {
 			}
 			argsHash = h
 		}
-		latest, err := e.cfg.Store.LatestApproval(ctx, agent.ApprovalKey(req.AgentID, c.ID, req.Action, req.Resource, argsHash))
+		latest, err := e.cfg.Store.CurrentApproval(ctx, agent.ApprovalKey(req.AgentID, c.ID, req.Action, req.Resource, argsHash), req.Now)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return engineError(fmt.Errorf("look up approval: %w", err))
 		}
@@ -126,18 +126,27 @@ func (e *Engine) orderByCapacity(ctx context.Context, opts []option, now time.Ti
 	if len(opts) < 2 {
 		return nil
 	}
-	free := make(map[string]int, len(opts))
-	for _, o := range opts {
-		n := int(^uint(0) >> 1)
+	// Several options can share a permission id (one delegated permission, several
+	// covering parent grants), so capacity is kept beside each option, not by id.
+	type ranked struct {
+		o    option
+		free int
+	}
+	rs := make([]ranked, len(opts))
+	for i, o := range opts {
+		rs[i] = ranked{o: o, free: int(^uint(0) >> 1)}
 		if len(o.limits) > 0 {
-			var err error
-			if n, err = e.cfg.Store.RateRemaining(ctx, o.limits, now); err != nil {
+			n, err := e.cfg.Store.RateRemaining(ctx, o.limits, now)
+			if err != nil {
 				return fmt.Errorf("rate capacity: %w", err)
 			}
+			rs[i].free = n
 		}
-		free[o.c.ID] = n
 	}
-	sort.SliceStable(opts, func(i, j int) bool { return free[opts[i].c.ID] > free[opts[j].c.ID] })
+	sort.SliceStable(rs, func(i, j int) bool { return rs[i].free > rs[j].free })
+	for i := range rs {
+		opts[i] = rs[i].o
+	}
 	return nil
 }
 
@@ -177,8 +186,12 @@ func (e *Engine) requireApproval(ctx context.Context, req Request, p *pure, c ca
 	if ttl <= 0 {
 		ttl = e.cfg.DefaultApprovalGrantTTL
 	}
+	owner := c.Approval.Owner
+	if owner == "" { // a gate added by a custom rule belongs to the agent's owner
+		owner = p.Agent.Owner
+	}
 	r := &agent.ApprovalRequest{
-		ID: agent.NewID(agent.PrefixApproval), TenantID: p.Agent.Tenant, OwnerID: p.Agent.Owner, AgentID: req.AgentID,
+		ID: agent.NewID(agent.PrefixApproval), TenantID: p.Agent.Tenant, OwnerID: owner, AgentID: req.AgentID,
 		PermissionID: c.ID, Action: req.Action, Resource: req.Resource, ArgsHash: argsHash,
 		Arguments: req.Arguments, Approvers: c.Approval.Approvers, GrantTTL: agent.Duration(ttl),
 		Status: agent.ApprovalPending, CreatedAt: req.Now, ExpiresAt: req.Now.Add(e.cfg.PendingApprovalTTL),

@@ -124,10 +124,6 @@ seg_ok(s, _) if s == "*"
 
 seg_ok(s, r) if s == r
 
-action_match(g) if g.any_action
-
-action_match(g) if g.actions[input.action]
-
 # Each entry of g.ip is one allowlist (a delegated grant carries its parents' too); the
 # address must be in every one. An unknown address is in none.
 ip_ok(g) if {

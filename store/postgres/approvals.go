@@ -89,10 +89,14 @@ func (s *Store) OpenApproval(ctx context.Context, r *agent.ApprovalRequest, now 
 	return out, created, nil
 }
 
-// LatestApproval returns the most recently created request with the key.
-func (s *Store) LatestApproval(ctx context.Context, key string) (*agent.ApprovalRequest, error) {
+// CurrentApproval returns the request that governs the key at now.
+func (s *Store) CurrentApproval(ctx context.Context, key string, now time.Time) (*agent.ApprovalRequest, error) {
 	r, err := scanApproval(s.pool.QueryRow(ctx, `SELECT `+approvalColumns+` FROM approvals
-		WHERE approval_key = $1 ORDER BY created_at DESC, id DESC LIMIT 1`, key))
+		WHERE approval_key = $1 ORDER BY
+			(status = 'approved' AND uses_left > 0 AND (grant_expires_at IS NULL OR grant_expires_at > $2)) DESC,
+			(status = 'denied' AND expires_at > $2) DESC,
+			created_at DESC, id DESC
+		LIMIT 1`, key, now))
 	return r, mapErr(err, "approval with key "+key)
 }
 

@@ -83,7 +83,7 @@ func testApprovalRoundTrip(t *testing.T, s store.Store) {
 			t.Fatal(err)
 		}
 		equalApprovals(t, got, r)
-		latest, err := s.LatestApproval(ctx, r.Key())
+		latest, err := s.CurrentApproval(ctx, r.Key(), now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,9 +119,9 @@ func testOpenApprovalReuses(t *testing.T, s store.Store) {
 	if err != nil || old.EffectiveStatus(t2) != agent.ApprovalExpired {
 		t.Fatalf("lapsed request: %+v, %v", old, err)
 	}
-	latest, err := s.LatestApproval(ctx, first.Key())
+	latest, err := s.CurrentApproval(ctx, first.Key(), t2)
 	if err != nil || latest.ID != fresh.ID {
-		t.Fatalf("LatestApproval: %v, %v; want %s", latest, err, fresh.ID)
+		t.Fatalf("CurrentApproval: %v, %v; want %s", latest, err, fresh.ID)
 	}
 
 	// A request that is not pending cannot be opened.
@@ -214,8 +214,8 @@ func testApprovalNotFound(t *testing.T, s store.Store) {
 	if _, err := s.GetApproval(ctx, "apr_missing"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("GetApproval: want ErrNotFound, got %v", err)
 	}
-	if _, err := s.LatestApproval(ctx, "no-such-key"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("LatestApproval: want ErrNotFound, got %v", err)
+	if _, err := s.CurrentApproval(ctx, "no-such-key", now()); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("CurrentApproval: want ErrNotFound, got %v", err)
 	}
 	if _, err := s.UpdateApproval(ctx, "apr_missing", func(*agent.ApprovalRequest) error { return nil }); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("UpdateApproval: want ErrNotFound, got %v", err)
@@ -346,5 +346,33 @@ func testListApprovalsByStatus(t *testing.T, s store.Store) {
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("status %s at %s: got %v, want %v", st, at, got, want)
 		}
+	}
+}
+
+// A decision taken on a request is not hidden by a newer pending request for the same call
+// (opened, say, by a call racing with the approver).
+func testCurrentApprovalPrefersDecisions(t *testing.T, s store.Store) {
+	a := NewAgent(agent.DefaultTenant, "user_1")
+	mustCreate(t, s, a)
+	t0 := now()
+	first := mustOpen(t, s, NewApproval(a, "mcp:github:repos", nil, t0), t0)
+	until := t0.Add(time.Hour)
+	if _, err := s.UpdateApproval(ctx, first.ID, func(r *agent.ApprovalRequest) error {
+		r.Status, r.UsesLeft, r.GrantExpiresAt = agent.ApprovalApproved, 1, &until
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t1 := t0.Add(time.Second)
+	newer := mustOpen(t, s, NewApproval(a, "mcp:github:repos", nil, t1), t1)
+	if cur, err := s.CurrentApproval(ctx, first.Key(), t1); err != nil || cur.ID != first.ID {
+		t.Fatalf("an approval with uses left must govern: got %v, %v", cur, err)
+	}
+	// Once the approval is spent, the newest request governs again.
+	if _, err := s.Consume(ctx, store.Consumption{Now: t1, ApprovalID: first.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if cur, err := s.CurrentApproval(ctx, first.Key(), t1); err != nil || cur.ID != newer.ID {
+		t.Fatalf("after the approval is used: got %v, %v; want %s", cur, err, newer.ID)
 	}
 }

@@ -96,7 +96,6 @@ grant_ok(c, d) if {
 grant(overrides) := object.union(
 	{
 		"id": "g", "prefix": ["mcp", "github"], "tail": true, "n": 2,
-		"actions": {"read": true}, "any_action": false,
 		"ip": [], "windows": [], "args": [], "approval": null, "rate": [], "via": [],
 		"expires_ns": 0,
 	},
@@ -124,9 +123,14 @@ test_resource_star_segment if {
 	not authz.resource_match(g) with input as req({"segs": ["mcp", "slack", "write"], "n": 3})
 }
 
-test_action_star if {
-	authz.action_match(grant({"any_action": true, "actions": {"*": true}})) with input as req({"action": "delete"})
-	not authz.action_match(grant({})) with input as req({"action": "delete"})
+indexed(by_action, any_action) := {"a": {
+	"tenant": "t", "owner": "o", "status": "active", "expires_ns": 0,
+	"grants": [grant({})], "by_action": by_action, "any_action": any_action,
+}}
+
+test_only_grants_indexed_for_the_action_are_considered if {
+	authz.decision.code == "NO_PERMISSION" with data.kavach.agents as indexed({"write": [0]}, []) with input as req({})
+	authz.decision.code == "ALLOWED" with data.kavach.agents as indexed({}, [0]) with input as req({"action": "delete"})
 }
 
 test_ip_every_allowlist_must_hold if {
