@@ -67,6 +67,7 @@ func (s *agentService) Create(ctx context.Context, req api.CreateAgentRequest) (
 	if err := s.k.sync(ctx, a); err != nil {
 		return nil, apiError(err)
 	}
+	s.k.manage(ctx, act, "agent.create", a.TenantID, a.ID, a.OwnerID, a.ID, map[string]any{"after": agentSummary(a)})
 	return &api.AgentWithToken{Agent: *a, Token: token}, nil
 }
 
@@ -134,6 +135,7 @@ func (s *agentService) Update(ctx context.Context, id string, req api.UpdateAgen
 	if err := checkExpiry(req.ExpiresAt, now); err != nil {
 		return nil, err
 	}
+	var before map[string]any
 	a, err := s.k.store.UpdateAgent(ctx, id, func(a *agent.Agent) error {
 		if !canSee(act, a) {
 			return notFound(id)
@@ -141,6 +143,7 @@ func (s *agentService) Update(ctx context.Context, id string, req api.UpdateAgen
 		if a.Status != agent.StatusActive {
 			return api.Errorf(api.CodeConflict, "agent %s is revoked and cannot change", id)
 		}
+		before = agentSummary(a)
 		if req.Name != nil {
 			a.Name = *req.Name
 		}
@@ -167,7 +170,11 @@ func (s *agentService) Update(ctx context.Context, id string, req api.UpdateAgen
 	if err != nil {
 		return nil, apiError(err)
 	}
-	return a, apiError(s.k.sync(ctx, a))
+	if err := s.k.sync(ctx, a); err != nil {
+		return nil, apiError(err)
+	}
+	s.k.manage(ctx, act, "agent.update", a.TenantID, a.ID, a.OwnerID, a.ID, map[string]any{"before": before, "after": agentSummary(a)})
+	return a, nil
 }
 
 func (s *agentService) Rotate(ctx context.Context, id string, req api.RotateRequest) (*api.RotateResult, error) {
@@ -199,6 +206,8 @@ func (s *agentService) Rotate(ctx context.Context, id string, req api.RotateRequ
 	if err != nil {
 		return nil, apiError(err)
 	}
+	s.k.manage(ctx, act, "agent.rotate", a.TenantID, a.ID, a.OwnerID, a.ID,
+		map[string]any{"gracePeriod": req.GracePeriod.String(), "tokenPrefix": a.TokenPrefix})
 	return &api.RotateResult{Agent: *a, Token: token}, nil
 }
 
@@ -226,7 +235,11 @@ func (s *agentService) Revoke(ctx context.Context, id string) (*agent.Agent, err
 	if err != nil {
 		return nil, apiError(err)
 	}
-	return a, apiError(s.k.sync(ctx, a))
+	if err := s.k.sync(ctx, a); err != nil {
+		return nil, apiError(err)
+	}
+	s.k.manage(ctx, act, "agent.revoke", a.TenantID, a.ID, a.OwnerID, a.ID, nil)
+	return a, nil
 }
 
 func (s *agentService) ValidateToken(ctx context.Context, token string) (*agent.Agent, error) {

@@ -127,6 +127,15 @@ func (s *approvalService) decide(ctx context.Context, id, reason string, apply f
 	if err != nil {
 		return nil, apiError(err)
 	}
+	action := "approval.approve"
+	details := map[string]any{"reason": reason, "action": r.Action, "resource": r.Resource}
+	if r.Status == agent.ApprovalDenied {
+		action = "approval.deny"
+	} else {
+		details["uses"] = r.UsesLeft
+		details["grantExpiresAt"] = r.GrantExpiresAt.Format(time.RFC3339)
+	}
+	s.k.manage(ctx, act, action, r.TenantID, r.AgentID, r.OwnerID, r.ID, details)
 	r.Status = r.EffectiveStatus(now)
 	return r, nil
 }

@@ -43,7 +43,7 @@ func (k *Kavach) AuthorizeToken(ctx context.Context, token string, req api.Autho
 		return nil, err
 	}
 	start := time.Now()
-	agentID, res := k.resolveToken(ctx, act, token, k.callTime(cc))
+	agentID, res := k.resolveToken(ctx, act, token, k.callTime(cc, req.DryRun))
 	if res == nil {
 		r := k.decide(ctx, act, agentID, req, cc)
 		res = &r
@@ -72,7 +72,7 @@ func (k *Kavach) resolveToken(ctx context.Context, act api.Actor, token string, 
 func (k *Kavach) decide(ctx context.Context, act api.Actor, agentID string, req api.AuthorizeRequest, cc api.CallContext) engine.Result {
 	er := engine.Request{
 		AgentID: agentID, Action: req.Action, Resource: req.Resource, Arguments: req.Arguments,
-		IP: cc.IP, Now: k.callTime(cc), DryRun: req.DryRun,
+		IP: cc.IP, Now: k.callTime(cc, req.DryRun), DryRun: req.DryRun,
 	}
 	if act.Role != api.RoleRoot {
 		er.TenantID = act.TenantID
@@ -83,8 +83,10 @@ func (k *Kavach) decide(ctx context.Context, act api.Actor, agentID string, req 
 	return k.engine.Decide(ctx, er)
 }
 
-func (k *Kavach) callTime(cc api.CallContext) time.Time {
-	if !cc.Time.IsZero() {
+// callTime is when a call is decided: now, or for a dry run the time the caller asks
+// about. A real call is always judged, charged and audited at the real time.
+func (k *Kavach) callTime(cc api.CallContext, dryRun bool) time.Time {
+	if dryRun && !cc.Time.IsZero() {
 		return cc.Time.UTC()
 	}
 	return k.clock()
@@ -103,7 +105,7 @@ func (k *Kavach) finish(ctx context.Context, act api.Actor, agentID string, req 
 		tenant = agent.DefaultTenant
 	}
 	ev := &store.AuditEvent{
-		ID: audit.NewID(), Time: k.callTime(cc).Truncate(time.Microsecond), TenantID: tenant, Kind: audit.KindDecision,
+		ID: audit.NewID(), Time: k.clock(), TenantID: tenant, Kind: audit.KindDecision,
 		AgentID: agentID, OwnerID: res.OwnerID, Actor: actorName(act), Action: req.Action, Resource: req.Resource,
 		Arguments: req.Arguments, Result: resultOf(res, req.DryRun), Code: string(res.Code), Reason: res.Reason,
 		DurationNS: time.Since(start).Nanoseconds(), IP: cc.IP, UserAgent: cc.UserAgent, Grant: res.Grant,
@@ -155,7 +157,7 @@ func validateCall(req api.AuthorizeRequest, cc api.CallContext) error {
 	}
 	if cc.IP != "" {
 		if _, err := netip.ParseAddr(cc.IP); err != nil {
-			return invalidField("context.ip", "%q is not an IP address", truncateText(cc.IP))
+			return invalidField("context.ip", "not an IP address")
 		}
 	}
 	if len(req.Arguments) > 0 {
@@ -168,13 +170,6 @@ func validateCall(req api.AuthorizeRequest, cc api.CallContext) error {
 		}
 	}
 	return nil
-}
-
-func truncateText(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
 }
 
 // sync brings the engine's compiled copy of an agent up to date after a write. If that

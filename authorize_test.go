@@ -168,7 +168,7 @@ func TestDryRunHasNoSideEffects(t *testing.T) {
 		if l, _ := f.k.Approvals().List(alice, api.ListApprovalsRequest{}); len(l.Approvals) != 0 {
 			t.Fatal("a dry run opened an approval request")
 		}
-		events, err := f.k.Store().ListAudit(context.Background(), "default", a.ID, 100)
+		events, err := auditEvents(t, f, a.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -309,7 +309,7 @@ func TestEveryDecisionIsAudited(t *testing.T) {
 		d1 := authorize(t, f, alice, a.ID, read)
 		d2 := authorize(t, f, alice, "agt_unknown", read)
 		d3, _ := f.k.AuthorizeToken(alice, "kv_garbage", read, api.CallContext{IP: "10.0.0.1"})
-		events, err := f.k.Store().ListAudit(context.Background(), "default", "", 100)
+		events, err := auditEvents(t, f, "")
 		if err != nil {
 			t.Fatal(err)
 		}

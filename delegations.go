@@ -3,6 +3,7 @@ package kavach
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/kavachos/kavach-go/agent"
@@ -11,7 +12,12 @@ import (
 	"github.com/kavachos/kavach-go/store"
 )
 
-type delegationService struct{ k *Kavach }
+type delegationService struct {
+	k *Kavach
+	// mu makes the cycle check and the creation one step, so two delegations created at
+	// once cannot close a cycle between them.
+	mu sync.Mutex
+}
 
 // refuse builds the typed error for a refused delegation.
 func refuse(code api.ErrorCode, reason, field, format string, args ...any) error {
@@ -41,6 +47,8 @@ func (s *delegationService) Delegate(ctx context.Context, req api.DelegateReques
 	if err := checkParties(act, from, to, now); err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.k.engine.Reaches(to.ID, from.ID) {
 		return nil, refuse(api.CodeConflict, api.ReasonCycle, "toAgentId", "%s already delegates, directly or through others, to %s: this would close a cycle", to.ID, from.ID)
 	}
@@ -54,7 +62,7 @@ func (s *delegationService) Delegate(ctx context.Context, req api.DelegateReques
 	if err != nil {
 		return nil, apiError(err)
 	}
-	depth, err := checkCoverage(from, grants, perms, maxDepth, req.ExpiresAt)
+	depth, err := checkCoverage(from, grants, perms, maxDepth, req.ExpiresAt, now)
 	if err != nil {
 		return nil, err
 	}
@@ -69,6 +77,8 @@ func (s *delegationService) Delegate(ctx context.Context, req api.DelegateReques
 	if err := s.k.engine.PutDelegation(ctx, d); err != nil {
 		return nil, apiError(err)
 	}
+	s.k.manage(ctx, act, "delegation.create", d.TenantID, d.ToAgentID, to.OwnerID, d.ID, map[string]any{
+		"fromAgentId": d.FromAgentID, "toAgentId": d.ToAgentID, "permissions": len(d.Permissions), "maxDepth": d.MaxDepth})
 	return d, nil
 }
 
@@ -120,7 +130,7 @@ func checkParties(act api.Actor, from, to *agent.Agent, now time.Time) error {
 // checkCoverage finds, for each delegated permission, the parent grants that cover it
 // within the depth limits, and checks the expiry against them. It returns the delegation's
 // depth: links from the root along its shortest covering chain.
-func checkCoverage(from *agent.Agent, grants []engine.Grant, perms []agent.Permission, maxDepth int, expiresAt *time.Time) (int, error) {
+func checkCoverage(from *agent.Agent, grants []engine.Grant, perms []agent.Permission, maxDepth int, expiresAt *time.Time, now time.Time) (int, error) {
 	var fromExpires int64
 	if from.ExpiresAt != nil {
 		fromExpires = from.ExpiresAt.UnixNano()
@@ -131,6 +141,9 @@ func checkCoverage(from *agent.Agent, grants []engine.Grant, perms []agent.Permi
 		covered, best := false, 0
 		var latestEnd int64 = -1 // -1: no usable grant yet; 0: one that never ends
 		for _, g := range grants {
+			if g.ExpiresNS > 0 && g.ExpiresNS <= now.UnixNano() {
+				continue // a chain that has ended covers nothing
+			}
 			if !agent.ContainsPattern(g.Resource, p.Resource) || !agent.ContainsActions(g.Actions, p.Actions) {
 				continue
 			}
@@ -145,7 +158,7 @@ func checkCoverage(from *agent.Agent, grants []engine.Grant, perms []agent.Permi
 			if best == 0 || g.Depth+1 < best {
 				best = g.Depth + 1
 			}
-			end := earliestNS(g.ExpiresNS, fromExpires)
+			end := engine.Earliest(g.ExpiresNS, fromExpires)
 			if latestEnd != 0 && (end == 0 || end > latestEnd) {
 				latestEnd = end
 			}
@@ -164,16 +177,6 @@ func checkCoverage(from *agent.Agent, grants []engine.Grant, perms []agent.Permi
 		depth = max(depth, best)
 	}
 	return depth, nil
-}
-
-func earliestNS(a, b int64) int64 {
-	switch {
-	case a == 0:
-		return b
-	case b == 0:
-		return a
-	}
-	return min(a, b)
 }
 
 func (s *delegationService) Get(ctx context.Context, id string) (*agent.Delegation, error) {
@@ -254,11 +257,13 @@ func (s *delegationService) Revoke(ctx context.Context, id string) (*agent.Deleg
 	if err := mayManage(act); err != nil {
 		return nil, err
 	}
+	// Visibility needs the agents' owners: read them before the update's transaction,
+	// which must not wait on another connection of the pool.
+	if _, err := s.Get(ctx, id); err != nil {
+		return nil, err
+	}
 	now := s.k.clock()
 	d, err := s.k.store.UpdateDelegation(ctx, id, func(d *agent.Delegation) error {
-		if !s.canSee(ctx, act, d) {
-			return api.Errorf(api.CodeNotFound, "delegation %s not found", id)
-		}
 		if d.Status != agent.DelegationRevoked { // revoking twice is not an error
 			d.Status, d.RevokedAt = agent.DelegationRevoked, &now
 		}
@@ -273,6 +278,8 @@ func (s *delegationService) Revoke(ctx context.Context, id string) (*agent.Deleg
 	if err := s.k.engine.PutDelegation(ctx, d); err != nil {
 		return nil, apiError(err)
 	}
+	s.k.manage(ctx, act, "delegation.revoke", d.TenantID, d.ToAgentID, "", d.ID,
+		map[string]any{"fromAgentId": d.FromAgentID, "toAgentId": d.ToAgentID})
 	d.Status = d.EffectiveStatus(now)
 	return d, nil
 }

@@ -55,9 +55,15 @@ func TestDelegatedGrantAllowsAndCarriesVia(t *testing.T) {
 		if d := authorize(t, f, alice, child.ID, api.AuthorizeRequest{Action: "read", Resource: "mcp:github:issues"}); d.Allowed {
 			t.Fatal("the child got a resource that was not delegated")
 		}
-		events, _ := f.k.Store().ListAudit(context.Background(), "default", child.ID, 10)
-		if len(events) == 0 || !slices.Equal(events[0].Via, []string{d.ID}) {
-			t.Fatalf("via is not audited: %+v", events)
+		events, _ := auditEvents(t, f, child.ID)
+		audited := false
+		for _, e := range events {
+			if e.Kind == "decision" && e.Code == "ALLOWED" {
+				audited = slices.Equal(e.Via, []string{d.ID})
+			}
+		}
+		if !audited {
+			t.Fatal("via is not audited")
 		}
 		list, err := f.k.Delegations().List(alice, api.ListDelegationsRequest{AgentID: orch.ID, Direction: "from"})
 		if err != nil || len(list.Delegations) != 1 || list.Delegations[0].ID != d.ID {

@@ -42,7 +42,9 @@ type Config struct {
 	// ApprovalWebhook, if its URL is set, announces each new approval request with an
 	// HMAC-signed POST (event type "approval.requested").
 	ApprovalWebhook webhook.Config
-	// Recorder receives audit events; nil writes them to the store's audit ledger.
+	// Audit configures the audit ledger.
+	Audit AuditConfig
+	// Recorder, if set, receives audit events instead of the ledger pipeline (tests).
 	Recorder audit.Recorder
 }
 
@@ -54,6 +56,7 @@ type Kavach struct {
 	engine    *engine.Engine
 	recorder  audit.Recorder
 	notifier  *webhook.Notifier
+	audit     *auditService
 	agents    *agentService
 	tenants   *tenantService
 	approvals *approvalService
@@ -75,14 +78,16 @@ func Open(ctx context.Context, cfg Config) (*Kavach, error) {
 	if k.log == nil {
 		k.log = slog.Default()
 	}
-	if k.recorder == nil {
-		k.recorder = audit.StoreRecorder{Store: s}
+	if err := k.startAudit(cfg); err != nil {
+		s.Close()
+		return nil, err
 	}
 	k.agents = &agentService{k: k}
 	k.tenants = &tenantService{k: k}
 	k.approvals = &approvalService{k: k}
 	k.delegs = &delegationService{k: k}
 	if err := k.start(ctx, cfg); err != nil {
+		k.audit.stop(ctx)
 		s.Close()
 		return nil, err
 	}
@@ -165,13 +170,14 @@ func (k *Kavach) Engine() *engine.Engine { return k.engine }
 
 // Close delivers pending webhooks (for up to 10 seconds) and releases the database.
 func (k *Kavach) Close() error {
-	var err error
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var errs []error
 	if k.notifier != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err = k.notifier.Close(ctx)
-		cancel()
+		errs = append(errs, k.notifier.Close(ctx))
 	}
-	return errors.Join(err, k.store.Close())
+	errs = append(errs, k.audit.stop(ctx))
+	return errors.Join(append(errs, k.store.Close())...)
 }
 
 // WithActor returns a context in which calls act as a.

@@ -16,6 +16,7 @@ import (
 	kavach "github.com/kavachos/kavach-go"
 	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/api"
+	"github.com/kavachos/kavach-go/store"
 	"github.com/kavachos/kavach-go/store/postgres/pgtest"
 )
 
@@ -96,7 +97,7 @@ func eachBackend(t *testing.T, fn func(t *testing.T, f *fixture)) {
 
 func open(t *testing.T, db string) *fixture {
 	f := &fixture{now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
-	k, err := kavach.Open(context.Background(), kavach.Config{Database: db, Now: f.clock})
+	k, err := kavach.Open(context.Background(), kavach.Config{Database: db, Now: f.clock, Audit: kavach.AuditConfig{Sync: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -493,10 +494,17 @@ func ptr[T any](v T) *T { return &v }
 // reopen opens a second Kavach on the fixture's database, as a restarted process would.
 func reopen(t *testing.T, f *fixture) *kavach.Kavach {
 	t.Helper()
-	k, err := kavach.Open(context.Background(), kavach.Config{Database: f.db, Now: f.clock})
+	k, err := kavach.Open(context.Background(), kavach.Config{Database: f.db, Now: f.clock, Audit: kavach.AuditConfig{Sync: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { k.Close() })
 	return k
+}
+
+// auditEvents returns an agent's recorded events ("" for all of the default tenant),
+// oldest first. The fixture's ledger is synchronous, so every decision is already there.
+func auditEvents(t *testing.T, f *fixture, agentID string) ([]*store.AuditEvent, error) {
+	t.Helper()
+	return store.CollectAudit(context.Background(), f.k.Store(), store.AuditQuery{TenantID: "default", AgentID: agentID})
 }

@@ -37,6 +37,7 @@ func (s *tenantService) Create(ctx context.Context, req api.CreateTenantRequest)
 	if err := s.k.store.CreateTenant(ctx, t); err != nil {
 		return nil, apiError(err)
 	}
+	s.k.manage(ctx, act, "tenant.create", t.ID, "", "", t.ID, map[string]any{"name": t.Name})
 	return t, nil
 }
 

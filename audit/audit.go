@@ -1,11 +1,11 @@
-// Package audit records every decision and management action. A Recorder takes events; the
-// StoreRecorder writes each one to the store's audit ledger before returning, so a call
-// whose event cannot be written fails closed.
+// Package audit records every decision and management action in a tamper-evident ledger:
+// a bounded queue feeds group commits into the store's per-tenant hash chains, chain heads
+// are checkpointed with an Ed25519 signature, and Verify walks a chain to name the first
+// broken or missing event. Query and export read the ledger back.
 package audit
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/google/uuid"
 
@@ -25,27 +25,14 @@ const (
 	ResultRateLimited      = "rate_limited"
 	ResultApprovalRequired = "approval_required"
 	ResultCheck            = "check"
+	// ResultOK marks a management action that was carried out.
+	ResultOK = "ok"
 )
 
-// Recorder takes audit events.
+// Recorder takes audit events. Record returns an error when the event could not be
+// accepted (the caller then fails closed); it may set e.ID.
 type Recorder interface {
 	Record(ctx context.Context, e *store.AuditEvent) error
-}
-
-// StoreRecorder writes events synchronously to the store's audit ledger.
-type StoreRecorder struct {
-	Store store.AuditStore
-}
-
-// Record assigns an id if the event has none and writes it.
-func (r StoreRecorder) Record(ctx context.Context, e *store.AuditEvent) error {
-	if e.ID == "" {
-		e.ID = NewID()
-	}
-	if err := r.Store.AppendAudit(ctx, e); err != nil {
-		return fmt.Errorf("audit: %w", err)
-	}
-	return nil
 }
 
 // NewID returns a UUIDv7: unique and ordered by time.

@@ -101,11 +101,13 @@ type AuditDocs struct {
 	Via       string
 }
 
-// EncodeAuditDocs marshals an event's arguments and via list.
+// EncodeAuditDocs returns an event's stored arguments text (set by PrepareChain) and its
+// via list as JSON.
 func EncodeAuditDocs(e *AuditEvent) (AuditDocs, error) {
-	args, err := EncodeArguments(e.Arguments)
-	if err != nil {
-		return AuditDocs{}, err
+	var args *string
+	if e.ArgumentsJSON != "" {
+		a := e.ArgumentsJSON
+		args = &a
 	}
 	via, err := EncodeList(e.Via)
 	if err != nil {
@@ -116,9 +118,12 @@ func EncodeAuditDocs(e *AuditEvent) (AuditDocs, error) {
 
 // DecodeAuditDocs fills an event's arguments and via list from their JSON form.
 func DecodeAuditDocs(e *AuditEvent, d AuditDocs) error {
-	if err := DecodeArguments(d.Arguments, &e.Arguments); err != nil {
-		return fmt.Errorf("decode arguments of %s: %w", e.ID, err)
+	if d.Arguments != nil {
+		e.ArgumentsJSON = *d.Arguments
 	}
+	// Arguments that no longer parse are left out rather than failing the read: the
+	// event's hash covers ArgumentsJSON, so verification reports the damaged event.
+	_ = DecodeArguments(d.Arguments, &e.Arguments)
 	if err := DecodeList(d.Via, &e.Via); err != nil {
 		return fmt.Errorf("decode via of %s: %w", e.ID, err)
 	}

@@ -25,6 +25,8 @@ type Store interface {
 	ApprovalStore
 	RateStore
 	AuditStore
+	RelayStore
+	APIKeyStore
 	// Migrate brings the schema up to date and returns how many migrations it applied.
 	Migrate(ctx context.Context) (int, error)
 	Close() error
@@ -75,8 +77,10 @@ type ApprovalStore interface {
 	// says which. Pending requests past their expiry do not count (they are stored as
 	// expired from then on). r must be pending.
 	OpenApproval(ctx context.Context, r *agent.ApprovalRequest, now time.Time) (req *agent.ApprovalRequest, created bool, err error)
-	// LatestApproval returns the most recently created request with the key.
-	LatestApproval(ctx context.Context, key string) (*agent.ApprovalRequest, error)
+	// CurrentApproval returns the request that governs the key at now: an approval with
+	// uses left first, then a denial still in force, then the most recently created
+	// request. A newer pending request never hides a decision already taken.
+	CurrentApproval(ctx context.Context, key string, now time.Time) (*agent.ApprovalRequest, error)
 	GetApproval(ctx context.Context, id string) (*agent.ApprovalRequest, error)
 	ListApprovals(ctx context.Context, f ApprovalFilter) ([]*agent.ApprovalRequest, error)
 	// UpdateApproval reads the request, applies fn and writes the result atomically.
@@ -131,34 +135,68 @@ type RateStore interface {
 	RateRemaining(ctx context.Context, limits []RateLimit, now time.Time) (int, error)
 }
 
-// AuditEvent is one recorded decision or management action.
-type AuditEvent struct {
-	ID         string         `json:"id"`
-	Time       time.Time      `json:"time"`
-	TenantID   string         `json:"tenantId"`
-	Kind       string         `json:"kind"` // "decision" or "management"
-	AgentID    string         `json:"agentId,omitempty"`
-	OwnerID    string         `json:"ownerId,omitempty"`
-	Actor      string         `json:"actor,omitempty"`
-	Action     string         `json:"action"`
-	Resource   string         `json:"resource"`
-	Arguments  map[string]any `json:"arguments,omitempty"`
-	Result     string         `json:"result"`
-	Code       string         `json:"code,omitempty"`
-	Reason     string         `json:"reason,omitempty"`
-	DurationNS int64          `json:"durationNs,omitempty"`
-	IP         string         `json:"ip,omitempty"`
-	UserAgent  string         `json:"userAgent,omitempty"`
-	Grant      string         `json:"grant,omitempty"`
-	Via        []string       `json:"via,omitempty"`
-	ApprovalID string         `json:"approvalId,omitempty"`
+// AuditEvent is one recorded decision or management action (see agent.AuditEvent).
+type AuditEvent = agent.AuditEvent
+
+// AuditStore is the audit ledger: per-tenant hash chains, checkpoints and retention.
+type AuditStore interface {
+	// AppendAudit gives each event its tenant's next seq, links it to the previous hash
+	// and computes its own (ChainHash), in commit order under a per-tenant lock, and
+	// writes all events in one transaction: all of them or none.
+	AppendAudit(ctx context.Context, events ...*AuditEvent) error
+	// StreamAudit calls fn for each event matching q, in q's order, streaming with
+	// constant memory. An error from fn stops the walk.
+	StreamAudit(ctx context.Context, q AuditQuery, fn func(*AuditEvent) error) error
+	// AuditHead returns the last seq and hash of a tenant's chain (0 and "" if empty).
+	AuditHead(ctx context.Context, tenantID string) (seq int64, hash string, err error)
+	// AuditTenants lists the tenants that have a chain.
+	AuditTenants(ctx context.Context) ([]string, error)
+	SaveCheckpoint(ctx context.Context, c *AuditCheckpoint) error
+	// LatestCheckpoint returns the tenant's checkpoint with the highest seq.
+	LatestCheckpoint(ctx context.Context, tenantID string) (*AuditCheckpoint, error)
+	// GetCheckpoint returns the tenant's checkpoint at seq.
+	GetCheckpoint(ctx context.Context, tenantID string, seq int64) (*AuditCheckpoint, error)
+	// PruneAudit deletes a tenant's events with seq below beforeSeq and records where the
+	// chain now starts. It never deletes the head.
+	PruneAudit(ctx context.Context, tenantID string, beforeSeq int64, now time.Time) (*AuditBase, error)
+	// AuditBase returns where retention left a tenant's chain starting (ErrNotFound if
+	// nothing was ever pruned).
+	AuditBase(ctx context.Context, tenantID string) (*AuditBase, error)
 }
 
-// AuditStore is the audit ledger.
-type AuditStore interface {
-	AppendAudit(ctx context.Context, events ...*AuditEvent) error
-	// ListAudit returns a tenant's events, oldest first, optionally for one agent.
-	ListAudit(ctx context.Context, tenantID, agentID string, limit int) ([]*AuditEvent, error)
+// AuditQuery selects events of one tenant. Empty fields do not filter. AfterSeq and
+// BeforeSeq bound seq exclusively (0: unbounded), for cursors.
+type AuditQuery struct {
+	TenantID  string // required
+	AgentID   string
+	OwnerID   string
+	Action    string
+	Result    string
+	Code      string
+	Since     time.Time // inclusive
+	Until     time.Time // exclusive
+	AfterSeq  int64
+	BeforeSeq int64
+	Desc      bool // newest first
+	Limit     int  // 0: no limit
+}
+
+// AuditCheckpoint is a signed statement of a chain's head at a time.
+type AuditCheckpoint struct {
+	TenantID  string    `json:"tenantId"`
+	Seq       int64     `json:"seq"`
+	Hash      string    `json:"hash"`
+	SignedAt  time.Time `json:"signedAt"`
+	PublicKey string    `json:"publicKey"` // base64 Ed25519
+	Signature string    `json:"signature"` // base64
+}
+
+// AuditBase is where a pruned chain starts: the first retained seq and the hash it links to.
+type AuditBase struct {
+	TenantID string    `json:"tenantId"`
+	Seq      int64     `json:"seq"`
+	PrevHash string    `json:"prevHash"`
+	PrunedAt time.Time `json:"prunedAt"`
 }
 
 // IsNotFound reports whether err is, or wraps, ErrNotFound.

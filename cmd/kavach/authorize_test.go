@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/kavachos/kavach-go/api"
+	_ "modernc.org/sqlite"
 )
 
 func exitCode(err error) int {
@@ -127,5 +129,43 @@ func TestDelegationThroughTheCLI(t *testing.T) {
 	_, errOut, err = kavachCmd(t, dir, "delegate", "--from", orch, "--to", worker, "--permission", "mcp:*=read")
 	if exitCode(err) != 1 || !strings.Contains(errOut, "NOT_COVERED") {
 		t.Fatalf("an uncovered delegation: exit %d %s", exitCode(err), errOut)
+	}
+}
+
+func TestAuditThroughTheCLI(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	out, errOut, err := kavachCmd(t, dir, "agent", "create", "--owner", "alice", "--name", "n", "--permission", "mcp:github:*=read", "-o", "json")
+	if err != nil {
+		t.Fatalf("create: %v %s", err, errOut)
+	}
+	var a api.AgentWithToken
+	json.Unmarshal([]byte(out), &a)
+	for _, res := range []string{"mcp:github:repos", "mcp:slack:x"} {
+		kavachCmd(t, dir, "authorize", "--agent", a.ID, "--action", "read", "--resource", res)
+	}
+	out, _, err = kavachCmd(t, dir, "audit", "query", "--agent", a.ID, "--code", "NO_PERMISSION", "-o", "json")
+	if err != nil || !strings.Contains(out, `"resource": "mcp:slack:x"`) || strings.Contains(out, `"resource": "mcp:github:repos"`) {
+		t.Fatalf("audit query: %v\n%s", err, out)
+	}
+	out, _, err = kavachCmd(t, dir, "audit", "export", "--format", "csv", "--agent", a.ID)
+	if err != nil || strings.Count(out, "\n") != 4 || !strings.HasPrefix(out, "id,seq,time") {
+		t.Fatalf("csv export (header, agent.create, two decisions): %v\n%s", err, out)
+	}
+	if out, _, err := kavachCmd(t, dir, "audit", "verify"); err != nil || !strings.HasPrefix(out, "ok:") {
+		t.Fatalf("verify: %v %s", err, out)
+	}
+	// Tamper with the file directly: verify fails and names the event.
+	db, err := sql.Open("sqlite", filepath.Join(dir, "kavach.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE audit_events SET result = 'allowed' WHERE code = 'NO_PERMISSION'`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	out, _, err = kavachCmd(t, dir, "audit", "verify")
+	if exitCode(err) != 1 || !strings.Contains(out, "BROKEN") || !strings.Contains(out, "altered") {
+		t.Fatalf("verify after tampering: exit %d %s", exitCode(err), out)
 	}
 }

@@ -18,5 +18,5 @@ func TestConformance(t *testing.T) {
 		}
 		t.Cleanup(func() { s.Close() })
 		return s
-	})
+	}, storetest.WithSecond(openSecond))
 }

@@ -3,14 +3,19 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
 
 	"github.com/kavachos/kavach-go/store"
 )
 
-const auditColumns = `id, time, tenant_id, kind, agent_id, owner_id, actor, action, resource, arguments,
-	result, code, reason, duration_ns, ip, user_agent, grant_id, via, approval_id`
+const auditColumns = `tenant_id, seq, id, time, kind, agent_id, owner_id, actor, action, resource, arguments,
+	result, code, reason, duration_ns, ip, user_agent, grant_id, via, approval_id, revision, prev_hash, hash`
 
-// AppendAudit writes the events in one transaction: all of them or none.
+// AppendAudit chains and writes the events in one transaction. SQLite's single writer is the
+// lock that orders each tenant's chain.
 func (s *Store) AppendAudit(ctx context.Context, events ...*store.AuditEvent) error {
 	if len(events) == 0 {
 		return nil
@@ -21,49 +26,107 @@ func (s *Store) AppendAudit(ctx context.Context, events ...*store.AuditEvent) er
 	}
 	defer tx.Rollback()
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit_events (`+auditColumns+`)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
 	if err != nil {
 		return mapErr(err, "append audit")
 	}
 	defer stmt.Close()
-	for _, e := range events {
-		docs, err := store.EncodeAuditDocs(e)
+	tenants, groups := store.ByTenant(events)
+	for _, tenant := range tenants {
+		seq, hash, err := headOf(ctx, tx, tenant)
 		if err != nil {
 			return err
 		}
-		if _, err := stmt.ExecContext(ctx, e.ID, micros(e.Time), e.TenantID, e.Kind, e.AgentID, e.OwnerID,
-			e.Actor, e.Action, e.Resource, nullString(docs.Arguments), e.Result, e.Code, e.Reason,
-			e.DurationNS, e.IP, e.UserAgent, e.Grant, docs.Via, e.ApprovalID); err != nil {
-			return mapErr(err, "audit event "+e.ID)
+		if seq, hash, err = store.PrepareChain(groups[tenant], seq, hash); err != nil {
+			return err
+		}
+		for _, e := range groups[tenant] {
+			docs, err := store.EncodeAuditDocs(e)
+			if err != nil {
+				return err
+			}
+			if _, err := stmt.ExecContext(ctx, e.TenantID, e.Seq, e.ID, micros(e.Time), e.Kind, e.AgentID, e.OwnerID,
+				e.Actor, e.Action, e.Resource, nullString(docs.Arguments), e.Result, e.Code, e.Reason,
+				e.DurationNS, e.IP, e.UserAgent, e.Grant, docs.Via, e.ApprovalID, e.Revision, e.PrevHash, e.Hash); err != nil {
+				return mapErr(err, "audit event "+e.ID)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (?,?,?)
+			ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, tenant, seq, hash); err != nil {
+			return mapErr(err, "audit head")
 		}
 	}
 	return mapErr(tx.Commit(), "append audit")
 }
 
-// ListAudit returns up to limit of a tenant's events, oldest first.
-func (s *Store) ListAudit(ctx context.Context, tenantID, agentID string, limit int) ([]*store.AuditEvent, error) {
-	q := `SELECT ` + auditColumns + ` FROM audit_events WHERE tenant_id = ?`
-	args := []any{tenantID}
-	if agentID != "" {
-		q += ` AND agent_id = ?`
-		args = append(args, agentID)
+type queryRower interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func headOf(ctx context.Context, q queryRower, tenant string) (int64, string, error) {
+	var seq int64
+	var hash string
+	err := q.QueryRowContext(ctx, `SELECT seq, hash FROM audit_heads WHERE tenant_id = ?`, tenant).Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, "", nil
 	}
-	q += ` ORDER BY time, id LIMIT ?`
-	args = append(args, store.PageLimit(limit))
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	return seq, hash, mapErr(err, "audit head")
+}
+
+// AuditHead returns the tenant's last seq and hash.
+func (s *Store) AuditHead(ctx context.Context, tenantID string) (int64, string, error) {
+	return headOf(ctx, s.r, tenantID)
+}
+
+// StreamAudit walks the matching events in seq order.
+func (s *Store) StreamAudit(ctx context.Context, q store.AuditQuery, fn func(*store.AuditEvent) error) error {
+	where := []string{"tenant_id = ?"}
+	args := []any{q.TenantID}
+	add := func(cond string, v any) {
+		where = append(where, cond)
+		args = append(args, v)
+	}
+	for _, f := range []struct {
+		col, val string
+	}{{"agent_id", q.AgentID}, {"owner_id", q.OwnerID}, {"action", q.Action}, {"result", q.Result}, {"code", q.Code}} {
+		if f.val != "" {
+			add(f.col+" = ?", f.val)
+		}
+	}
+	if !q.Since.IsZero() {
+		add("time >= ?", micros(q.Since))
+	}
+	if !q.Until.IsZero() {
+		add("time < ?", micros(q.Until))
+	}
+	if q.AfterSeq > 0 {
+		add("seq > ?", q.AfterSeq)
+	}
+	if q.BeforeSeq > 0 {
+		add("seq < ?", q.BeforeSeq)
+	}
+	sqlText := `SELECT ` + auditColumns + ` FROM audit_events WHERE ` + strings.Join(where, " AND ") + ` ORDER BY seq`
+	if q.Desc {
+		sqlText += ` DESC`
+	}
+	if q.Limit > 0 {
+		sqlText += fmt.Sprintf(` LIMIT %d`, q.Limit)
+	}
+	rows, err := s.r.QueryContext(ctx, sqlText, args...)
 	if err != nil {
-		return nil, mapErr(err, "list audit")
+		return mapErr(err, "stream audit")
 	}
 	defer rows.Close()
-	var out []*store.AuditEvent
 	for rows.Next() {
 		e, err := scanAudit(rows)
 		if err != nil {
-			return nil, mapErr(err, "list audit")
+			return mapErr(err, "stream audit")
 		}
-		out = append(out, e)
+		if err := fn(e); err != nil {
+			return err
+		}
 	}
-	return out, mapErr(rows.Err(), "list audit")
+	return mapErr(rows.Err(), "stream audit")
 }
 
 func scanAudit(row rowScanner) (*store.AuditEvent, error) {
@@ -73,15 +136,119 @@ func scanAudit(row rowScanner) (*store.AuditEvent, error) {
 		args sql.NullString
 		via  string
 	)
-	if err := row.Scan(&e.ID, &at, &e.TenantID, &e.Kind, &e.AgentID, &e.OwnerID, &e.Actor, &e.Action,
+	if err := row.Scan(&e.TenantID, &e.Seq, &e.ID, &at, &e.Kind, &e.AgentID, &e.OwnerID, &e.Actor, &e.Action,
 		&e.Resource, &args, &e.Result, &e.Code, &e.Reason, &e.DurationNS, &e.IP, &e.UserAgent, &e.Grant,
-		&via, &e.ApprovalID); err != nil {
+		&via, &e.ApprovalID, &e.Revision, &e.PrevHash, &e.Hash); err != nil {
 		return nil, err
 	}
 	e.Time = fromMicros(at)
-	docs := store.AuditDocs{Arguments: stringOrNil(args), Via: via}
-	if err := store.DecodeAuditDocs(&e, docs); err != nil {
+	if err := store.DecodeAuditDocs(&e, store.AuditDocs{Arguments: stringOrNil(args), Via: via}); err != nil {
 		return nil, err
 	}
 	return &e, nil
+}
+
+// AuditTenants lists tenants with a chain.
+func (s *Store) AuditTenants(ctx context.Context) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT tenant_id FROM audit_heads ORDER BY tenant_id`)
+	if err != nil {
+		return nil, mapErr(err, "audit tenants")
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, mapErr(err, "audit tenants")
+		}
+		out = append(out, t)
+	}
+	return out, mapErr(rows.Err(), "audit tenants")
+}
+
+// SaveCheckpoint stores a signed checkpoint; saving the same (tenant, seq) again keeps the
+// first.
+func (s *Store) SaveCheckpoint(ctx context.Context, c *store.AuditCheckpoint) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO audit_checkpoints (tenant_id, seq, hash, signed_at, public_key, signature)
+		VALUES (?,?,?,?,?,?) ON CONFLICT (tenant_id, seq) DO NOTHING`,
+		c.TenantID, c.Seq, c.Hash, micros(c.SignedAt), c.PublicKey, c.Signature)
+	return mapErr(err, "audit checkpoint")
+}
+
+// LatestCheckpoint returns the tenant's newest checkpoint.
+func (s *Store) LatestCheckpoint(ctx context.Context, tenantID string) (*store.AuditCheckpoint, error) {
+	return s.checkpoint(ctx, `WHERE tenant_id = ? ORDER BY seq DESC LIMIT 1`, tenantID)
+}
+
+// GetCheckpoint returns the tenant's checkpoint at seq.
+func (s *Store) GetCheckpoint(ctx context.Context, tenantID string, seq int64) (*store.AuditCheckpoint, error) {
+	return s.checkpoint(ctx, `WHERE tenant_id = ? AND seq = ?`, tenantID, seq)
+}
+
+func (s *Store) checkpoint(ctx context.Context, where string, args ...any) (*store.AuditCheckpoint, error) {
+	var c store.AuditCheckpoint
+	var at int64
+	err := s.r.QueryRowContext(ctx, `SELECT tenant_id, seq, hash, signed_at, public_key, signature
+		FROM audit_checkpoints `+where, args...).
+		Scan(&c.TenantID, &c.Seq, &c.Hash, &at, &c.PublicKey, &c.Signature)
+	if err != nil {
+		return nil, mapErr(err, fmt.Sprintf("audit checkpoint of %v", args[0]))
+	}
+	c.SignedAt = fromMicros(at)
+	return &c, nil
+}
+
+// PruneAudit deletes events before beforeSeq (never the head) and records the new base.
+func (s *Store) PruneAudit(ctx context.Context, tenantID string, beforeSeq int64, now time.Time) (*store.AuditBase, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, mapErr(err, "prune audit")
+	}
+	defer tx.Rollback()
+	head, _, err := headOf(ctx, tx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	beforeSeq = min(beforeSeq, head)
+	base, err := baseOf(ctx, tx, tenantID)
+	if err != nil && !store.IsNotFound(err) {
+		return nil, err
+	}
+	if base != nil && beforeSeq <= base.Seq || beforeSeq <= 1 {
+		if base == nil {
+			base = &store.AuditBase{TenantID: tenantID, Seq: 1}
+		}
+		return base, nil
+	}
+	var prev string
+	if err := tx.QueryRowContext(ctx, `SELECT hash FROM audit_events WHERE tenant_id = ? AND seq = ?`, tenantID, beforeSeq-1).Scan(&prev); err != nil {
+		return nil, mapErr(err, "prune audit: event before the new base")
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM audit_events WHERE tenant_id = ? AND seq < ?`, tenantID, beforeSeq); err != nil {
+		return nil, mapErr(err, "prune audit")
+	}
+	nb := &store.AuditBase{TenantID: tenantID, Seq: beforeSeq, PrevHash: prev, PrunedAt: now}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_bases (tenant_id, seq, prev_hash, pruned_at) VALUES (?,?,?,?)
+		ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, prev_hash = excluded.prev_hash, pruned_at = excluded.pruned_at`,
+		tenantID, nb.Seq, nb.PrevHash, micros(now)); err != nil {
+		return nil, mapErr(err, "prune audit")
+	}
+	return nb, mapErr(tx.Commit(), "prune audit")
+}
+
+// AuditBase returns where the tenant's pruned chain starts.
+func (s *Store) AuditBase(ctx context.Context, tenantID string) (*store.AuditBase, error) {
+	return baseOf(ctx, s.r, tenantID)
+}
+
+func baseOf(ctx context.Context, q queryRower, tenantID string) (*store.AuditBase, error) {
+	var b store.AuditBase
+	var at int64
+	err := q.QueryRowContext(ctx, `SELECT tenant_id, seq, prev_hash, pruned_at FROM audit_bases WHERE tenant_id = ?`, tenantID).
+		Scan(&b.TenantID, &b.Seq, &b.PrevHash, &at)
+	if err != nil {
+		return nil, mapErr(err, "audit base of "+tenantID)
+	}
+	b.PrunedAt = fromMicros(at)
+	return &b, nil
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"strings"
 
 	msqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -50,7 +51,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		q.Add("_pragma", "foreign_keys(1)")
 		q.Add("_pragma", "synchronous(NORMAL)")
 		q.Set("_txlock", txlock)
-		return "file:" + path + "?" + q.Encode()
+		return "file:" + escapePath(path) + "?" + q.Encode()
 	}
 	w, err := sql.Open("sqlite", dsn("immediate"))
 	if err != nil {
@@ -131,4 +132,10 @@ func mapErr(err error, what string) error {
 		}
 	}
 	return fmt.Errorf("sqlite: %s: %w", what, err)
+}
+
+// escapePath makes a file path safe inside a "file:" URI, where "?" starts the query and
+// "#" a fragment.
+func escapePath(path string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 }

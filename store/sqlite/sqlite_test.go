@@ -43,3 +43,20 @@ func TestFilesAreOwnerOnly(t *testing.T) {
 		}
 	}
 }
+
+// Paths may hold characters that mean something in a file: URI.
+func TestPathsWithURICharacters(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "odd#dir?x=1%20")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "kavach.db")
+	s, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if st, err := os.Stat(path); err != nil || st.Size() == 0 {
+		t.Fatalf("the database was not created at %s: %v", path, err)
+	}
+}

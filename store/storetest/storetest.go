@@ -17,7 +17,8 @@ import (
 type NewStore func(t *testing.T) store.Store
 
 // Run runs the whole suite.
-func Run(t *testing.T, newStore NewStore) {
+func Run(t *testing.T, newStore NewStore, opts ...Option) {
+	o := newOptions(opts)
 	tests := []struct {
 		name string
 		fn   func(*testing.T, store.Store)
@@ -53,6 +54,10 @@ func Run(t *testing.T, newStore NewStore) {
 		{"RateRemaining", testRateRemaining},
 		{"AuditRoundTrip", testAuditRoundTrip},
 		{"AuditAppendIsAllOrNothing", testAuditAllOrNothing},
+		{"AuditQuery", testAuditQuery},
+		{"CurrentApprovalPrefersDecisions", testCurrentApprovalPrefersDecisions},
+		{"AuditConcurrentAppendsStayGapFree", testAuditConcurrentAppendsStayGapFree},
+		{"AuditCheckpointsAndPruning", testAuditCheckpointsAndPruning},
 		{"DelegationRoundTrip", testDelegationRoundTrip},
 		{"DelegationCreateConflicts", testDelegationCreateConflicts},
 		{"DelegationNotFound", testDelegationNotFound},
@@ -61,6 +66,16 @@ func Run(t *testing.T, newStore NewStore) {
 		{"UpdateDelegationFailureWritesNothing", testUpdateDelegationFailure},
 		{"ConcurrentDelegationUpdatesLoseNothing", testConcurrentDelegationUpdates},
 		{"AllDelegationsWalksActiveOfEveryTenant", testAllDelegations},
+		{"RelayPositions", testRelayPositions},
+		{"RelayPositionsConcurrentSavesKeepTheHighest", testRelayPositionsConcurrent},
+		{"LeaseExclusive", testLeaseExclusive},
+		{"LeaseConcurrentTakersGetOne", testLeaseConcurrentTakersGetOne},
+		{"LeaseAcrossStores", o.testLeaseAcrossStores},
+		{"APIKeyRoundTrip", testAPIKeyRoundTrip},
+		{"APIKeyCreateConflicts", testAPIKeyCreateConflicts},
+		{"ListAPIKeysFilters", testListAPIKeys},
+		{"RevokeAPIKeyKeepsFirstTime", testRevokeAPIKey},
+		{"BootstrapAPIKeyOnlyOnce", testBootstrapAPIKey},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

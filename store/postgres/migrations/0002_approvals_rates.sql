@@ -35,28 +35,3 @@ CREATE TABLE rate_logs (
     key    text PRIMARY KEY,
     stamps bigint[] NOT NULL
 );
-
-CREATE TABLE audit_events (
-    id          text PRIMARY KEY,
-    time        timestamptz NOT NULL,
-    tenant_id   text NOT NULL,
-    kind        text NOT NULL,
-    agent_id    text NOT NULL,
-    owner_id    text NOT NULL,
-    actor       text NOT NULL,
-    action      text NOT NULL,
-    resource    text NOT NULL,
-    arguments   jsonb,
-    result      text NOT NULL,
-    code        text NOT NULL,
-    reason      text NOT NULL,
-    duration_ns bigint NOT NULL,
-    ip          text NOT NULL,
-    user_agent  text NOT NULL,
-    grant_id    text NOT NULL,
-    via         jsonb NOT NULL,
-    approval_id text NOT NULL
-);
-
-CREATE INDEX audit_events_tenant_time ON audit_events (tenant_id, time, id);
-CREATE INDEX audit_events_tenant_agent_time ON audit_events (tenant_id, agent_id, time, id);

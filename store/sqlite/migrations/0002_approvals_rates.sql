@@ -35,28 +35,3 @@ CREATE TABLE rate_logs (
     key    TEXT PRIMARY KEY,
     stamps BLOB NOT NULL
 ) STRICT, WITHOUT ROWID;
-
-CREATE TABLE audit_events (
-    id          TEXT PRIMARY KEY,
-    time        INTEGER NOT NULL,
-    tenant_id   TEXT NOT NULL,
-    kind        TEXT NOT NULL,
-    agent_id    TEXT NOT NULL,
-    owner_id    TEXT NOT NULL,
-    actor       TEXT NOT NULL,
-    action      TEXT NOT NULL,
-    resource    TEXT NOT NULL,
-    arguments   TEXT,
-    result      TEXT NOT NULL,
-    code        TEXT NOT NULL,
-    reason      TEXT NOT NULL,
-    duration_ns INTEGER NOT NULL,
-    ip          TEXT NOT NULL,
-    user_agent  TEXT NOT NULL,
-    grant_id    TEXT NOT NULL,
-    via         TEXT NOT NULL,
-    approval_id TEXT NOT NULL
-) STRICT;
-
-CREATE INDEX audit_events_tenant_time ON audit_events (tenant_id, time, id);
-CREATE INDEX audit_events_tenant_agent_time ON audit_events (tenant_id, agent_id, time, id);

@@ -1,0 +1,387 @@
+package kavach
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kavachos/kavach-go/agent"
+	"github.com/kavachos/kavach-go/api"
+	"github.com/kavachos/kavach-go/audit"
+	"github.com/kavachos/kavach-go/store"
+)
+
+// AuditConfig configures the audit ledger.
+type AuditConfig struct {
+	// Sync makes authorize return only after its event is committed.
+	Sync bool
+	// QueueSize bounds the events waiting to be written (default 10,000); when the queue
+	// stays full for EnqueueTimeout (default 1s) the decision fails closed.
+	QueueSize      int
+	EnqueueTimeout time.Duration
+	// Mask lists top-level argument names whose values are never stored.
+	Mask []string
+	// SigningKey is a base64 Ed25519 seed for checkpoint signatures. Instances sharing a
+	// database must share it. Empty: read or create SigningKeyFile.
+	SigningKey string
+	// SigningKeyFile defaults to kavach-audit.key beside a SQLite database, or in the
+	// working directory.
+	SigningKeyFile string
+	// TrustedKeys are further base64 public keys whose checkpoints Verify accepts (for
+	// example, keys rotated out).
+	TrustedKeys []string
+	// CheckpointInterval is how often chain heads are signed (default 10s).
+	CheckpointInterval time.Duration
+	// InvalidTokenInterval aggregates invalid-token events per source (default 10s;
+	// negative turns aggregation off).
+	InvalidTokenInterval time.Duration
+	// KafkaBrokers turns on the Kafka stream: one relay per cluster (a lease in the store)
+	// publishes the ledger to KafkaTopic (default kavach.audit), at least once.
+	KafkaBrokers []string
+	KafkaTopic   string
+}
+
+type auditService struct {
+	k        *Kavach
+	pipeline *audit.Pipeline
+	relay    *audit.Relay
+	signer   *audit.Signer
+	trusted  []string
+}
+
+// startAudit sets up the signing key and the ledger pipeline.
+func (k *Kavach) startAudit(cfg Config) error {
+	ac := cfg.Audit
+	seed, err := signingSeed(ac, cfg.Database)
+	if err != nil {
+		return err
+	}
+	signer, err := audit.NewSigner(seed, k.now)
+	if err != nil {
+		return err
+	}
+	k.audit = &auditService{k: k, signer: signer, trusted: append([]string{signer.PublicKey()}, ac.TrustedKeys...)}
+	if k.recorder != nil {
+		return nil
+	}
+	k.audit.pipeline = audit.NewPipeline(audit.Config{
+		Store: k.store, QueueSize: ac.QueueSize, EnqueueTimeout: ac.EnqueueTimeout, Sync: ac.Sync,
+		Mask: ac.Mask, InvalidTokenInterval: ac.InvalidTokenInterval, Signer: signer,
+		CheckpointInterval: ac.CheckpointInterval, Logger: k.log,
+	})
+	k.audit.pipeline.Start()
+	k.recorder = k.audit.pipeline
+	if len(ac.KafkaBrokers) > 0 {
+		relay, err := audit.NewRelay(k.store, audit.RelayConfig{Brokers: ac.KafkaBrokers, Topic: ac.KafkaTopic, Logger: k.log})
+		if err == nil {
+			err = relay.Start(context.Background())
+		}
+		if err != nil {
+			k.audit.pipeline.Stop(context.Background())
+			return fmt.Errorf("kafka relay: %w", err)
+		}
+		k.audit.relay = relay
+	}
+	return nil
+}
+
+func signingSeed(ac AuditConfig, database string) ([]byte, error) {
+	if ac.SigningKey != "" {
+		return audit.ParseSeed(ac.SigningKey)
+	}
+	path := ac.SigningKeyFile
+	if path == "" {
+		path = "kavach-audit.key"
+		if db, ok := strings.CutPrefix(database, "sqlite://"); ok || database == "" {
+			if database == "" {
+				db = strings.TrimPrefix(DefaultDatabase, "sqlite://")
+			}
+			path = filepath.Join(filepath.Dir(db), "kavach-audit.key")
+		}
+	}
+	return audit.LoadOrCreateKey(path)
+}
+
+// stop writes what is queued, then stops the relay; the next leader publishes the rest.
+func (a *auditService) stop(ctx context.Context) error {
+	if a == nil || a.pipeline == nil {
+		return nil
+	}
+	err := a.pipeline.Stop(ctx)
+	if a.relay != nil {
+		err = errors.Join(err, a.relay.Stop(ctx))
+	}
+	return err
+}
+
+// RelayLag returns how many committed events the Kafka relay has yet to publish (0 when
+// Kafka is off).
+func (k *Kavach) RelayLag(ctx context.Context) (int64, error) {
+	if k.audit.relay == nil {
+		return 0, nil
+	}
+	return k.audit.relay.Lag(ctx)
+}
+
+// Audit returns the audit API.
+func (k *Kavach) Audit() api.Audit { return k.audit }
+
+// AuditStats returns the ledger pipeline's counters (zero when a custom recorder is used).
+func (k *Kavach) AuditStats() audit.Stats {
+	if k.audit.pipeline == nil {
+		return audit.Stats{}
+	}
+	return k.audit.pipeline.Stats()
+}
+
+// Checkpoint signs the current head of every chain now (retention and tests use it; the
+// pipeline does it on its own schedule).
+func (k *Kavach) Checkpoint(ctx context.Context) error {
+	tenants, err := k.store.AuditTenants(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range tenants {
+		if err := k.audit.signer.Checkpoint(ctx, k.store, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// manage records a management action by the actor. The change has already been made, so
+// a failure to record it is logged, not returned.
+func (k *Kavach) manage(ctx context.Context, act api.Actor, action, tenant, agentID, ownerID, object string, details map[string]any) {
+	e := &store.AuditEvent{
+		ID: audit.NewID(), Time: k.clock(), TenantID: tenant, Kind: audit.KindManagement, AgentID: agentID,
+		OwnerID: ownerID, Actor: actorName(act), Action: action, Resource: object, Arguments: details,
+		Result: audit.ResultOK,
+	}
+	if err := k.recorder.Record(ctx, e); err != nil {
+		k.log.ErrorContext(ctx, "management event not recorded", "action", action, "object", object, "error", err)
+	}
+}
+
+// queryFor turns an API query into a store query for the actor, and the resource filter.
+func (a *auditService) queryFor(act api.Actor, q api.AuditQuery) (store.AuditQuery, func(*store.AuditEvent) bool, error) {
+	tenant, err := tenantFor(act, q.TenantID)
+	if err != nil {
+		return store.AuditQuery{}, nil, err
+	}
+	owner := q.OwnerID
+	if act.Role == api.RoleUser {
+		if owner != "" && owner != act.OwnerID {
+			return store.AuditQuery{}, nil, api.Errorf(api.CodeForbidden, "a user may read only its own agents' events")
+		}
+		owner = act.OwnerID
+	}
+	sq := store.AuditQuery{TenantID: tenant, AgentID: q.AgentID, OwnerID: owner, Action: q.Action,
+		Result: q.Result, Code: q.Code, Desc: q.Order != "asc", AfterSeq: max(q.AfterSeq, 0)}
+	switch q.Order {
+	case "", "asc", "desc":
+	default:
+		return sq, nil, invalidField("order", "%q is not asc or desc", q.Order)
+	}
+	if q.Since != nil {
+		sq.Since = *q.Since
+	}
+	if q.Until != nil {
+		sq.Until = *q.Until
+	}
+	var keep func(*store.AuditEvent) bool
+	if q.Resource != "" {
+		if err := agent.ValidateResourcePattern(q.Resource); err != nil {
+			return sq, nil, invalidField("resource", "%v", err)
+		}
+		keep = func(e *store.AuditEvent) bool { return agent.MatchResource(q.Resource, e.Resource) }
+	}
+	return sq, keep, nil
+}
+
+var errPageFull = errors.New("page full")
+
+func (a *auditService) Query(ctx context.Context, q api.AuditQuery) (*api.AuditPage, error) {
+	act, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sq, keep, err := a.queryFor(act, q)
+	if err != nil {
+		return nil, err
+	}
+	if q.Limit < 0 || q.Limit > api.MaxLimit {
+		return nil, invalidField("limit", "must be between 1 and %d", api.MaxLimit)
+	}
+	limit := store.PageLimit(q.Limit)
+	if q.Cursor != "" {
+		seq, err := decodeAuditCursor(q.Cursor)
+		if err != nil {
+			return nil, err
+		}
+		if sq.Desc {
+			sq.BeforeSeq = seq
+		} else {
+			sq.AfterSeq = seq
+		}
+	}
+	page := &api.AuditPage{Events: []agent.AuditEvent{}}
+	var last int64
+	more := false
+	err = a.k.store.StreamAudit(ctx, sq, func(e *store.AuditEvent) error {
+		if keep != nil && !keep(e) {
+			return nil
+		}
+		if len(page.Events) == limit {
+			more = true
+			return errPageFull
+		}
+		page.Events = append(page.Events, *e)
+		last = e.Seq
+		return nil
+	})
+	if err != nil && !errors.Is(err, errPageFull) {
+		return nil, apiError(err)
+	}
+	if more {
+		page.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(last, 10)))
+	}
+	return page, nil
+}
+
+func decodeAuditCursor(c string) (int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err == nil {
+		if seq, err := strconv.ParseInt(string(b), 10, 64); err == nil && seq > 0 {
+			return seq, nil
+		}
+	}
+	return 0, invalidField("cursor", "invalid cursor: pass nextCursor from the previous page")
+}
+
+func (a *auditService) Export(ctx context.Context, q api.AuditQuery, format string, w io.Writer) error {
+	act, err := actor(ctx)
+	if err != nil {
+		return err
+	}
+	if !audit.ValidFormat(format) {
+		return invalidField("format", "%q is not json, ndjson or csv", format)
+	}
+	sq, keep, err := a.queryFor(act, q)
+	if err != nil {
+		return err
+	}
+	if q.Order == "" {
+		sq.Desc = false // exports read oldest first unless asked otherwise
+	}
+	_, err = audit.Export(ctx, a.k.store, sq, format, keep, w)
+	return err
+}
+
+func (a *auditService) Verify(ctx context.Context, tenantID string) (*api.AuditReport, error) {
+	act, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if act.Role == api.RoleUser {
+		return nil, api.Errorf(api.CodeForbidden, "verifying the ledger needs an admin, app or root caller")
+	}
+	var tenants []string
+	switch {
+	case tenantID != "":
+		t, err := tenantFor(act, tenantID)
+		if err != nil {
+			return nil, err
+		}
+		tenants = []string{t}
+	case act.Role == api.RoleRoot:
+		if tenants, err = a.k.store.AuditTenants(ctx); err != nil {
+			return nil, apiError(err)
+		}
+	default:
+		tenants = []string{act.TenantID}
+	}
+	out := &api.AuditReport{OK: true}
+	for _, t := range tenants {
+		r, err := audit.Verify(ctx, a.k.store, t, a.trusted)
+		if err != nil {
+			return nil, apiError(fmt.Errorf("verify %s: %w", t, err))
+		}
+		out.Checked += r.Checked
+		if !r.OK && out.OK {
+			out.OK, out.FirstBrokenID, out.FirstBrokenSeq, out.TenantID, out.Problem = false, r.FirstBrokenID, r.FirstBrokenSeq, t, r.Problem
+		}
+	}
+	return out, nil
+}
+
+// agentSummary is what management events record of an agent: never its token.
+func agentSummary(a *agent.Agent) map[string]any {
+	perms := make([]any, len(a.Permissions))
+	for i, p := range a.Permissions {
+		perms[i] = map[string]any{"id": p.ID, "resource": p.Resource, "actions": p.Actions}
+	}
+	out := map[string]any{"name": a.Name, "type": string(a.Type), "status": string(a.Status), "permissions": perms}
+	if a.ExpiresAt != nil {
+		out["expiresAt"] = a.ExpiresAt.Format(time.RFC3339)
+	}
+	return out
+}
+
+// PruneAudit deletes a tenant's events older than before, keeping the chain verifiable:
+// the last pruned event's hash is first vouched for by a signed checkpoint, the chain's new
+// base is recorded, and the pruning itself is audited. Only root and the tenant's admins
+// may prune. It returns the first retained seq.
+func (k *Kavach) PruneAudit(ctx context.Context, tenantID string, before time.Time) (int64, error) {
+	act, err := actor(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if act.Role != api.RoleRoot && act.Role != api.RoleAdmin {
+		return 0, api.Errorf(api.CodeForbidden, "pruning the ledger needs a root or admin caller")
+	}
+	tenant, err := tenantFor(act, tenantID)
+	if err != nil {
+		return 0, err
+	}
+	// The first event at or after the cut is the new base; nothing newer is touched.
+	var first int64
+	err = k.store.StreamAudit(ctx, store.AuditQuery{TenantID: tenant, Since: before, Limit: 1}, func(e *store.AuditEvent) error {
+		first = e.Seq
+		return nil
+	})
+	if err != nil {
+		return 0, apiError(err)
+	}
+	if first == 0 { // everything is older: keep the head
+		if first, _, err = k.store.AuditHead(ctx, tenant); err != nil {
+			return 0, apiError(err)
+		}
+	}
+	if first <= 1 {
+		return first, nil
+	}
+	var last *store.AuditEvent
+	err = k.store.StreamAudit(ctx, store.AuditQuery{TenantID: tenant, BeforeSeq: first, Desc: true, Limit: 1}, func(e *store.AuditEvent) error {
+		last = e
+		return nil
+	})
+	if err != nil || last == nil {
+		return 0, apiError(err)
+	}
+	if err := k.store.SaveCheckpoint(ctx, k.audit.signer.Sign(tenant, last.Seq, last.Hash)); err != nil {
+		return 0, apiError(err)
+	}
+	base, err := k.store.PruneAudit(ctx, tenant, first, k.clock())
+	if err != nil {
+		return 0, apiError(err)
+	}
+	k.manage(ctx, act, "audit.prune", tenant, "", "", "audit:"+tenant,
+		map[string]any{"before": before.UTC().Format(time.RFC3339), "firstRetainedSeq": base.Seq})
+	return base.Seq, nil
+}
