@@ -124,38 +124,6 @@ func TestValidateNamesTheField(t *testing.T) {
 	}
 }
 
-func TestTokens(t *testing.T) {
-	t.Parallel()
-	tok := MintToken()
-	if !strings.HasPrefix(tok, "kv_") || len(tok) != tokenLen {
-		t.Fatalf("token %q has the wrong shape", tok)
-	}
-	if !WellFormedToken(tok) {
-		t.Fatal("a minted token must be well formed")
-	}
-	flipped := []byte(tok)
-	flipped[10] ^= 1
-	if WellFormedToken(string(flipped)) {
-		t.Fatal("a token with a changed character must fail its checksum")
-	}
-	if WellFormedToken("kv_short") || WellFormedToken("xx_"+tok[3:]) {
-		t.Fatal("malformed tokens must be rejected")
-	}
-	if MintToken() == tok {
-		t.Fatal("tokens must be random")
-	}
-	h := HashToken(tok)
-	if len(h) != 64 || strings.Contains(h, tok) {
-		t.Fatalf("hash %q is not a hex SHA-256", h)
-	}
-	if !VerifyToken(tok, h) || VerifyToken(string(flipped), h) {
-		t.Fatal("VerifyToken must accept the token and reject another")
-	}
-	if DisplayPrefix(tok) != tok[:11] {
-		t.Fatalf("display prefix %q", DisplayPrefix(tok))
-	}
-}
-
 func TestIDsSortByCreation(t *testing.T) {
 	t.Parallel()
 	a := NewID(PrefixAgent)

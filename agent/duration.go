@@ -3,6 +3,7 @@ package agent
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"time"
 )
 
@@ -20,15 +21,16 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 	return json.Marshal(time.Duration(d).String())
 }
 
-// UnmarshalJSON reads a duration string such as "90s" or "24h".
+// UnmarshalJSON reads a duration string such as "90s" or "24h". A bad value is reported
+// as a *json.UnmarshalTypeError, to which the decoder adds the path of the field.
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration must be a string such as \"90s\" or \"15m\"")
+		return &json.UnmarshalTypeError{Value: "non-string (want a duration such as \"90s\" or \"15m\")", Type: reflect.TypeFor[Duration]()}
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("invalid duration %q: use a form such as \"90s\" or \"15m\"", s)
+		return &json.UnmarshalTypeError{Value: fmt.Sprintf("%q (want a duration such as \"90s\" or \"15m\")", s), Type: reflect.TypeFor[Duration]()}
 	}
 	*d = Duration(v)
 	return nil

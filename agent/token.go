@@ -10,28 +10,43 @@ import (
 	"strings"
 )
 
-// An agent token is "kv_", 43 characters of base64url (32 random bytes), then a 6-character
-// base62 CRC-32 of everything before it. The fixed prefix and checksum let secret scanners
-// recognise a token without false positives, and let Kavach reject a mistyped token before
-// any lookup.
+// A bearer secret is a fixed prefix, 43 characters of base64url (32 random bytes), then a
+// 6-character base62 CRC-32 of everything before it. The fixed prefix and checksum let
+// secret scanners recognise a secret without false positives, and let Kavach reject a
+// mistyped one before any lookup. Agent tokens start "kv_", API keys "kva_".
 const (
-	TokenPrefix    = "kv_"
-	tokenSecretLen = 43
-	checksumLen    = 6
-	tokenLen       = len(TokenPrefix) + tokenSecretLen + checksumLen
-	// DisplayPrefixLen is how much of a token is kept to show which token an agent has.
-	DisplayPrefixLen = len(TokenPrefix) + 8
+	TokenPrefix  = "kv_"
+	APIKeyPrefix = "kva_"
+
+	secretLen   = 43
+	checksumLen = 6
+	// displayLen is how many characters after the prefix a display prefix keeps.
+	displayLen = 8
+	// DisplayPrefixLen is how much of an agent token is kept to show which token an agent has.
+	DisplayPrefixLen = len(TokenPrefix) + displayLen
 )
 
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 // MintToken returns a new random agent token.
-func MintToken() string {
+func MintToken() string { return mintSecret(TokenPrefix) }
+
+// MintAPIKey returns a new random API key.
+func MintAPIKey() string { return mintSecret(APIKeyPrefix) }
+
+// WellFormedToken reports whether s has the shape and checksum of an agent token. It says
+// nothing about whether the token is known.
+func WellFormedToken(s string) bool { return wellFormedSecret(s, TokenPrefix) }
+
+// WellFormedAPIKey reports whether s has the shape and checksum of an API key.
+func WellFormedAPIKey(s string) bool { return wellFormedSecret(s, APIKeyPrefix) }
+
+func mintSecret(prefix string) string {
 	var secret [32]byte
 	if _, err := rand.Read(secret[:]); err != nil {
 		panic("agent: crypto/rand failed: " + err.Error())
 	}
-	body := TokenPrefix + base64.RawURLEncoding.EncodeToString(secret[:])
+	body := prefix + base64.RawURLEncoding.EncodeToString(secret[:])
 	return body + checksum(body)
 }
 
@@ -45,14 +60,12 @@ func checksum(body string) string {
 	return string(out[:])
 }
 
-// WellFormedToken reports whether s has the shape and checksum of an agent token. It says
-// nothing about whether the token is known.
-func WellFormedToken(s string) bool {
-	if len(s) != tokenLen || !strings.HasPrefix(s, TokenPrefix) {
+func wellFormedSecret(s, prefix string) bool {
+	if len(s) != len(prefix)+secretLen+checksumLen || !strings.HasPrefix(s, prefix) {
 		return false
 	}
 	body := s[:len(s)-checksumLen]
-	for i := len(TokenPrefix); i < len(body); i++ {
+	for i := len(prefix); i < len(body); i++ {
 		c := body[i]
 		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
 			return false
@@ -61,7 +74,8 @@ func WellFormedToken(s string) bool {
 	return subtle.ConstantTimeCompare([]byte(checksum(body)), []byte(s[len(body):])) == 1
 }
 
-// HashToken returns the hex SHA-256 of a token: the only form in which tokens are stored.
+// HashToken returns the hex SHA-256 of a token or API key: the only form in which either
+// is stored.
 func HashToken(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
@@ -72,10 +86,15 @@ func VerifyToken(token, storedHash string) bool {
 	return subtle.ConstantTimeCompare([]byte(HashToken(token)), []byte(storedHash)) == 1
 }
 
-// DisplayPrefix returns the part of a token that may be shown to identify it.
-func DisplayPrefix(token string) string {
-	if len(token) < DisplayPrefixLen {
-		return token
+// DisplayPrefix returns the part of a token or API key that may be shown to identify it:
+// its prefix and the first 8 characters of its secret.
+func DisplayPrefix(secret string) string {
+	n := DisplayPrefixLen
+	if strings.HasPrefix(secret, APIKeyPrefix) {
+		n = len(APIKeyPrefix) + displayLen
 	}
-	return token[:DisplayPrefixLen]
+	if len(secret) < n {
+		return secret
+	}
+	return secret[:n]
 }

@@ -18,6 +18,7 @@ type Kavach interface {
 	Tenants() Tenants
 	Approvals() Approvals
 	Delegations() Delegations
+	APIKeys() APIKeys
 }
 
 // Authorizer decides whether an agent may act. Adapters need only this.

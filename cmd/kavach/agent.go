@@ -131,7 +131,7 @@ func agentCreateCmd(g *globals) *cobra.Command {
 				return err
 			}
 			req.Type = agent.Type(typ)
-			k, ctx, err := g.open(cmd.Context())
+			k, ctx, err := g.session(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -174,7 +174,7 @@ func agentListCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			req.Status = agent.Status(status)
-			k, ctx, err := g.open(cmd.Context())
+			k, ctx, err := g.session(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -222,7 +222,7 @@ func agentAction(g *globals, use, short string, do func(cmd *cobra.Command, k ap
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, ctx, err := g.open(cmd.Context())
+			k, ctx, err := g.session(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -301,7 +301,7 @@ func agentRotateCmd(g *globals) *cobra.Command {
 		Short: "Issue a new token; the old one stops working (after --grace, if given)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, ctx, err := g.open(cmd.Context())
+			k, ctx, err := g.session(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -21,7 +21,7 @@ func approvalsCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			req.Status = agent.ApprovalStatus(status)
-			k, ctx, err := g.open(cmd.Context())
+			k, ctx, err := g.session(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -56,7 +56,7 @@ func approvalsCmd(g *globals) *cobra.Command {
 		Short: "Approve a pending request: the call is then allowed --uses times within --ttl",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, ctx, err := g.open(cmd.Context())
+			k, ctx, err := g.session(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -77,7 +77,7 @@ func approvalsCmd(g *globals) *cobra.Command {
 		Short: "Deny a pending request",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, ctx, err := g.open(cmd.Context())
+			k, ctx, err := g.session(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -97,6 +97,9 @@ func authorizeCmd(g *globals) *cobra.Command {
 				return err
 			}
 			req.DryRun = dryRun
+			if !cc.Time.IsZero() && !dryRun {
+				return fmt.Errorf("--at asks about another time and needs --dry-run: real calls are decided now")
+			}
 			k, ctx, err := g.open(cmd.Context())
 			if err != nil {
 				return err

@@ -31,7 +31,7 @@ func delegateCmd(g *globals) *cobra.Command {
 			if req.ExpiresAt, err = exp.parse(); err != nil {
 				return err
 			}
-			k, ctx, err := g.open(cmd.Context())
+			k, ctx, err := g.session(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -62,7 +62,7 @@ func delegationCmd(g *globals) *cobra.Command {
 		Short: "List delegations (of one agent with --agent)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			k, ctx, err := g.open(cmd.Context())
+			k, ctx, err := g.session(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -84,7 +84,7 @@ func delegationCmd(g *globals) *cobra.Command {
 		Short: "Revoke a delegation; everything delegated through it stops at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, ctx, err := g.open(cmd.Context())
+			k, ctx, err := g.session(cmd.Context())
 			if err != nil {
 				return err
 			}

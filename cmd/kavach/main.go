@@ -28,6 +28,8 @@ func main() {
 type globals struct {
 	database string
 	output   string
+	server   string // with apiKey, manage a running server instead of a database
+	apiKey   string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -51,8 +53,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	pf.StringVar(&g.database, "database", envOr("KAVACH_DATABASE", kavach.DefaultDatabase),
 		"database URL: sqlite://PATH or postgres://… (env KAVACH_DATABASE)")
 	pf.StringVarP(&g.output, "output", "o", "table", "output format: table or json")
+	pf.StringVar(&g.server, "server", os.Getenv("KAVACH_SERVER"), "manage a running server at this URL instead of a database (env KAVACH_SERVER)")
+	pf.StringVar(&g.apiKey, "api-key", os.Getenv("KAVACH_API_KEY"), "the API key to act as with --server (env KAVACH_API_KEY)")
 
-	root.AddCommand(migrateCmd(g), tenantCmd(g), agentCmd(g), authorizeCmd(g), approvalsCmd(g), policyCmd(g), delegateCmd(g), delegationCmd(g))
+	root.AddCommand(serveCmd(g), apiKeyCmd(g), migrateCmd(g), tenantCmd(g), agentCmd(g), authorizeCmd(g), approvalsCmd(g), policyCmd(g), delegateCmd(g), delegationCmd(g), auditCmd(g))
 	if err := root.ExecuteContext(ctx); err != nil {
 		var denied errDenied
 		if errors.As(err, &denied) {

@@ -18,7 +18,7 @@ func tenantCmd(g *globals) *cobra.Command {
 		Short: "Create a tenant",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, ctx, err := g.open(cmd.Context())
+			k, ctx, err := g.session(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -40,7 +40,7 @@ func tenantCmd(g *globals) *cobra.Command {
 		Short: "List tenants",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			k, ctx, err := g.open(cmd.Context())
+			k, ctx, err := g.session(cmd.Context())
 			if err != nil {
 				return err
 			}

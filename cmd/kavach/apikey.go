@@ -1,0 +1,103 @@
+package main
+
+import (
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kavachos/kavach-go/api"
+)
+
+func apiKeyCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "api-key", Short: "Manage the API keys callers of the HTTP API present"}
+	var req api.CreateAPIKeyRequest
+	var role string
+	create := &cobra.Command{
+		Use:   "create --role root|admin|app|user [--tenant T] [--owner O] [--name N]",
+		Short: "Create an API key; its secret is printed once",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			req.Role = api.Role(role)
+			k, ctx, err := g.session(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer k.Close()
+			key, err := k.APIKeys().Create(ctx, req)
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), key)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "created %s key %s (tenant %q, owner %q)\nkey: %s\n",
+				key.Role, key.ID, key.TenantID, key.OwnerID, key.Key)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&role, "role", "", "root, admin, app or user")
+	create.Flags().StringVar(&req.TenantID, "tenant", "", "the key's tenant (default: the caller's; none for root)")
+	create.Flags().StringVar(&req.OwnerID, "owner", "", "the owner a user key acts as")
+	create.Flags().StringVar(&req.Name, "name", "", "a name to recognise the key by")
+	_ = create.MarkFlagRequired("role")
+
+	var filter api.ListAPIKeysRequest
+	list := &cobra.Command{
+		Use:   "list [--tenant T] [--owner O]",
+		Short: "List API keys (never their secrets)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			k, ctx, err := g.session(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer k.Close()
+			l, err := k.APIKeys().List(ctx, filter)
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), l)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tROLE\tTENANT\tOWNER\tNAME\tKEY\tCREATED\tREVOKED")
+			for _, x := range l.Keys {
+				revoked := ""
+				if x.RevokedAt != nil {
+					revoked = x.RevokedAt.Format(time.RFC3339)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s…\t%s\t%s\n", x.ID, x.Role, x.TenantID, x.OwnerID, x.Name,
+					x.Prefix, x.CreatedAt.Format(time.RFC3339), revoked)
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().StringVar(&filter.TenantID, "tenant", "", "only this tenant's keys")
+	list.Flags().StringVar(&filter.OwnerID, "owner", "", "only this owner's keys")
+
+	revoke := &cobra.Command{
+		Use:   "revoke KEY_ID",
+		Short: "Revoke an API key for good",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			k, ctx, err := g.session(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer k.Close()
+			key, err := k.APIKeys().Revoke(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), key)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "revoked %s\n", key.ID)
+			return nil
+		},
+	}
+	cmd.AddCommand(create, list, revoke)
+	return cmd
+}

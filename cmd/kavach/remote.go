@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"errors"
+
+	"github.com/kavachos/kavach-go/api"
+	"github.com/kavachos/kavach-go/client"
+)
+
+// session is what the management commands work through: the embedded facade on a database
+// (acting as root), or, with --server, the HTTP client of a running server acting as the
+// caller its --api-key names. Both speak api.Kavach.
+type session interface {
+	api.Kavach
+	Close() error
+}
+
+// remoteSession is a server reached over HTTP; it holds nothing to release.
+type remoteSession struct{ *client.Client }
+
+func (remoteSession) Close() error { return nil }
+
+// session opens the local database, or connects to --server.
+func (g *globals) session(ctx context.Context) (session, context.Context, error) {
+	if g.server == "" {
+		k, ctx, err := g.open(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		return k, ctx, nil
+	}
+	if g.apiKey == "" {
+		return nil, nil, errors.New("--server needs an API key: --api-key kva_… or KAVACH_API_KEY")
+	}
+	c, err := client.New(g.server, g.apiKey, client.WithUserAgent("kavach-cli"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return remoteSession{c}, ctx, nil
+}

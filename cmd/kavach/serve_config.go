@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
+
+	kavach "github.com/kavachos/kavach-go"
+	"github.com/kavachos/kavach-go/service"
+)
+
+// serveConfig is everything `kavach serve` runs with. Each setting comes from, in rising
+// precedence: its default, the YAML file (--config or KAVACH_CONFIG), its KAVACH_*
+// environment variable, and its flag.
+type serveConfig struct {
+	Listen             string        `yaml:"listen"`
+	Database           string        `yaml:"database"`
+	TrustedProxies     listValue     `yaml:"trustedProxies"`
+	MaxBodyBytes       int64         `yaml:"maxBodyBytes"`
+	ReadTimeout        time.Duration `yaml:"readTimeout"`
+	WriteTimeout       time.Duration `yaml:"writeTimeout"`
+	IdleTimeout        time.Duration `yaml:"idleTimeout"`
+	ShutdownTimeout    time.Duration `yaml:"shutdownTimeout"`
+	PendingApprovalTTL time.Duration `yaml:"pendingApprovalTTL"`
+	WebhookURL         string        `yaml:"approvalWebhookURL"`
+	WebhookSecret      string        `yaml:"approvalWebhookSecret"`
+	LogLevel           string        `yaml:"logLevel"`
+}
+
+// DefaultListen is where `kavach serve` listens unless told otherwise: loopback only.
+const DefaultListen = "127.0.0.1:8080"
+
+func defaultServeConfig() serveConfig {
+	return serveConfig{
+		Listen: DefaultListen, Database: kavach.DefaultDatabase, MaxBodyBytes: service.DefaultMaxBodyBytes,
+		ReadTimeout: service.DefaultReadTimeout, WriteTimeout: service.DefaultWriteTimeout,
+		IdleTimeout: service.DefaultIdleTimeout, ShutdownTimeout: service.DefaultShutdownTimeout,
+		PendingApprovalTTL: 15 * time.Minute, LogLevel: "info",
+	}
+}
+
+// serveFlag ties a flag to its environment variable; the flag's value is bound to a field
+// of serveConfig, and the environment is parsed by the same Set, so both read alike.
+type serveFlag struct{ name, env string }
+
+var serveFlags = []serveFlag{
+	{"listen", "KAVACH_LISTEN"}, {"trusted-proxies", "KAVACH_TRUSTED_PROXIES"},
+	{"max-body-bytes", "KAVACH_MAX_BODY_BYTES"}, {"read-timeout", "KAVACH_READ_TIMEOUT"},
+	{"write-timeout", "KAVACH_WRITE_TIMEOUT"}, {"idle-timeout", "KAVACH_IDLE_TIMEOUT"},
+	{"shutdown-timeout", "KAVACH_SHUTDOWN_TIMEOUT"}, {"pending-approval-ttl", "KAVACH_PENDING_APPROVAL_TTL"},
+	{"approval-webhook-url", "KAVACH_APPROVAL_WEBHOOK_URL"}, {"approval-webhook-secret", "KAVACH_APPROVAL_WEBHOOK_SECRET"},
+	{"log-level", "KAVACH_LOG_LEVEL"},
+}
+
+func bindServeFlags(fs *pflag.FlagSet, c *serveConfig, configFile *string) {
+	d := defaultServeConfig()
+	fs.StringVar(&c.Listen, "listen", d.Listen, "address to listen on, host:port (env KAVACH_LISTEN)")
+	fs.StringVar(&c.Listen, "addr", d.Listen, "same as --listen")
+	fs.Var(&c.TrustedProxies, "trusted-proxies", "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed (env KAVACH_TRUSTED_PROXIES)")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", d.MaxBodyBytes, "largest request body accepted (env KAVACH_MAX_BODY_BYTES)")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", d.ReadTimeout, "time to read a request (env KAVACH_READ_TIMEOUT)")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", d.WriteTimeout, "time to write a response (env KAVACH_WRITE_TIMEOUT)")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", d.IdleTimeout, "how long an idle keep-alive connection stays open (env KAVACH_IDLE_TIMEOUT)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", d.ShutdownTimeout, "how long to drain requests on shutdown (env KAVACH_SHUTDOWN_TIMEOUT)")
+	fs.DurationVar(&c.PendingApprovalTTL, "pending-approval-ttl", d.PendingApprovalTTL, "how long an approval request waits for a human (env KAVACH_PENDING_APPROVAL_TTL)")
+	fs.StringVar(&c.WebhookURL, "approval-webhook-url", "", "announce approval requests to this URL (env KAVACH_APPROVAL_WEBHOOK_URL)")
+	fs.StringVar(&c.WebhookSecret, "approval-webhook-secret", "", "HMAC secret for the approval webhook (env KAVACH_APPROVAL_WEBHOOK_SECRET)")
+	fs.StringVar(&c.LogLevel, "log-level", d.LogLevel, "debug, info, warn or error (env KAVACH_LOG_LEVEL)")
+	fs.StringVar(configFile, "config", "", "YAML file with any of these settings (env KAVACH_CONFIG)")
+	_ = fs.MarkHidden("addr")
+}
+
+// resolve fills c in precedence order. The flags have already been parsed into c; the ones
+// set on the command line are remembered, then re-applied last.
+func (c *serveConfig) resolve(cmd *cobra.Command, g *globals, configFile string) error {
+	fs := cmd.Flags()
+	changed := map[string]string{}
+	fs.Visit(func(f *pflag.Flag) { changed[f.Name] = f.Value.String() })
+
+	*c = defaultServeConfig()
+	if configFile == "" {
+		configFile = os.Getenv("KAVACH_CONFIG")
+	}
+	if configFile != "" {
+		if err := c.load(configFile); err != nil {
+			return err
+		}
+	}
+	for _, f := range serveFlags {
+		if v, ok := os.LookupEnv(f.env); ok && v != "" {
+			if err := fs.Set(f.name, v); err != nil {
+				return fmt.Errorf("%s: %w", f.env, err)
+			}
+		}
+	}
+	for name, v := range changed {
+		if fs.Lookup(name) != nil && name != "config" && name != "database" {
+			if err := fs.Set(name, v); err != nil {
+				return fmt.Errorf("--%s: %w", name, err)
+			}
+		}
+	}
+	// --database is shared by every command; its default already reads KAVACH_DATABASE.
+	if fs.Changed("database") || os.Getenv("KAVACH_DATABASE") != "" {
+		c.Database = g.database
+	}
+	return nil
+}
+
+// load reads a YAML file; an unknown key is an error, so a typo cannot go unnoticed.
+func (c *serveConfig) load(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// listValue is a comma-separated list flag whose every Set replaces the list, so a value
+// from the environment and one from the command line do not add up.
+type listValue []string
+
+func (l *listValue) Set(s string) error {
+	*l = nil
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l = append(*l, p)
+		}
+	}
+	return nil
+}
+
+func (l *listValue) String() string { return strings.Join(*l, ",") }
+func (l *listValue) Type() string   { return "list" }

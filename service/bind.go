@@ -1,0 +1,169 @@
+package service
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/kavachos/kavach-go/agent"
+	"github.com/kavachos/kavach-go/api"
+)
+
+// bind decodes the request body, a single JSON object, into dst. Unknown fields, trailing
+// data, a body over the size limit and a content type other than application/json are
+// refused, each naming the problem. An empty body leaves dst alone unless required.
+func (s *Server) bind(c echo.Context, dst any, required bool) error {
+	body, err := s.readBody(c)
+	if err != nil {
+		return err
+	}
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 {
+		if required {
+			return invalid("body", "a JSON object is required")
+		}
+		return nil
+	}
+	if err := checkJSONContentType(c.Request()); err != nil {
+		return err
+	}
+	if trimmed[0] != '{' {
+		return invalid("body", "the body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return invalid("body", "unexpected data after the JSON object")
+	}
+	return nil
+}
+
+// readBody reads at most MaxBodyBytes of the body; a larger one is 413.
+func (s *Server) readBody(c echo.Context) ([]byte, error) {
+	r := c.Request()
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	tooLarge := &statusError{http.StatusRequestEntityTooLarge, &api.Error{Code: api.CodeInvalidInput, Field: "body",
+		Reason: "BODY_TOO_LARGE", Message: "the body is larger than " + strconv.FormatInt(s.cfg.MaxBodyBytes, 10) + " bytes"}}
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		return nil, tooLarge
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, s.cfg.MaxBodyBytes))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return nil, tooLarge
+	case err != nil:
+		return nil, invalid("body", "reading the body failed: %v", err)
+	}
+	return b, nil
+}
+
+func checkJSONContentType(r *http.Request) error {
+	ct := r.Header.Get(echo.HeaderContentType)
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil && mt == echo.MIMEApplicationJSON {
+		return nil
+	}
+	return &statusError{http.StatusUnsupportedMediaType, &api.Error{Code: api.CodeInvalidInput, Field: "Content-Type",
+		Reason: "UNSUPPORTED_MEDIA_TYPE", Message: "the body must be sent as application/json, not " + strconv.Quote(ct)}}
+}
+
+// decodeError names the field a JSON decoding error is about.
+func decodeError(err error) error {
+	var (
+		syntax *json.SyntaxError
+		typ    *json.UnmarshalTypeError
+		parse  *time.ParseError
+	)
+	switch {
+	case errors.As(err, &syntax):
+		return invalid("body", "malformed JSON at byte %d: %v", syntax.Offset, syntax)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "body"
+		}
+		if typ.Type == reflect.TypeFor[agent.Duration]() {
+			return invalid(field, "must be a duration string such as \"90s\" or \"15m\"")
+		}
+		return invalid(field, "must be %s", jsonKind(typ.Type))
+	case errors.As(err, &parse):
+		return invalid("body", "a time is not RFC 3339 (such as 2026-01-02T15:04:05Z): %q", parse.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return invalid("body", "the JSON object is cut short")
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		name, _ = strconv.Unquote(name)
+		e := invalid(name, "unknown field %q", name)
+		e.Reason = "UNKNOWN_FIELD"
+		return e
+	}
+	return invalid("body", "%v", err)
+}
+
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return "of type " + t.String()
+}
+
+// query returns the query parameters after checking that each is one of allowed and given
+// at most once: a misspelt filter must not silently widen a listing.
+func query(c echo.Context, allowed ...string) (url.Values, error) {
+	q := c.QueryParams()
+	for name, vs := range q {
+		if !slices.Contains(allowed, name) {
+			e := invalid(name, "unknown query parameter %q (this route takes %s)", name, strings.Join(allowed, ", "))
+			e.Reason = "UNKNOWN_FIELD"
+			return nil, e
+		}
+		if len(vs) > 1 {
+			return nil, invalid(name, "given more than once")
+		}
+	}
+	return q, nil
+}
+
+// intQuery reads an optional integer query parameter.
+func intQuery(q url.Values, name string) (int, error) {
+	v := q.Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, invalid(name, "%q is not an integer", v)
+	}
+	return n, nil
+}

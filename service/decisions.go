@@ -1,0 +1,121 @@
+package service
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/kavachos/kavach-go/agent"
+	"github.com/kavachos/kavach-go/api"
+)
+
+// authorize judges one of the agents the caller may see; the calling app reports the end
+// client's address itself. A decision is always 200: allowed says the answer, and only a request that could not be
+// judged at all is an error.
+func (s *Server) authorize(c echo.Context) error {
+	var req api.AuthorizeAgentRequest
+	if err := s.bind(c, &req, true); err != nil {
+		return err
+	}
+	if req.AgentID == "" {
+		return invalid("agentId", "must name the agent (an agent with only its token uses POST /v1/authorize/token)")
+	}
+	var cc api.CallContext
+	if req.Context != nil {
+		cc = *req.Context
+	}
+	start := time.Now()
+	d, err := s.k.Authorize(rctx(c), req.AgentID, req.AuthorizeRequest, cc)
+	s.metrics.decided(d, time.Since(start))
+	return reply(c, http.StatusOK, d, err)
+}
+
+// authorizeToken judges the agent holding the bearer token. The body cannot carry a
+// client address: it comes from the connection, or from X-Forwarded-For only as far as
+// trusted proxies wrote it, so an agent cannot claim an IP on an allowlist.
+func (s *Server) authorizeToken(c echo.Context) error {
+	var req api.AuthorizeRequest
+	if err := s.bind(c, &req, true); err != nil {
+		return err
+	}
+	r := c.Request()
+	cc := api.CallContext{
+		IP:        s.ips.Resolve(r.RemoteAddr, r.Header.Values(echo.HeaderXForwardedFor)),
+		UserAgent: r.UserAgent(),
+	}
+	token, _ := c.Get(agentTokenKey).(string)
+	start := time.Now()
+	d, err := s.k.AuthorizeToken(rctx(c), token, req, cc)
+	s.metrics.decided(d, time.Since(start))
+	return reply(c, http.StatusOK, d, err)
+}
+
+func (s *Server) createDelegation(c echo.Context) error {
+	var req api.DelegateRequest
+	if err := s.bind(c, &req, true); err != nil {
+		return err
+	}
+	d, err := s.k.Delegations().Delegate(rctx(c), req)
+	return reply(c, http.StatusCreated, d, err)
+}
+
+func (s *Server) listDelegations(c echo.Context) error {
+	q, err := query(c, "agentId", "direction")
+	if err != nil {
+		return err
+	}
+	list, err := s.k.Delegations().List(rctx(c), api.ListDelegationsRequest{AgentID: q.Get("agentId"), Direction: q.Get("direction")})
+	return reply(c, http.StatusOK, list, err)
+}
+
+func (s *Server) getDelegation(c echo.Context) error {
+	d, err := s.k.Delegations().Get(rctx(c), c.Param("id"))
+	return reply(c, http.StatusOK, d, err)
+}
+
+func (s *Server) revokeDelegation(c echo.Context) error {
+	if err := s.noBody(c); err != nil {
+		return err
+	}
+	d, err := s.k.Delegations().Revoke(rctx(c), c.Param("id"))
+	return reply(c, http.StatusOK, d, err)
+}
+
+func (s *Server) listApprovals(c echo.Context) error {
+	q, err := query(c, "status", "agentId", "limit")
+	if err != nil {
+		return err
+	}
+	limit, err := intQuery(q, "limit")
+	if err != nil {
+		return err
+	}
+	list, err := s.k.Approvals().List(rctx(c), api.ListApprovalsRequest{
+		Status: agent.ApprovalStatus(q.Get("status")), AgentID: q.Get("agentId"), Limit: limit,
+	})
+	return reply(c, http.StatusOK, list, err)
+}
+
+func (s *Server) getApproval(c echo.Context) error {
+	a, err := s.k.Approvals().Get(rctx(c), c.Param("id"))
+	return reply(c, http.StatusOK, a, err)
+}
+
+func (s *Server) approve(c echo.Context) error {
+	var req api.ApproveRequest
+	if err := s.bind(c, &req, false); err != nil {
+		return err
+	}
+	a, err := s.k.Approvals().Approve(rctx(c), c.Param("id"), req)
+	return reply(c, http.StatusOK, a, err)
+}
+
+func (s *Server) deny(c echo.Context) error {
+	var req api.DenyRequest
+	if err := s.bind(c, &req, false); err != nil {
+		return err
+	}
+	a, err := s.k.Approvals().Deny(rctx(c), c.Param("id"), req)
+	return reply(c, http.StatusOK, a, err)
+}

@@ -1,0 +1,97 @@
+package service
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kavachos/kavach-go/api"
+)
+
+// metrics are the service's Prometheus series, in a registry of its own so that several
+// servers in one process (tests) do not collide.
+type metrics struct {
+	reg             *prometheus.Registry
+	handler         http.Handler
+	decisions       *prometheus.CounterVec
+	decisionSeconds prometheus.Histogram
+	requests        *prometheus.CounterVec
+	requestSeconds  *prometheus.HistogramVec
+}
+
+func newMetrics(extra []prometheus.Collector) (*metrics, error) {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kavach_decisions_total", Help: "Authorization decisions by decision code.",
+		}, []string{"code"}),
+		decisionSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "kavach_decision_duration_seconds", Help: "Time to reach and audit a decision.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kavach_http_requests_total", Help: "HTTP requests by method, route and status.",
+		}, []string{"method", "route", "status"}),
+		requestSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "kavach_http_request_duration_seconds", Help: "HTTP request latency by method and route.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"method", "route"}),
+	}
+	cs := []prometheus.Collector{m.decisions, m.decisionSeconds, m.requests, m.requestSeconds,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
+	for _, c := range append(cs, extra...) {
+		if err := m.reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	return m, nil
+}
+
+func (m *metrics) decided(d *api.Decision, took time.Duration) {
+	if d == nil {
+		return
+	}
+	m.decisions.WithLabelValues(string(d.Code)).Inc()
+	m.decisionSeconds.Observe(took.Seconds())
+}
+
+// methods bounds the method label: anything else is counted as OTHER.
+var methods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
+	http.MethodPatch: true, http.MethodDelete: true, http.MethodOptions: true,
+}
+
+// observe counts and times every request, labelled by route template rather than by path
+// so that ids do not multiply series. Errors are rendered here, so the status is known.
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		if err := next(c); err != nil {
+			c.Error(err)
+		}
+		method, route := c.Request().Method, c.Path()
+		if !methods[method] {
+			method = "OTHER"
+		}
+		if !s.known[route] {
+			route = "unmatched"
+		}
+		status := c.Response().Status
+		s.metrics.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+		s.metrics.requestSeconds.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
+		s.log.DebugContext(c.Request().Context(), "request", "method", method, "route", route, "status", status,
+			"duration", time.Since(start).String())
+		return nil
+	}
+}
+
+func (s *Server) serveMetrics(c echo.Context) error {
+	s.metrics.handler.ServeHTTP(c.Response(), c.Request())
+	return nil
+}
