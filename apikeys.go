@@ -60,6 +60,8 @@ func (s *apiKeyService) Create(ctx context.Context, req api.CreateAPIKeyRequest)
 		}
 		return nil, apiError(err)
 	}
+	s.k.manage(ctx, act, "apikey.create", ledgerTenant(key), "", key.OwnerID, key.ID,
+		map[string]any{"role": key.Role, "name": key.Name, "prefix": key.Prefix})
 	return &api.APIKeyWithSecret{APIKey: *key, Key: secret}, nil
 }
 
@@ -120,7 +122,20 @@ func (s *apiKeyService) Revoke(ctx context.Context, id string) (*agent.APIKey, e
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, notFound
 	}
-	return key, apiError(err)
+	if err != nil {
+		return nil, apiError(err)
+	}
+	s.k.manage(ctx, act, "apikey.revoke", ledgerTenant(key), "", key.OwnerID, key.ID, map[string]any{"role": key.Role})
+	return key, nil
+}
+
+// ledgerTenant is the chain a key's management events go to: its tenant, or the default
+// tenant for root keys, which belong to none.
+func ledgerTenant(k *agent.APIKey) string {
+	if k.TenantID == "" {
+		return agent.DefaultTenant
+	}
+	return k.TenantID
 }
 
 func canSeeKey(a api.Actor, k *agent.APIKey) bool {

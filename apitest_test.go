@@ -22,7 +22,7 @@ func (e embedded) As(_ *testing.T, a api.Actor) (api.Kavach, context.Context) {
 func TestAPISuiteEmbedded(t *testing.T) {
 	testserver.EachBackend(t, func(t *testing.T, b testserver.Backend) {
 		apitest.Run(t, func(t *testing.T) apitest.Env {
-			k, err := kavach.Open(context.Background(), kavach.Config{Database: b.New(t)})
+			k, err := kavach.Open(context.Background(), kavach.Config{Database: b.New(t), Audit: kavach.AuditConfig{SigningKey: testserver.AuditKey}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -97,7 +97,7 @@ func eachBackend(t *testing.T, fn func(t *testing.T, f *fixture)) {
 
 func open(t *testing.T, db string) *fixture {
 	f := &fixture{now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
-	k, err := kavach.Open(context.Background(), kavach.Config{Database: db, Now: f.clock, Audit: kavach.AuditConfig{Sync: true}})
+	k, err := kavach.Open(context.Background(), kavach.Config{Database: db, Now: f.clock, Audit: kavach.AuditConfig{Sync: true, SigningKey: testAuditKey}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -494,7 +494,7 @@ func ptr[T any](v T) *T { return &v }
 // reopen opens a second Kavach on the fixture's database, as a restarted process would.
 func reopen(t *testing.T, f *fixture) *kavach.Kavach {
 	t.Helper()
-	k, err := kavach.Open(context.Background(), kavach.Config{Database: f.db, Now: f.clock, Audit: kavach.AuditConfig{Sync: true}})
+	k, err := kavach.Open(context.Background(), kavach.Config{Database: f.db, Now: f.clock, Audit: kavach.AuditConfig{Sync: true, SigningKey: testAuditKey}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -508,3 +508,7 @@ func auditEvents(t *testing.T, f *fixture, agentID string) ([]*store.AuditEvent,
 	t.Helper()
 	return store.CollectAudit(context.Background(), f.k.Store(), store.AuditQuery{TenantID: "default", AgentID: agentID})
 }
+
+// testAuditKey signs audit checkpoints in tests, so that no key file is written into the
+// source tree.
+const testAuditKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="

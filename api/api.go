@@ -19,6 +19,7 @@ type Kavach interface {
 	Approvals() Approvals
 	Delegations() Delegations
 	APIKeys() APIKeys
+	Audit() Audit
 }
 
 // Authorizer decides whether an agent may act. Adapters need only this.

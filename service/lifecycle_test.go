@@ -59,7 +59,7 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 // TestReadinessFollowsTheStore: with the store gone the service is alive but not ready.
 func TestReadinessFollowsTheStore(t *testing.T) {
 	t.Parallel()
-	k, err := kavach.Open(context.Background(), kavach.Config{Database: testserver.Backends[0].New(t)})
+	k, err := kavach.Open(context.Background(), kavach.Config{Database: testserver.Backends[0].New(t), Audit: kavach.AuditConfig{SigningKey: testserver.AuditKey}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func (s slowFacade) Authorize(ctx context.Context, id string, req api.AuthorizeR
 // lets a request in flight finish before it returns.
 func TestShutdownDrainsRequestsInFlight(t *testing.T) {
 	t.Parallel()
-	k, err := kavach.Open(context.Background(), kavach.Config{Database: testserver.Backends[0].New(t)})
+	k, err := kavach.Open(context.Background(), kavach.Config{Database: testserver.Backends[0].New(t), Audit: kavach.AuditConfig{SigningKey: testserver.AuditKey}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,5 +143,34 @@ func TestShutdownDrainsRequestsInFlight(t *testing.T) {
 	}
 	if err := <-served; err != nil {
 		t.Fatalf("Serve: %v", err)
+	}
+}
+
+// TestAuditMetrics: the audit ledger's queue, commits and relay lag reach /metrics.
+func TestAuditMetrics(t *testing.T) {
+	t.Parallel()
+	k, err := kavach.Open(context.Background(), kavach.Config{Database: testserver.Backends[0].New(t), Audit: kavach.AuditConfig{SigningKey: testserver.AuditKey, Sync: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	srv, err := service.New(k, service.Config{Collectors: service.AuditCollectors(k)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	ctx := kavach.WithActor(context.Background(), api.Root)
+	for range 3 {
+		if _, err := k.Authorize(ctx, "agt_unknown", api.AuthorizeRequest{Action: "read", Resource: "x"}, api.CallContext{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	body := string(send(t, "GET", ts.URL+"/metrics", "", "").body)
+	for _, want := range []string{"kavach_audit_queue_depth 0", "kavach_audit_events_written_total 3",
+		"kavach_audit_failed_closed_total 0", "kavach_audit_relay_lag 0"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 }

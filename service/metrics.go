@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/kavachos/kavach-go/api"
+	"github.com/kavachos/kavach-go/audit"
 )
 
 // metrics are the service's Prometheus series, in a registry of its own so that several
@@ -94,4 +96,36 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) serveMetrics(c echo.Context) error {
 	s.metrics.handler.ServeHTTP(c.Response(), c.Request())
 	return nil
+}
+
+// AuditSource is what the audit metrics read: the ledger pipeline's counters and the Kafka
+// relay's lag. *kavach.Kavach provides both.
+type AuditSource interface {
+	AuditStats() audit.Stats
+	RelayLag(ctx context.Context) (int64, error)
+}
+
+// AuditCollectors returns the audit ledger's metrics, for Config.Collectors.
+func AuditCollectors(src AuditSource) []prometheus.Collector {
+	gauge := func(name, help string, f func(audit.Stats) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return f(src.AuditStats()) })
+	}
+	counter := func(name, help string, f func(audit.Stats) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return f(src.AuditStats()) })
+	}
+	return []prometheus.Collector{
+		gauge("kavach_audit_queue_depth", "Audit events waiting to be written.", func(s audit.Stats) float64 { return float64(s.Queued) }),
+		counter("kavach_audit_events_written_total", "Audit events committed to the ledger.", func(s audit.Stats) float64 { return float64(s.Written) }),
+		counter("kavach_audit_failed_closed_total", "Decisions denied because their audit event could not be queued or committed.", func(s audit.Stats) float64 { return float64(s.FailedClosed) }),
+		counter("kavach_audit_write_errors_total", "Failed ledger commits (retried).", func(s audit.Stats) float64 { return float64(s.WriteErrors) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kavach_audit_relay_lag", Help: "Committed audit events not yet published to Kafka."}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			lag, err := src.RelayLag(ctx)
+			if err != nil {
+				return -1
+			}
+			return float64(lag)
+		}),
+	}
 }

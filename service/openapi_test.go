@@ -104,6 +104,7 @@ func TestOpenAPISchemasMatchTheWire(t *testing.T) {
 		"CallContext": api.CallContext{}, "Decision": api.Decision{}, "DelegateRequest": api.DelegateRequest{},
 		"Delegation": agent.Delegation{}, "DelegationList": api.DelegationList{}, "ApprovalRequest": agent.ApprovalRequest{},
 		"ApprovalList": api.ApprovalList{}, "ApproveRequest": api.ApproveRequest{}, "DenyRequest": api.DenyRequest{},
+		"AuditEvent": agent.AuditEvent{}, "AuditPage": api.AuditPage{}, "AuditReport": api.AuditReport{},
 	}
 	for name, v := range types {
 		s, ok := doc.Components.Schemas[name]

@@ -73,7 +73,7 @@ func auditQueryCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			k, ctx, err := g.open(cmd.Context())
+			k, ctx, err := g.session(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -133,7 +133,7 @@ func auditExportCmd(g *globals) *cobra.Command {
 				defer file.Close()
 				w = file
 			}
-			k, ctx, err := g.open(cmd.Context())
+			k, ctx, err := g.session(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -154,7 +154,7 @@ func auditVerifyCmd(g *globals) *cobra.Command {
 		Short: "Walk the hash chains and name the first broken or missing event (exit 1 if any)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			k, ctx, err := g.open(cmd.Context())
+			k, ctx, err := g.session(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -195,7 +195,7 @@ func auditTailCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			k, ctx, err := g.open(cmd.Context())
+			k, ctx, err := g.session(cmd.Context())
 			if err != nil {
 				return err
 			}

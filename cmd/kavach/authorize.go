@@ -100,7 +100,7 @@ func authorizeCmd(g *globals) *cobra.Command {
 			if !cc.Time.IsZero() && !dryRun {
 				return fmt.Errorf("--at asks about another time and needs --dry-run: real calls are decided now")
 			}
-			k, ctx, err := g.open(cmd.Context())
+			k, ctx, err := g.session(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -52,6 +52,10 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	k, err := kavach.Open(ctx, kavach.Config{
 		Database: cfg.Database, Logger: log, PendingApprovalTTL: cfg.PendingApprovalTTL,
 		ApprovalWebhook: webhook.Config{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret},
+		Audit: kavach.AuditConfig{
+			Sync: cfg.AuditSync, Mask: cfg.AuditMask, SigningKey: cfg.AuditSigningKey, SigningKeyFile: cfg.AuditKeyFile,
+			KafkaBrokers: cfg.KafkaBrokers, KafkaTopic: cfg.KafkaTopic,
+		},
 	})
 	if err != nil {
 		return err
@@ -71,6 +75,7 @@ func serveWith(ctx context.Context, k *kavach.Kavach, cfg serveConfig, log *slog
 	srv, err := service.New(k, service.Config{
 		TrustedProxies: cfg.TrustedProxies, MaxBodyBytes: cfg.MaxBodyBytes, ReadTimeout: cfg.ReadTimeout,
 		WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout, ShutdownTimeout: cfg.ShutdownTimeout, Logger: log,
+		Collectors: service.AuditCollectors(k),
 	})
 	if err != nil {
 		return err

@@ -33,6 +33,12 @@ type serveConfig struct {
 	WebhookURL         string        `yaml:"approvalWebhookURL"`
 	WebhookSecret      string        `yaml:"approvalWebhookSecret"`
 	LogLevel           string        `yaml:"logLevel"`
+	AuditSync          bool          `yaml:"auditSync"`
+	AuditMask          listValue     `yaml:"auditMask"`
+	AuditSigningKey    string        `yaml:"auditSigningKey"`
+	AuditKeyFile       string        `yaml:"auditSigningKeyFile"`
+	KafkaBrokers       listValue     `yaml:"kafkaBrokers"`
+	KafkaTopic         string        `yaml:"kafkaTopic"`
 }
 
 // DefaultListen is where `kavach serve` listens unless told otherwise: loopback only.
@@ -57,7 +63,9 @@ var serveFlags = []serveFlag{
 	{"write-timeout", "KAVACH_WRITE_TIMEOUT"}, {"idle-timeout", "KAVACH_IDLE_TIMEOUT"},
 	{"shutdown-timeout", "KAVACH_SHUTDOWN_TIMEOUT"}, {"pending-approval-ttl", "KAVACH_PENDING_APPROVAL_TTL"},
 	{"approval-webhook-url", "KAVACH_APPROVAL_WEBHOOK_URL"}, {"approval-webhook-secret", "KAVACH_APPROVAL_WEBHOOK_SECRET"},
-	{"log-level", "KAVACH_LOG_LEVEL"},
+	{"log-level", "KAVACH_LOG_LEVEL"}, {"audit-sync", "KAVACH_AUDIT_SYNC"}, {"audit-mask", "KAVACH_AUDIT_MASK"},
+	{"audit-signing-key", "KAVACH_AUDIT_SIGNING_KEY"}, {"audit-signing-key-file", "KAVACH_AUDIT_SIGNING_KEY_FILE"},
+	{"kafka-brokers", "KAVACH_KAFKA_BROKERS"}, {"kafka-topic", "KAVACH_KAFKA_TOPIC"},
 }
 
 func bindServeFlags(fs *pflag.FlagSet, c *serveConfig, configFile *string) {
@@ -74,6 +82,12 @@ func bindServeFlags(fs *pflag.FlagSet, c *serveConfig, configFile *string) {
 	fs.StringVar(&c.WebhookURL, "approval-webhook-url", "", "announce approval requests to this URL (env KAVACH_APPROVAL_WEBHOOK_URL)")
 	fs.StringVar(&c.WebhookSecret, "approval-webhook-secret", "", "HMAC secret for the approval webhook (env KAVACH_APPROVAL_WEBHOOK_SECRET)")
 	fs.StringVar(&c.LogLevel, "log-level", d.LogLevel, "debug, info, warn or error (env KAVACH_LOG_LEVEL)")
+	fs.BoolVar(&c.AuditSync, "audit-sync", false, "answer authorize only after its audit event is committed (env KAVACH_AUDIT_SYNC)")
+	fs.Var(&c.AuditMask, "audit-mask", "comma-separated argument names never stored in the audit ledger (env KAVACH_AUDIT_MASK)")
+	fs.StringVar(&c.AuditSigningKey, "audit-signing-key", "", "base64 Ed25519 seed signing audit checkpoints; instances sharing a database need the same (env KAVACH_AUDIT_SIGNING_KEY)")
+	fs.StringVar(&c.AuditKeyFile, "audit-signing-key-file", "", "file holding that key, created if missing (default kavach-audit.key beside a SQLite database) (env KAVACH_AUDIT_SIGNING_KEY_FILE)")
+	fs.Var(&c.KafkaBrokers, "kafka-brokers", "comma-separated Kafka brokers: stream the audit ledger there (env KAVACH_KAFKA_BROKERS)")
+	fs.StringVar(&c.KafkaTopic, "kafka-topic", "", "Kafka topic for audit events (default kavach.audit) (env KAVACH_KAFKA_TOPIC)")
 	fs.StringVar(configFile, "config", "", "YAML file with any of these settings (env KAVACH_CONFIG)")
 	_ = fs.MarkHidden("addr")
 }

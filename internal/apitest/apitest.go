@@ -42,6 +42,7 @@ func Run(t *testing.T, newEnv NewEnv) {
 		{"AuthorizeConstraints", testAuthorizeConstraints},
 		{"ApprovalRoundTrip", testApprovals},
 		{"Delegations", testDelegations},
+		{"Audit", testAudit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -39,6 +39,10 @@ var Backends = []Backend{
 	{"postgres", func(t testing.TB) string { return pgtest.URL(t) }},
 }
 
+// AuditKey is the audit signing key tests use, so that no key file is written into the
+// source tree.
+const AuditKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
 // EachBackend runs fn once per backend, in parallel subtests named after them.
 func EachBackend(t *testing.T, fn func(t *testing.T, b Backend)) {
 	for _, b := range Backends {
@@ -54,7 +58,7 @@ func EachBackend(t *testing.T, fn func(t *testing.T, b Backend)) {
 func Start(t testing.TB, database string, cfg service.Config) *Server {
 	t.Helper()
 	ctx := context.Background()
-	k, err := kavach.Open(ctx, kavach.Config{Database: database})
+	k, err := kavach.Open(ctx, kavach.Config{Database: database, Audit: kavach.AuditConfig{SigningKey: AuditKey}})
 	if err != nil {
 		t.Fatal(err)
 	}
