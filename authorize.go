@@ -109,7 +109,7 @@ func (k *Kavach) finish(ctx context.Context, act api.Actor, agentID string, req 
 		AgentID: agentID, OwnerID: res.OwnerID, Actor: actorName(act), Action: req.Action, Resource: req.Resource,
 		Arguments: req.Arguments, Result: resultOf(res, req.DryRun), Code: string(res.Code), Reason: res.Reason,
 		DurationNS: time.Since(start).Nanoseconds(), IP: cc.IP, UserAgent: cc.UserAgent, Grant: res.Grant,
-		Via: res.Via, ApprovalID: res.ApprovalID,
+		Via: res.Via, ApprovalID: res.ApprovalID, Revision: res.Revision,
 	}
 	if err := k.recorder.Record(ctx, ev); err != nil {
 		k.log.ErrorContext(ctx, "audit write failed: decision denied", "agent", agentID, "error", err)

@@ -44,6 +44,8 @@ type Config struct {
 	ApprovalWebhook webhook.Config
 	// Audit configures the audit ledger.
 	Audit AuditConfig
+	// Policy says where custom rules come from.
+	Policy PolicyConfig
 	// Recorder, if set, receives audit events instead of the ledger pipeline (tests).
 	Recorder audit.Recorder
 }
@@ -56,6 +58,7 @@ type Kavach struct {
 	engine    *engine.Engine
 	recorder  audit.Recorder
 	notifier  *webhook.Notifier
+	bundles   *engine.BundleLoader
 	audit     *auditService
 	agents    *agentService
 	tenants   *tenantService
@@ -107,7 +110,12 @@ func (k *Kavach) start(ctx context.Context, cfg Config) error {
 		}
 		k.notifier = n
 	}
+	custom, err := customPolicy(cfg.Policy)
+	if err != nil {
+		return err
+	}
 	e, err := engine.New(ctx, engine.Config{
+		Custom:             custom,
 		Store:              k.store,
 		PendingApprovalTTL: cfg.PendingApprovalTTL,
 		OnApprovalRequested: func(r *agent.ApprovalRequest) {
@@ -123,6 +131,7 @@ func (k *Kavach) start(ctx context.Context, cfg Config) error {
 		return err
 	}
 	k.engine = e
+	k.startBundles(ctx, cfg.Policy)
 	return nil
 }
 
@@ -173,6 +182,9 @@ func (k *Kavach) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var errs []error
+	if k.bundles != nil {
+		errs = append(errs, k.bundles.Stop(ctx))
+	}
 	if k.notifier != nil {
 		errs = append(errs, k.notifier.Close(ctx))
 	}

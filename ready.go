@@ -6,8 +6,11 @@ import (
 	"github.com/kavachos/kavach-go/agent"
 )
 
-// Ready reports whether the store answers, for readiness probes.
+// Ready reports whether the store answers and the configured policy is active, for
+// readiness probes.
 func (k *Kavach) Ready(ctx context.Context) error {
-	_, err := k.store.GetTenant(ctx, agent.DefaultTenant)
-	return err
+	if _, err := k.store.GetTenant(ctx, agent.DefaultTenant); err != nil {
+		return err
+	}
+	return k.policyReady()
 }

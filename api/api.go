@@ -20,6 +20,8 @@ type Kavach interface {
 	Delegations() Delegations
 	APIKeys() APIKeys
 	Audit() Audit
+	// PolicyStatus reports the active policy revision.
+	PolicyStatus(ctx context.Context) (*PolicyStatus, error)
 }
 
 // Authorizer decides whether an agent may act. Adapters need only this.

@@ -72,3 +72,8 @@ func (a audit) Export(ctx context.Context, q api.AuditQuery, format string, w io
 	}
 	return nil
 }
+
+// PolicyStatus reports the server's active policy revision.
+func (c *Client) PolicyStatus(ctx context.Context) (*api.PolicyStatus, error) {
+	return send[api.PolicyStatus](ctx, c, call{method: http.MethodGet, path: "/v1/policy/status"})
+}

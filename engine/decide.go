@@ -42,6 +42,8 @@ type Result struct {
 	// TenantID and OwnerID are the agent's, when it was found.
 	TenantID string
 	OwnerID  string
+	// Revision is the policy revision that decided.
+	Revision string
 	// Err is the internal error behind an ENGINE_ERROR, for logs; never shown to callers.
 	Err error
 }
@@ -92,10 +94,13 @@ func (e *Engine) Decide(ctx context.Context, req Request) (res Result) {
 			res = engineError(fmt.Errorf("panic: %v", r))
 		}
 	}()
-	p, err := e.evalPure(ctx, req)
+	p, revision, err := e.evalPure(ctx, req)
 	if err != nil {
-		return engineError(err)
+		res = engineError(err)
+		res.Revision = revision
+		return res
 	}
+	defer func() { res.Revision = revision }()
 	res = Result{Code: p.Code, TenantID: p.Agent.Tenant, OwnerID: p.Agent.Owner}
 	if p.Code != api.AgentNotFound && !visible(req, p) {
 		return Result{Code: api.AgentNotFound, Reason: reasonFor(api.AgentNotFound, req)}
@@ -117,20 +122,21 @@ func visible(req Request, p *pure) bool {
 		(req.OwnerID == "" || req.OwnerID == p.Agent.Owner)
 }
 
-// evalPure runs the policy and decodes its answer.
-func (e *Engine) evalPure(ctx context.Context, req Request) (*pure, error) {
+// evalPure runs the policy and decodes its answer, naming the revision that gave it.
+func (e *Engine) evalPure(ctx context.Context, req Request) (*pure, string, error) {
 	input, err := buildInput(req)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	rs, err := e.evaluate(ctx, input)
+	rs, revision, err := e.evaluate(ctx, input)
 	if err != nil {
-		return nil, fmt.Errorf("evaluate: %w", err)
+		return nil, revision, fmt.Errorf("evaluate: %w", err)
 	}
 	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
-		return nil, errors.New("evaluate: the policy produced no decision")
+		return nil, revision, errors.New("evaluate: the policy produced no decision")
 	}
-	return decodePure(rs[0].Expressions[0].Value)
+	p, err := decodePure(rs[0].Expressions[0].Value)
+	return p, revision, err
 }
 
 func decodePure(v any) (*pure, error) {
@@ -168,6 +174,7 @@ func buildInput(req Request) (ast.Value, error) {
 	terms := [][2]*ast.Term{
 		{ast.StringTerm("agent_id"), ast.StringTerm(req.AgentID)},
 		{ast.StringTerm("action"), ast.StringTerm(req.Action)},
+		{ast.StringTerm("resource"), ast.StringTerm(req.Resource)},
 		{ast.StringTerm("segs"), ast.ArrayTerm(segTerms...)},
 		{ast.StringTerm("n"), ast.IntNumberTerm(len(segs))},
 		{ast.StringTerm("arguments"), ast.NewTerm(args)},
@@ -183,10 +190,15 @@ func engineError(err error) Result {
 	return Result{Code: api.EngineError, Reason: "internal error: the decision failed closed", Err: err}
 }
 
+// policyDenial reports a custom deny: its code if the rule names a denial code Kavach
+// knows, POLICY_DENIED otherwise, and every rule's reason.
 func policyDenial(ds []customDeny) (api.DecisionCode, string) {
 	code := api.PolicyDenied
 	var reasons []string
-	for _, d := range ds {
+	for i, d := range ds {
+		if i == 0 && denialCodes[api.DecisionCode(d.Code)] {
+			code = api.DecisionCode(d.Code)
+		}
 		if d.Reason != "" {
 			reasons = append(reasons, d.Reason)
 		}
@@ -195,6 +207,12 @@ func policyDenial(ds []customDeny) (api.DecisionCode, string) {
 		reasons = []string{"denied by a custom policy rule"}
 	}
 	return code, strings.Join(reasons, "; ")
+}
+
+// denialCodes are the codes a custom deny rule may report.
+var denialCodes = map[api.DecisionCode]bool{
+	api.NoPermission: true, api.RateLimited: true, api.OutsideTimeWindow: true, api.IPNotAllowed: true,
+	api.ArgumentNotAllowed: true, api.ApprovalDenied: true, api.PolicyDenied: true,
 }
 
 func reasonFor(code api.DecisionCode, req Request) string {

@@ -18,7 +18,6 @@ import (
 	"github.com/open-policy-agent/opa/v1/topdown/cache"
 
 	"github.com/kavachos/kavach-go/agent"
-	"github.com/kavachos/kavach-go/policies"
 	"github.com/kavachos/kavach-go/store"
 )
 
@@ -44,18 +43,22 @@ type Config struct {
 	DefaultApprovalGrantTTL time.Duration
 	// OnApprovalRequested is called, outside any lock, for each new approval request.
 	OnApprovalRequested func(*agent.ApprovalRequest)
-	// ExtraModules are Rego modules loaded after the embedded policies (custom rules).
-	ExtraModules []policies.Module
+	// Custom is the first revision of custom rules (from a policy directory); bundles
+	// replace it later through Activate. Nil: the embedded policies alone.
+	Custom *PolicySet
 }
 
 // Engine is safe for concurrent use.
 type Engine struct {
-	cfg   Config
-	data  storage.Store
-	mu    sync.RWMutex // guards query
-	query rego.PreparedEvalQuery
-	cache cache.InterQueryValueCache
-	stats struct{ fullLoads, puts, removes, docs atomic.Int64 }
+	cfg  Config
+	data storage.Store
+	// mu is held for reading while a decision evaluates and for writing while a policy
+	// revision is swapped in, so a decision never sees half of one.
+	mu     sync.RWMutex
+	active active
+	policy policyState
+	cache  cache.InterQueryValueCache
+	stats  struct{ fullLoads, puts, removes, docs, rejections atomic.Int64 }
 
 	// wmu serialises changes: a change recompiles the agents below it, and two changes
 	// must not interleave their recompiles.
@@ -87,32 +90,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		}),
 		graph: newGraph(),
 	}
-	if err := e.prepare(ctx); err != nil {
-		return nil, err
+	if err := e.Activate(ctx, cfg.Custom); err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
 	}
 	return e, nil
-}
-
-func (e *Engine) prepare(ctx context.Context) error {
-	mods, err := policies.Modules()
-	if err != nil {
-		return fmt.Errorf("engine: embedded policies: %w", err)
-	}
-	opts := []func(*rego.Rego){
-		rego.Query(Query),
-		rego.Store(e.data),
-	}
-	for _, m := range append(mods, e.cfg.ExtraModules...) {
-		opts = append(opts, rego.Module(m.Name, m.Source))
-	}
-	pq, err := rego.New(opts...).PrepareForEval(ctx)
-	if err != nil {
-		return fmt.Errorf("engine: compile policies: %w", err)
-	}
-	e.mu.Lock()
-	e.query = pq
-	e.mu.Unlock()
-	return nil
 }
 
 // LoadAll compiles every agent and active delegation in the store, replacing what the
@@ -274,14 +255,14 @@ func (e *Engine) EffectiveGrants(ctx context.Context, a *agent.Agent) ([]Grant, 
 	return out, nil
 }
 
-// evaluate runs the prepared query on one input.
-func (e *Engine) evaluate(ctx context.Context, input ast.Value, opts ...rego.EvalOption) (rego.ResultSet, error) {
+// evaluate runs the active revision's query on one input and names the revision.
+func (e *Engine) evaluate(ctx context.Context, input ast.Value, opts ...rego.EvalOption) (rego.ResultSet, string, error) {
 	e.mu.RLock()
-	pq := e.query
-	e.mu.RUnlock()
+	defer e.mu.RUnlock()
 	// The value cache must be passed per evaluation: a prepared query does not carry the
 	// one given to rego.New, and OPA then falls back to a global cache of 100 regexes.
-	return pq.Eval(ctx, append(opts, rego.EvalParsedInput(input), rego.EvalInterQueryBuiltinValueCache(e.cache))...)
+	rs, err := e.active.query.Eval(ctx, append(opts, rego.EvalParsedInput(input), rego.EvalInterQueryBuiltinValueCache(e.cache))...)
+	return rs, e.active.revision, err
 }
 
 // Stats counts how the engine's data changed: full loads versus single-agent updates.

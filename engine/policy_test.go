@@ -13,7 +13,8 @@ import (
 // TestRegoTests runs tests/rego with OPA's tester, as `kavach policy test` does.
 func TestRegoTests(t *testing.T) {
 	dir := filepath.Dir(filepath.Dir(decisiontable.Path()))
-	results, err := engine.RunPolicyTests(context.Background(), []string{dir})
+	example := filepath.Join(dir, "..", "..", "bundles", "example")
+	results, err := engine.RunPolicyTests(context.Background(), []string{dir, example})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -104,3 +104,11 @@ func (s *Server) verifyAudit(c echo.Context) error {
 	r, err := s.k.Audit().Verify(rctx(c), q.Get("tenantId"))
 	return reply(c, http.StatusOK, r, err)
 }
+
+func (s *Server) policyStatus(c echo.Context) error {
+	if _, err := query(c); err != nil {
+		return err
+	}
+	st, err := s.k.PolicyStatus(rctx(c))
+	return reply(c, http.StatusOK, st, err)
+}

@@ -2,12 +2,14 @@ package service
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"runtime/debug"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	kavach "github.com/kavachos/kavach-go"
 	"github.com/kavachos/kavach-go/api"
 )
 
@@ -29,6 +31,10 @@ func (s *Server) readyz(c echo.Context) error {
 	defer cancel()
 	if err := s.k.Ready(ctx); err != nil {
 		s.log.WarnContext(ctx, "not ready", "error", err)
+		var ae *api.Error
+		if errors.As(err, &ae) && ae.Reason == kavach.ReasonPolicyNotLoaded {
+			return unavailable(ae.Message)
+		}
 		return unavailable("the store does not answer")
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})

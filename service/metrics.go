@@ -13,6 +13,7 @@ import (
 
 	"github.com/kavachos/kavach-go/api"
 	"github.com/kavachos/kavach-go/audit"
+	"github.com/kavachos/kavach-go/engine"
 )
 
 // metrics are the service's Prometheus series, in a registry of its own so that several
@@ -128,4 +129,32 @@ func AuditCollectors(src AuditSource) []prometheus.Collector {
 			return float64(lag)
 		}),
 	}
+}
+
+// PolicySource reports the policy revision; *engine.Engine provides it.
+type PolicySource interface {
+	Status() engine.PolicyStatus
+}
+
+// PolicyCollectors returns the policy revision metrics, for Config.Collectors: revisions
+// activated and refused, and the active revision as an info metric.
+func PolicyCollectors(src PolicySource) []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "kavach_policy_activations_total", Help: "Policy revisions activated."},
+			func() float64 { return float64(src.Status().Activations) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "kavach_policy_rejections_total", Help: "Policy revisions refused (the previous one stayed active)."},
+			func() float64 { return float64(src.Status().Rejections) }),
+		policyInfo{src},
+	}
+}
+
+// policyInfo exports kavach_policy_info{revision="…"} 1 for the active revision.
+type policyInfo struct{ src PolicySource }
+
+var policyInfoDesc = prometheus.NewDesc("kavach_policy_info", "The active policy revision.", []string{"revision"}, nil)
+
+func (p policyInfo) Describe(ch chan<- *prometheus.Desc) { ch <- policyInfoDesc }
+
+func (p policyInfo) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(policyInfoDesc, prometheus.GaugeValue, 1, p.src.Status().Revision)
 }

@@ -47,11 +47,13 @@ func (s *Server) register() {
 	s.registerAuditRoutes(key)
 }
 
-// registerAuditRoutes adds the audit routes: query, streamed export and verification.
+// registerAuditRoutes adds the audit routes — query, streamed export and verification —
+// and the policy status.
 func (s *Server) registerAuditRoutes(key echo.MiddlewareFunc) {
 	s.add(echo.GET, "/v1/audit", s.queryAudit, key)
 	s.add(echo.GET, "/v1/audit/export", s.exportAudit, key)
 	s.add(echo.GET, "/v1/audit/verify", s.verifyAudit, key)
+	s.add(echo.GET, "/v1/policy/status", s.policyStatus, key)
 }
 
 func (s *Server) add(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {

@@ -27,6 +27,7 @@ type Store interface {
 	AuditStore
 	RelayStore
 	APIKeyStore
+	OAuthStore
 	// Migrate brings the schema up to date and returns how many migrations it applied.
 	Migrate(ctx context.Context) (int, error)
 	Close() error

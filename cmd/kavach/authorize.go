@@ -224,7 +224,7 @@ func policyCmd(g *globals) *cobra.Command {
 	}
 	c.register(eval, false)
 	eval.Flags().StringVar(&explain, "explain", "", "show the evaluation trace: full, notes or fails")
-	cmd.AddCommand(test, eval)
+	cmd.AddCommand(test, eval, policyStatusCmd(g))
 	return cmd
 }
 

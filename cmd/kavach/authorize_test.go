@@ -80,7 +80,7 @@ func TestPolicyTestCommand(t *testing.T) {
 	t.Parallel()
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..")
-	out, errOut, err := kavachCmd(t, root, "policy", "test", "tests/rego")
+	out, errOut, err := kavachCmd(t, root, "policy", "test", "tests/rego", "bundles/example")
 	if err != nil || !strings.Contains(out, " passed, 0 failed") {
 		t.Fatalf("kavach policy test: %v\n%s%s", err, out, errOut)
 	}
@@ -167,5 +167,25 @@ func TestAuditThroughTheCLI(t *testing.T) {
 	out, _, err = kavachCmd(t, dir, "audit", "verify")
 	if exitCode(err) != 1 || !strings.Contains(out, "BROKEN") || !strings.Contains(out, "altered") {
 		t.Fatalf("verify after tampering: exit %d %s", exitCode(err), out)
+	}
+}
+
+func TestBundleBuildAndInspect(t *testing.T) {
+	t.Parallel()
+	_, file, _, _ := runtime.Caller(0)
+	example := filepath.Join(filepath.Dir(file), "..", "..", "bundles", "example")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "bundle.tar.gz")
+	secret := "a-long-shared-secret-for-hs256-signing"
+	if _, errOut, err := kavachCmd(t, dir, "bundle", "build", example, "-o", out, "--revision", "v7", "--signing-key", secret); err != nil {
+		t.Fatalf("build: %v %s", err, errOut)
+	}
+	stdout, errOut, err := kavachCmd(t, dir, "bundle", "inspect", out, "--verification-key", secret)
+	if err != nil || !strings.Contains(stdout, "revision:  v7") || !strings.Contains(stdout, "verified") ||
+		!strings.Contains(stdout, "data:      kavach.custom.url_allowlist") {
+		t.Fatalf("inspect: %v\n%s%s", err, stdout, errOut)
+	}
+	if _, _, err := kavachCmd(t, dir, "bundle", "inspect", out, "--verification-key", "another-secret-entirely-different"); exitCode(err) != 1 {
+		t.Fatal("a bundle checked with the wrong key must be refused")
 	}
 }

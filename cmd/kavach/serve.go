@@ -56,6 +56,10 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 			Sync: cfg.AuditSync, Mask: cfg.AuditMask, SigningKey: cfg.AuditSigningKey, SigningKeyFile: cfg.AuditKeyFile,
 			KafkaBrokers: cfg.KafkaBrokers, KafkaTopic: cfg.KafkaTopic,
 		},
+		Policy: kavach.PolicyConfig{
+			Dir: cfg.PolicyDir, Bundle: cfg.Bundle, PollInterval: cfg.BundlePoll,
+			VerificationKey: cfg.BundleKey, KeyID: cfg.BundleKeyID,
+		},
 	})
 	if err != nil {
 		return err
@@ -75,7 +79,7 @@ func serveWith(ctx context.Context, k *kavach.Kavach, cfg serveConfig, log *slog
 	srv, err := service.New(k, service.Config{
 		TrustedProxies: cfg.TrustedProxies, MaxBodyBytes: cfg.MaxBodyBytes, ReadTimeout: cfg.ReadTimeout,
 		WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout, ShutdownTimeout: cfg.ShutdownTimeout, Logger: log,
-		Collectors: service.AuditCollectors(k),
+		Collectors: append(service.AuditCollectors(k), service.PolicyCollectors(k.Engine())...),
 	})
 	if err != nil {
 		return err

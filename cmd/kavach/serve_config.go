@@ -39,6 +39,11 @@ type serveConfig struct {
 	AuditKeyFile       string        `yaml:"auditSigningKeyFile"`
 	KafkaBrokers       listValue     `yaml:"kafkaBrokers"`
 	KafkaTopic         string        `yaml:"kafkaTopic"`
+	PolicyDir          string        `yaml:"policyDir"`
+	Bundle             string        `yaml:"bundle"`
+	BundlePoll         time.Duration `yaml:"bundlePollInterval"`
+	BundleKey          string        `yaml:"bundleVerificationKey"`
+	BundleKeyID        string        `yaml:"bundleKeyId"`
 }
 
 // DefaultListen is where `kavach serve` listens unless told otherwise: loopback only.
@@ -66,6 +71,8 @@ var serveFlags = []serveFlag{
 	{"log-level", "KAVACH_LOG_LEVEL"}, {"audit-sync", "KAVACH_AUDIT_SYNC"}, {"audit-mask", "KAVACH_AUDIT_MASK"},
 	{"audit-signing-key", "KAVACH_AUDIT_SIGNING_KEY"}, {"audit-signing-key-file", "KAVACH_AUDIT_SIGNING_KEY_FILE"},
 	{"kafka-brokers", "KAVACH_KAFKA_BROKERS"}, {"kafka-topic", "KAVACH_KAFKA_TOPIC"},
+	{"policy-dir", "KAVACH_POLICY_DIR"}, {"bundle", "KAVACH_BUNDLE"}, {"bundle-poll-interval", "KAVACH_BUNDLE_POLL_INTERVAL"},
+	{"bundle-verification-key", "KAVACH_BUNDLE_VERIFICATION_KEY"}, {"bundle-key-id", "KAVACH_BUNDLE_KEY_ID"},
 }
 
 func bindServeFlags(fs *pflag.FlagSet, c *serveConfig, configFile *string) {
@@ -88,6 +95,11 @@ func bindServeFlags(fs *pflag.FlagSet, c *serveConfig, configFile *string) {
 	fs.StringVar(&c.AuditKeyFile, "audit-signing-key-file", "", "file holding that key, created if missing (default kavach-audit.key beside a SQLite database) (env KAVACH_AUDIT_SIGNING_KEY_FILE)")
 	fs.Var(&c.KafkaBrokers, "kafka-brokers", "comma-separated Kafka brokers: stream the audit ledger there (env KAVACH_KAFKA_BROKERS)")
 	fs.StringVar(&c.KafkaTopic, "kafka-topic", "", "Kafka topic for audit events (default kavach.audit) (env KAVACH_KAFKA_TOPIC)")
+	fs.StringVar(&c.PolicyDir, "policy-dir", "", "custom rules (package kavach.custom) and data, laid out under kavach/custom/ (env KAVACH_POLICY_DIR)")
+	fs.StringVar(&c.Bundle, "bundle", "", "policy bundle: a .tar.gz file, a directory or an http(s) URL polled for new revisions (env KAVACH_BUNDLE)")
+	fs.DurationVar(&c.BundlePoll, "bundle-poll-interval", 30*time.Second, "how often an HTTP bundle is polled (env KAVACH_BUNDLE_POLL_INTERVAL)")
+	fs.StringVar(&c.BundleKey, "bundle-verification-key", "", "require bundles signed with this PEM public key or HMAC secret (inline or a file) (env KAVACH_BUNDLE_VERIFICATION_KEY)")
+	fs.StringVar(&c.BundleKeyID, "bundle-key-id", "", "key id of that key (default kavach) (env KAVACH_BUNDLE_KEY_ID)")
 	fs.StringVar(configFile, "config", "", "YAML file with any of these settings (env KAVACH_CONFIG)")
 	_ = fs.MarkHidden("addr")
 }

@@ -76,6 +76,7 @@ func Run(t *testing.T, newStore NewStore, opts ...Option) {
 		{"ListAPIKeysFilters", testListAPIKeys},
 		{"RevokeAPIKeyKeepsFirstTime", testRevokeAPIKey},
 		{"BootstrapAPIKeyOnlyOnce", testBootstrapAPIKey},
+		{"OAuth", testOAuth},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,199 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// BundleSource is where custom rules come from: a bundle file (.tar.gz), an unpacked bundle
+// directory, or an http(s) URL polled for new revisions.
+type BundleSource struct {
+	Location string
+	// Key, when set, is required to have signed every revision.
+	Key *BundleKey
+	// PollInterval is how often an HTTP source is asked for a new revision (default 30s).
+	// A failing source is retried with exponential back-off up to 5 minutes.
+	PollInterval time.Duration
+	Client       *http.Client
+	Logger       *slog.Logger
+}
+
+// BundleLoader keeps the engine on the source's newest good revision. It is a long-running
+// component: Start, then Stop.
+type BundleLoader struct {
+	e    *Engine
+	src  BundleSource
+	stop chan struct{}
+	done chan struct{}
+
+	mu       sync.Mutex
+	etag     string
+	loaded   bool // a revision from this source is active
+	notMod   int64
+	failures int
+}
+
+// NewBundleLoader returns a loader for src feeding e.
+func NewBundleLoader(e *Engine, src BundleSource) *BundleLoader {
+	if src.PollInterval <= 0 {
+		src.PollInterval = 30 * time.Second
+	}
+	if src.Client == nil {
+		src.Client = &http.Client{Timeout: 30 * time.Second}
+	}
+	if src.Logger == nil {
+		src.Logger = slog.Default()
+	}
+	return &BundleLoader{e: e, src: src, stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+func (l *BundleLoader) remote() bool {
+	return strings.HasPrefix(l.src.Location, "http://") || strings.HasPrefix(l.src.Location, "https://")
+}
+
+// Start loads the first revision, then, for an HTTP source, polls in the background. A
+// first revision that cannot be loaded leaves the engine on what it had; Loaded reports it
+// so that the service does not claim to be ready without the operator's rules.
+func (l *BundleLoader) Start(ctx context.Context) {
+	l.poll(ctx)
+	if !l.remote() {
+		close(l.done)
+		return
+	}
+	go l.run()
+}
+
+// Stop ends polling.
+func (l *BundleLoader) Stop(ctx context.Context) error {
+	select {
+	case <-l.stop:
+	default:
+		close(l.stop)
+	}
+	select {
+	case <-l.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Loaded reports whether a revision from the source is active.
+func (l *BundleLoader) Loaded() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.loaded
+}
+
+// NotModified counts polls answered 304.
+func (l *BundleLoader) NotModified() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.notMod
+}
+
+func (l *BundleLoader) run() {
+	defer close(l.done)
+	for {
+		l.mu.Lock()
+		wait := l.src.PollInterval
+		for i := 0; i < l.failures && wait < 5*time.Minute; i++ {
+			wait *= 2
+		}
+		l.mu.Unlock()
+		select {
+		case <-l.stop:
+			return
+		case <-time.After(min(wait, 5*time.Minute)):
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), l.src.PollInterval+30*time.Second)
+		l.poll(ctx)
+		cancel()
+	}
+}
+
+// poll fetches and activates one revision, if there is a new one.
+func (l *BundleLoader) poll(ctx context.Context) {
+	ps, err := l.fetch(ctx)
+	if err != nil {
+		l.e.recordRejection(err) // Activate records the refusals it makes itself
+	} else if ps != nil {
+		err = l.e.Activate(ctx, ps)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case err != nil:
+		l.failures++
+		l.src.Logger.Error("policy bundle refused; the previous revision stays active", "source", l.src.Location, "error", err)
+	case ps != nil:
+		l.failures, l.loaded = 0, true
+		l.src.Logger.Info("policy revision active", "revision", ps.Revision, "source", l.src.Location)
+	default:
+		l.failures = 0
+	}
+}
+
+var errFetch = errors.New("bundle source")
+
+// fetch returns the source's revision, or nil if it has not changed (HTTP 304).
+func (l *BundleLoader) fetch(ctx context.Context) (*PolicySet, error) {
+	if !l.remote() {
+		st, err := os.Stat(l.src.Location)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errFetch, err)
+		}
+		if st.IsDir() {
+			return ReadBundleDir(l.src.Location, l.src.Key)
+		}
+		f, err := os.Open(l.src.Location)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errFetch, err)
+		}
+		defer f.Close()
+		ps, err := ReadBundle(f, l.src.Key)
+		if ps != nil {
+			ps.Source = l.src.Location
+		}
+		return ps, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.src.Location, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errFetch, err)
+	}
+	l.mu.Lock()
+	if l.etag != "" {
+		req.Header.Set("If-None-Match", l.etag)
+	}
+	l.mu.Unlock()
+	resp, err := l.src.Client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errFetch, err)
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotModified:
+		l.mu.Lock()
+		l.notMod++
+		l.mu.Unlock()
+		return nil, nil
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("%w: %s answered %s", errFetch, l.src.Location, resp.Status)
+	}
+	ps, err := ReadBundle(resp.Body, l.src.Key)
+	if err != nil {
+		return nil, err
+	}
+	ps.Source = l.src.Location
+	l.mu.Lock()
+	l.etag = resp.Header.Get("ETag")
+	l.mu.Unlock()
+	return ps, nil
+}

@@ -1,0 +1,217 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/tester"
+
+	"github.com/kavachos/kavach-go/policies"
+)
+
+// CustomRoot is where custom rules and their data live: package kavach.custom (or below)
+// and data.kavach.custom. Nothing a policy set brings may reach elsewhere — above all not
+// data.kavach.agents or the kavach.authz rules.
+const CustomRoot = "kavach/custom"
+
+// Module is one Rego source file.
+type Module = policies.Module
+
+// PolicySet is one revision of custom rules: Rego modules in package kavach.custom (and
+// their tests), and the data document at data.kavach.custom.
+type PolicySet struct {
+	Revision string
+	Source   string
+	Modules  []policies.Module
+	Data     map[string]any
+}
+
+// active is what decisions evaluate: a prepared query and the revision it was built from.
+type active struct {
+	query    rego.PreparedEvalQuery
+	revision string
+}
+
+// PolicyStatus describes the active revision and the last one refused.
+type PolicyStatus struct {
+	Revision    string    `json:"revision"`
+	Source      string    `json:"source,omitempty"`
+	ActivatedAt time.Time `json:"activatedAt"`
+	LastError   string    `json:"lastError,omitempty"`
+	LastErrorAt time.Time `json:"lastErrorAt,omitzero"`
+	Activations int64     `json:"activations"`
+	Rejections  int64     `json:"rejections"`
+}
+
+type policyState struct {
+	mu     sync.Mutex // serialises activations
+	status PolicyStatus
+}
+
+// embeddedRevision names the embedded policies by their content.
+func embeddedRevision(mods []policies.Module) string {
+	h := sha256.New()
+	for _, m := range mods {
+		h.Write([]byte(m.Name + "\x00" + m.Source + "\x00"))
+	}
+	return "embedded-" + hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+// Revision names a policy set by its content, for sets that bring no revision of their own.
+func (ps *PolicySet) contentRevision() string {
+	h := sha256.New()
+	mods := append([]policies.Module(nil), ps.Modules...)
+	sort.Slice(mods, func(i, j int) bool { return mods[i].Name < mods[j].Name })
+	for _, m := range mods {
+		h.Write([]byte(m.Name + "\x00" + m.Source + "\x00"))
+	}
+	data, _ := json.Marshal(ps.Data)
+	h.Write(data)
+	return "sha256-" + hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+// checkRoots refuses modules outside package kavach.custom.
+func (ps *PolicySet) checkRoots() ([]*ast.Module, error) {
+	var parsed []*ast.Module
+	for _, m := range ps.Modules {
+		mod, err := ast.ParseModuleWithOpts(m.Name, m.Source, ast.ParserOptions{RegoVersion: ast.RegoV1})
+		if err != nil {
+			return nil, fmt.Errorf("policy %s: %w", m.Name, err)
+		}
+		path := strings.TrimPrefix(mod.Package.Path.String(), "data.")
+		rules := strings.TrimSuffix(path, "_test") // tests live beside what they test
+		if rules != "kavach.custom" && !strings.HasPrefix(rules, "kavach.custom.") {
+			return nil, fmt.Errorf("policy %s: package %s is outside kavach.custom: custom rules may not define or override anything else", m.Name, path)
+		}
+		parsed = append(parsed, mod)
+	}
+	return parsed, nil
+}
+
+// Activate checks a policy set — every module inside kavach.custom, everything compiling
+// together with the embedded policies, every test_ rule it brings passing — and then makes
+// it the active revision in one step. A set that fails stays out and the previous revision
+// stays active; the failure is kept in Status. Decisions already evaluating finish on the
+// revision they started with.
+func (e *Engine) Activate(ctx context.Context, ps *PolicySet) error {
+	e.policy.mu.Lock()
+	defer e.policy.mu.Unlock()
+	if err := e.activate(ctx, ps); err != nil {
+		e.policy.status.LastError, e.policy.status.LastErrorAt = err.Error(), time.Now().UTC()
+		e.policy.status.Rejections++
+		e.stats.rejections.Add(1)
+		return err
+	}
+	return nil
+}
+
+func (e *Engine) activate(ctx context.Context, ps *PolicySet) error {
+	embedded, err := policies.Modules()
+	if err != nil {
+		return err
+	}
+	revision, source := embeddedRevision(embedded), "embedded"
+	var custom []policies.Module
+	if ps != nil {
+		if _, err := ps.checkRoots(); err != nil {
+			return err
+		}
+		custom, source, revision = ps.Modules, ps.Source, ps.Revision
+		if revision == "" {
+			revision = ps.contentRevision()
+		}
+		if err := runSetTests(ctx, embedded, ps); err != nil {
+			return err
+		}
+	}
+	opts := []func(*rego.Rego){rego.Query(Query), rego.Store(e.data)}
+	for _, m := range append(embedded, custom...) {
+		opts = append(opts, rego.Module(m.Name, m.Source))
+	}
+	pq, err := rego.New(opts...).PrepareForEval(ctx)
+	if err != nil {
+		return fmt.Errorf("revision %s does not compile: %w", revision, err)
+	}
+	var data map[string]any
+	if ps != nil {
+		data = ps.Data
+	}
+	if data == nil {
+		data = map[string]any{}
+	}
+	// The data and the query change together, while no decision is evaluating.
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := storage.WriteOne(ctx, e.data, storage.AddOp, storage.Path{"kavach", "custom"}, data); err != nil {
+		return fmt.Errorf("revision %s: write its data: %w", revision, err)
+	}
+	e.active = active{query: pq, revision: revision}
+	e.policy.status = PolicyStatus{Revision: revision, Source: source, ActivatedAt: time.Now().UTC(),
+		LastError: e.policy.status.LastError, LastErrorAt: e.policy.status.LastErrorAt,
+		Activations: e.policy.status.Activations + 1, Rejections: e.policy.status.Rejections}
+	return nil
+}
+
+// runSetTests runs the test_ rules a set brings against the embedded policies and the
+// set's modules and data. A set with a failing test is not activated.
+func runSetTests(ctx context.Context, embedded []policies.Module, ps *PolicySet) error {
+	modules := map[string]*ast.Module{}
+	for _, m := range append(embedded, ps.Modules...) {
+		parsed, err := ast.ParseModuleWithOpts(m.Name, m.Source, ast.ParserOptions{RegoVersion: ast.RegoV1})
+		if err != nil {
+			return fmt.Errorf("policy %s: %w", m.Name, err)
+		}
+		modules[m.Name] = parsed
+	}
+	data := ps.Data
+	if data == nil {
+		data = map[string]any{}
+	}
+	store := inmem.NewFromObject(map[string]any{"kavach": map[string]any{"agents": map[string]any{}, "custom": data}})
+	ch, err := tester.NewRunner().SetCompiler(ast.NewCompiler()).SetStore(store).SetModules(modules).RunTests(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("revision tests: %w", err)
+	}
+	var failed []string
+	for r := range ch {
+		if r.Error != nil || r.Fail {
+			failed = append(failed, r.Package+"."+r.Name)
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("revision tests failed: %s", strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+// Status reports the active revision and the last rejected one.
+func (e *Engine) Status() PolicyStatus {
+	e.policy.mu.Lock()
+	defer e.policy.mu.Unlock()
+	return e.policy.status
+}
+
+// ErrNoPolicy is returned by decisions before any revision is active.
+var ErrNoPolicy = errors.New("engine: no policy revision is active")
+
+// recordRejection notes a revision refused before it reached Activate: its source failed,
+// or the bundle was unsigned, tampered with or reached outside kavach/custom.
+func (e *Engine) recordRejection(err error) {
+	e.policy.mu.Lock()
+	defer e.policy.mu.Unlock()
+	e.policy.status.LastError, e.policy.status.LastErrorAt = err.Error(), time.Now().UTC()
+	e.policy.status.Rejections++
+	e.stats.rejections.Add(1)
+}

@@ -1,0 +1,114 @@
+package kavach_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	kavach "github.com/kavachos/kavach-go"
+	"github.com/kavachos/kavach-go/agent"
+	"github.com/kavachos/kavach-go/api"
+)
+
+func exampleBundle() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "bundles", "example")
+}
+
+func openWithPolicy(t *testing.T, pc kavach.PolicyConfig) (*kavach.Kavach, *fixture) {
+	t.Helper()
+	// 2026-03-06 is a Friday; 10:00 in Berlin.
+	f := &fixture{now: time.Date(2026, 3, 6, 9, 0, 0, 0, time.UTC)}
+	k, err := kavach.Open(context.Background(), kavach.Config{
+		Database: "sqlite://" + filepath.Join(t.TempDir(), "k.db"), Now: f.clock, Policy: pc,
+		Audit: kavach.AuditConfig{Sync: true, SigningKey: testAuditKey},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.Close() })
+	f.k = k
+	return k, f
+}
+
+// A custom deny rule overrides an allow; its code and reason reach the caller and the
+// audit event, which is stamped with the revision that decided.
+func TestCustomDenyOverridesAllowAndIsAudited(t *testing.T) {
+	k, f := openWithPolicy(t, kavach.PolicyConfig{Dir: exampleBundle()})
+	a := create(t, f, alice, api.CreateAgentRequest{Permissions: []agent.Permission{{Resource: "*", Actions: []string{"*"}}}})
+	st, err := k.PolicyStatus(alice)
+	if err != nil || !strings.HasPrefix(st.Revision, "sha256-") || !strings.Contains(st.Source, "example") {
+		t.Fatalf("policy status: %+v %v", st, err)
+	}
+
+	d := authorize(t, f, alice, a.ID, api.AuthorizeRequest{Action: "push", Resource: "mcp:prod:repo"})
+	if d.Allowed || d.Code != api.PolicyDenied || d.Reason != "no writes to production on Fridays" {
+		t.Fatalf("Friday push to prod: %+v", d)
+	}
+	d2 := authorize(t, f, alice, a.ID, api.AuthorizeRequest{Action: "call", Resource: "mcp:web:fetch",
+		Arguments: map[string]any{"url": "fetch http://10.0.0.1/admin now"}})
+	if d2.Code != api.ArgumentNotAllowed || !strings.Contains(d2.Reason, "10.0.0.1") {
+		t.Fatalf("a URL outside the allowlist: %+v", d2)
+	}
+	if d := authorize(t, f, alice, a.ID, api.AuthorizeRequest{Action: "read", Resource: "mcp:prod:repo"}); !d.Allowed {
+		t.Fatalf("a read on Friday: %+v", d)
+	}
+	gated := authorize(t, f, alice, a.ID, api.AuthorizeRequest{Action: "transfer", Resource: "bank:acct", Arguments: map[string]any{"amount": 5000}})
+	if gated.Code != api.ApprovalRequired || gated.ApprovalID == "" {
+		t.Fatalf("a large transfer needs approval from a custom rule: %+v", gated)
+	}
+	if _, err := k.Approvals().Approve(alice, gated.ApprovalID, api.ApproveRequest{}); err != nil {
+		t.Fatalf("the agent's owner approves a custom gate: %v", err)
+	}
+	if d := authorize(t, f, alice, a.ID, api.AuthorizeRequest{Action: "transfer", Resource: "bank:acct", Arguments: map[string]any{"amount": 5000}}); !d.Allowed {
+		t.Fatalf("after approval: %+v", d)
+	}
+
+	events, _ := auditEvents(t, f, a.ID)
+	found := false
+	for _, e := range events {
+		if e.ID == d.AuditID {
+			found = e.Code == "POLICY_DENIED" && e.Reason == d.Reason && e.Revision == st.Revision
+		}
+		if e.Kind == "decision" && e.Revision != st.Revision {
+			t.Fatalf("event %s has revision %q, want %q", e.ID, e.Revision, st.Revision)
+		}
+	}
+	if !found {
+		t.Fatal("the custom denial is not audited with its code, reason and revision")
+	}
+}
+
+// A bundle that cannot be loaded keeps the service from claiming readiness: serving
+// without the operator's rules would allow what they deny.
+func TestUnloadableBundleIsNotReady(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no", http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	k, _ := openWithPolicy(t, kavach.PolicyConfig{Bundle: srv.URL, PollInterval: time.Hour})
+	err := k.Ready(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "not loaded") {
+		t.Fatalf("ready with an unloadable bundle: %v", err)
+	}
+	if st, _ := k.PolicyStatus(root); st.BundleLoaded || st.LastError == "" {
+		t.Fatalf("status: %+v", st)
+	}
+}
+
+func TestPolicyDirOutsideCustomIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "kavach", "authz"), 0o755)
+	os.WriteFile(filepath.Join(dir, "kavach", "authz", "x.rego"), []byte("package kavach.authz\nimport rego.v1\ndecision := {\"code\": \"ALLOWED\"}\n"), 0o644)
+	_, err := kavach.Open(context.Background(), kavach.Config{Database: "sqlite://" + filepath.Join(t.TempDir(), "k.db"),
+		Policy: kavach.PolicyConfig{Dir: dir}, Audit: kavach.AuditConfig{SigningKey: testAuditKey}})
+	if err == nil || !strings.Contains(err.Error(), "outside kavach.custom") {
+		t.Fatalf("a policy directory overriding the decision: %v", err)
+	}
+}
