@@ -120,6 +120,11 @@ func (a *auditService) stop(ctx context.Context) error {
 	return err
 }
 
+// RelayLeading reports whether this instance's Kafka relay holds the cluster's lease.
+func (k *Kavach) RelayLeading() bool {
+	return k.audit.relay != nil && k.audit.relay.State() == audit.RelayLeading
+}
+
 // RelayLag returns how many committed events the Kafka relay has yet to publish (0 when
 // Kafka is off).
 func (k *Kavach) RelayLag(ctx context.Context) (int64, error) {

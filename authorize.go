@@ -70,6 +70,9 @@ func (k *Kavach) resolveToken(ctx context.Context, act api.Actor, token string, 
 }
 
 func (k *Kavach) decide(ctx context.Context, act api.Actor, agentID string, req api.AuthorizeRequest, cc api.CallContext) engine.Result {
+	if err := k.feed.fresh(); err != nil {
+		return engine.Result{Code: api.EngineError, Reason: "internal error: this instance is out of sync with the database and failed closed", Err: err}
+	}
 	er := engine.Request{
 		AgentID: agentID, Action: req.Action, Resource: req.Resource, Arguments: req.Arguments,
 		IP: cc.IP, Now: k.callTime(cc, req.DryRun), DryRun: req.DryRun,

@@ -46,6 +46,9 @@ type Config struct {
 	Audit AuditConfig
 	// Policy says where custom rules come from.
 	Policy PolicyConfig
+	// Staleness bounds how long an instance sharing Postgres keeps deciding from its
+	// compiled state after losing the change feed, before failing closed (default 30s).
+	Staleness time.Duration
 	// Recorder, if set, receives audit events instead of the ledger pipeline (tests).
 	Recorder audit.Recorder
 }
@@ -59,6 +62,7 @@ type Kavach struct {
 	recorder  audit.Recorder
 	notifier  *webhook.Notifier
 	bundles   *engine.BundleLoader
+	feed      *feed
 	audit     *auditService
 	agents    *agentService
 	tenants   *tenantService
@@ -132,6 +136,7 @@ func (k *Kavach) start(ctx context.Context, cfg Config) error {
 	}
 	k.engine = e
 	k.startBundles(ctx, cfg.Policy)
+	k.startFeed(cfg.Staleness)
 	return nil
 }
 
@@ -182,6 +187,7 @@ func (k *Kavach) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var errs []error
+	k.feed.stop()
 	if k.bundles != nil {
 		errs = append(errs, k.bundles.Stop(ctx))
 	}

@@ -12,5 +12,8 @@ func (k *Kavach) Ready(ctx context.Context) error {
 	if _, err := k.store.GetTenant(ctx, agent.DefaultTenant); err != nil {
 		return err
 	}
+	if err := k.feedReady(); err != nil {
+		return err
+	}
 	return k.policyReady()
 }

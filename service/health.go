@@ -32,7 +32,7 @@ func (s *Server) readyz(c echo.Context) error {
 	if err := s.k.Ready(ctx); err != nil {
 		s.log.WarnContext(ctx, "not ready", "error", err)
 		var ae *api.Error
-		if errors.As(err, &ae) && ae.Reason == kavach.ReasonPolicyNotLoaded {
+		if errors.As(err, &ae) && (ae.Reason == kavach.ReasonPolicyNotLoaded || ae.Reason == kavach.ReasonOutOfSync) {
 			return unavailable(ae.Message)
 		}
 		return unavailable("the store does not answer")

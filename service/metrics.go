@@ -104,6 +104,7 @@ func (s *Server) serveMetrics(c echo.Context) error {
 type AuditSource interface {
 	AuditStats() audit.Stats
 	RelayLag(ctx context.Context) (int64, error)
+	RelayLeading() bool
 }
 
 // AuditCollectors returns the audit ledger's metrics, for Config.Collectors.
@@ -119,6 +120,13 @@ func AuditCollectors(src AuditSource) []prometheus.Collector {
 		counter("kavach_audit_events_written_total", "Audit events committed to the ledger.", func(s audit.Stats) float64 { return float64(s.Written) }),
 		counter("kavach_audit_failed_closed_total", "Decisions denied because their audit event could not be queued or committed.", func(s audit.Stats) float64 { return float64(s.FailedClosed) }),
 		counter("kavach_audit_write_errors_total", "Failed ledger commits (retried).", func(s audit.Stats) float64 { return float64(s.WriteErrors) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kavach_audit_relay_leading", Help: "1 if this instance's Kafka relay holds the cluster's lease."},
+			func() float64 {
+				if src.RelayLeading() {
+					return 1
+				}
+				return 0
+			}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kavach_audit_relay_lag", Help: "Committed audit events not yet published to Kafka."}, func() float64 {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()

@@ -233,3 +233,27 @@ type DelegationFilter struct {
 	Status    agent.DelegationStatus // stored status; "" for any
 	Limit     int
 }
+
+// Change names one committed change that decisions depend on.
+type Change struct {
+	Kind string // "agent" or "delegation"
+	ID   string
+}
+
+// ChangeHandler receives a change feed's events.
+type ChangeHandler struct {
+	// Synced runs after each (re)connection, once listening: everything committed before it
+	// must be reloaded there, since changes made while disconnected were not announced.
+	Synced func(ctx context.Context) error
+	// Changed runs for each change announced while connected.
+	Changed func(ctx context.Context, c Change)
+	// Lost runs when the connection is lost; Synced follows once it is back.
+	Lost func(err error)
+}
+
+// ChangeFeed is implemented by stores that several instances share (Postgres): it
+// announces every committed change to agents and delegations.
+type ChangeFeed interface {
+	// WatchChanges listens until ctx ends, reconnecting with back-off.
+	WatchChanges(ctx context.Context, h ChangeHandler) error
+}

@@ -1,0 +1,148 @@
+package kavach
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/kavachos/kavach-go/agent"
+	"github.com/kavachos/kavach-go/api"
+	"github.com/kavachos/kavach-go/store"
+)
+
+// DefaultStaleness is how long an instance that has lost the database's change feed keeps
+// deciding from what it compiled before failing closed.
+const DefaultStaleness = 30 * time.Second
+
+// feed keeps this instance's compiled state in step with other instances sharing the
+// database: it applies every announced change, resyncs fully after a reconnect, and says
+// when the state is too stale to decide on.
+type feed struct {
+	k         *Kavach
+	staleness time.Duration
+	cancel    context.CancelFunc
+	done      chan struct{}
+
+	mu       sync.Mutex
+	synced   bool      // listening and fully loaded
+	lostAt   time.Time // when the feed was lost (zero while synced)
+	lastErr  error
+	resyncs  int
+	changes  int64
+}
+
+// startFeed watches the store's change feed, if it has one (Postgres).
+func (k *Kavach) startFeed(staleness time.Duration) {
+	cf, ok := k.store.(store.ChangeFeed)
+	if !ok {
+		return
+	}
+	if staleness <= 0 {
+		staleness = DefaultStaleness
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &feed{k: k, staleness: staleness, cancel: cancel, done: make(chan struct{}), lostAt: time.Now()}
+	k.feed = f
+	go func() {
+		defer close(f.done)
+		cf.WatchChanges(ctx, store.ChangeHandler{Synced: f.resync, Changed: f.apply, Lost: f.lost})
+	}()
+}
+
+func (f *feed) stop() {
+	if f == nil {
+		return
+	}
+	f.cancel()
+	<-f.done
+}
+
+// resync reloads everything: changes made while this instance was not listening were
+// never announced to it.
+func (f *feed) resync(ctx context.Context) error {
+	if err := f.k.engine.LoadAll(ctx); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.synced, f.lostAt, f.lastErr = true, time.Time{}, nil
+	f.resyncs++
+	f.mu.Unlock()
+	return nil
+}
+
+func (f *feed) apply(ctx context.Context, c store.Change) {
+	var err error
+	switch c.Kind {
+	case "agent":
+		err = f.k.engine.Put(ctx, &agent.Agent{ID: c.ID})
+	case "delegation":
+		err = f.k.engine.PutDelegation(ctx, &agent.Delegation{ID: c.ID})
+	}
+	f.mu.Lock()
+	f.changes++
+	f.mu.Unlock()
+	if err != nil && !store.IsNotFound(err) {
+		// The change could not be applied: treat the state as lost until a resync.
+		f.k.log.Error("change not applied; resyncing", "kind", c.Kind, "id", c.ID, "error", err)
+		if rerr := f.resync(ctx); rerr != nil {
+			f.lost(rerr)
+		}
+	}
+}
+
+func (f *feed) lost(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.synced {
+		f.lostAt = time.Now()
+		f.k.log.Warn("lost the database's change feed; deciding from compiled state", "staleness", f.staleness.String(), "error", err)
+	}
+	f.synced, f.lastErr = false, err
+}
+
+// errStale fails decisions closed once the feed has been lost for longer than the
+// staleness bound (or was never established).
+var errStale = errors.New("this instance is out of sync with the database")
+
+// fresh returns nil while decisions may be made from the compiled state.
+func (f *feed) fresh() error {
+	if f == nil {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.synced || time.Since(f.lostAt) <= f.staleness {
+		return nil
+	}
+	return fmt.Errorf("%w since %s: %v", errStale, f.lostAt.UTC().Format(time.RFC3339), f.lastErr)
+}
+
+// FeedStatus reports the change feed: whether it is synced, since when it was lost, and
+// how many resyncs and changes it has handled. Stores without a feed report synced.
+func (k *Kavach) FeedStatus() (synced bool, lostAt time.Time, resyncs int, changes int64) {
+	if k.feed == nil {
+		return true, time.Time{}, 0, 0
+	}
+	k.feed.mu.Lock()
+	defer k.feed.mu.Unlock()
+	return k.feed.synced, k.feed.lostAt, k.feed.resyncs, k.feed.changes
+}
+
+// feedReady fails readiness while the instance is not listening to the change feed.
+func (k *Kavach) feedReady() error {
+	if k.feed == nil {
+		return nil
+	}
+	k.feed.mu.Lock()
+	defer k.feed.mu.Unlock()
+	if !k.feed.synced {
+		return &api.Error{Code: api.CodeInternal, Reason: ReasonOutOfSync,
+			Message: fmt.Sprintf("not listening to the database's change feed: %v", k.feed.lastErr)}
+	}
+	return nil
+}
+
+// ReasonOutOfSync marks a readiness failure caused by a lost change feed.
+const ReasonOutOfSync = "OUT_OF_SYNC"
