@@ -25,12 +25,12 @@ type feed struct {
 	cancel    context.CancelFunc
 	done      chan struct{}
 
-	mu       sync.Mutex
-	synced   bool      // listening and fully loaded
-	lostAt   time.Time // when the feed was lost (zero while synced)
-	lastErr  error
-	resyncs  int
-	changes  int64
+	mu      sync.Mutex
+	synced  bool      // listening and fully loaded
+	lostAt  time.Time // when the feed was lost (zero while synced)
+	lastErr error
+	resyncs int
+	changes int64
 }
 
 // startFeed watches the store's change feed, if it has one (Postgres).
