@@ -12,68 +12,31 @@ import (
 	"github.com/kavachos/kavach-go/store/internal/ratelog"
 )
 
-// Consume checks every limit and the approval, then charges them, in one transaction.
-// The rate rows and the approval row are locked first (keys in sorted order, so two
-// consumptions never wait on each other in a cycle); instances sharing the database
-// therefore share the limits exactly.
+// Consume checks every limit and the approval, then charges them, in one round trip: the
+// kavach_consume function does it all server-side, in one statement, locking the rate rows
+// in key order and then the approval row. Instances sharing the database therefore share
+// the limits exactly.
 func (s *Store) Consume(ctx context.Context, c store.Consumption) (store.ConsumeResult, error) {
 	if err := ratelog.CheckLimits(c.Limits); err != nil {
 		return store.ConsumeResult{}, err
 	}
-	now := c.Now.UnixMicro()
-	var res store.ConsumeResult
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		res = store.ConsumeResult{}
-		keys := limitKeys(c.Limits)
-		if _, err := tx.Exec(ctx, `INSERT INTO rate_logs (key, stamps)
-			SELECT k, '{}' FROM unnest($1::text[]) AS k ORDER BY k ON CONFLICT (key) DO NOTHING`, keys); err != nil {
-			return err
-		}
-		logs, err := readLogs(ctx, tx, `FOR UPDATE`, c.Limits, now)
-		if err != nil {
-			return err
-		}
-		res.RetryAfter = ratelog.Wait(logs, c.Limits, now)
-		if c.ApprovalID != "" {
-			usable, err := approvalUsable(ctx, tx, c.ApprovalID, c.Now)
-			if err != nil {
-				return err
-			}
-			res.ApprovalGone = !usable
-		}
-		if res.RetryAfter > 0 || res.ApprovalGone {
-			return nil
-		}
-		for _, key := range keys {
-			if _, err := tx.Exec(ctx, `UPDATE rate_logs SET stamps = $2 WHERE key = $1`, key, ratelog.WithStamp(logs[key], now)); err != nil {
-				return err
-			}
-		}
-		if c.ApprovalID != "" {
-			if _, err := tx.Exec(ctx, `UPDATE approvals SET uses_left = uses_left - 1 WHERE id = $1`, c.ApprovalID); err != nil {
-				return err
-			}
-		}
-		res.OK = true
-		return nil
-	})
+	keys := make([]string, len(c.Limits))
+	maxes := make([]int32, len(c.Limits))
+	windows := make([]int64, len(c.Limits))
+	for i, l := range c.Limits {
+		keys[i], maxes[i], windows[i] = l.Key, int32(l.Max), l.Window.Microseconds()
+	}
+	var (
+		res  store.ConsumeResult
+		wait int64
+	)
+	err := s.pool.QueryRow(ctx, `SELECT ok, retry_after, approval_gone FROM kavach_consume($1, $2, $3, $4, $5)`,
+		keys, maxes, windows, c.Now.UnixMicro(), c.ApprovalID).Scan(&res.OK, &wait, &res.ApprovalGone)
 	if err != nil {
 		return store.ConsumeResult{}, mapErr(err, "consume")
 	}
+	res.RetryAfter = time.Duration(wait) * time.Microsecond
 	return res, nil
-}
-
-// approvalUsable locks the approval and says whether it exists, is approved and has a
-// use left at now.
-func approvalUsable(ctx context.Context, tx pgx.Tx, id string, now time.Time) (bool, error) {
-	var usable bool
-	err := tx.QueryRow(ctx, `SELECT status = 'approved' AND uses_left > 0
-		AND (grant_expires_at IS NULL OR grant_expires_at > $2) FROM approvals WHERE id = $1 FOR UPDATE`,
-		id, now).Scan(&usable)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return false, err
-	}
-	return usable, nil
 }
 
 // RateRemaining returns how many calls the most constrained limit still admits at now.

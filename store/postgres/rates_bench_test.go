@@ -1,0 +1,33 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/kavachos/kavach-go/store"
+	"github.com/kavachos/kavach-go/store/postgres"
+	"github.com/kavachos/kavach-go/store/postgres/pgtest"
+)
+
+// BenchmarkConsume charges one rate limit per call (one round trip), as an allowed call
+// under a rate-limited grant does, against a real Postgres on loopback.
+func BenchmarkConsume(b *testing.B) {
+	s, err := postgres.Open(context.Background(), pgtest.URL(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		limit := store.RateLimit{Key: fmt.Sprintf("agt_bench/perm_%d", i%100), Max: 1_000_000, Window: time.Minute}
+		r, err := s.Consume(ctx, store.Consumption{Now: time.Now(), Limits: []store.RateLimit{limit}})
+		if err != nil || !r.OK {
+			b.Fatal(r, err)
+		}
+		i++
+	}
+}
