@@ -56,6 +56,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 			Sync: cfg.AuditSync, Mask: cfg.AuditMask, SigningKey: cfg.AuditSigningKey, SigningKeyFile: cfg.AuditKeyFile,
 			KafkaBrokers: cfg.KafkaBrokers, KafkaTopic: cfg.KafkaTopic,
 		},
+		Staleness: cfg.Staleness,
 		Policy: kavach.PolicyConfig{
 			Dir: cfg.PolicyDir, Bundle: cfg.Bundle, PollInterval: cfg.BundlePoll,
 			VerificationKey: cfg.BundleKey, KeyID: cfg.BundleKeyID,

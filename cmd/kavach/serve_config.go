@@ -44,6 +44,7 @@ type serveConfig struct {
 	BundlePoll         time.Duration `yaml:"bundlePollInterval"`
 	BundleKey          string        `yaml:"bundleVerificationKey"`
 	BundleKeyID        string        `yaml:"bundleKeyId"`
+	Staleness          time.Duration `yaml:"staleness"`
 }
 
 // DefaultListen is where `kavach serve` listens unless told otherwise: loopback only.
@@ -73,6 +74,7 @@ var serveFlags = []serveFlag{
 	{"kafka-brokers", "KAVACH_KAFKA_BROKERS"}, {"kafka-topic", "KAVACH_KAFKA_TOPIC"},
 	{"policy-dir", "KAVACH_POLICY_DIR"}, {"bundle", "KAVACH_BUNDLE"}, {"bundle-poll-interval", "KAVACH_BUNDLE_POLL_INTERVAL"},
 	{"bundle-verification-key", "KAVACH_BUNDLE_VERIFICATION_KEY"}, {"bundle-key-id", "KAVACH_BUNDLE_KEY_ID"},
+	{"staleness", "KAVACH_STALENESS"},
 }
 
 func bindServeFlags(fs *pflag.FlagSet, c *serveConfig, configFile *string) {
@@ -100,6 +102,7 @@ func bindServeFlags(fs *pflag.FlagSet, c *serveConfig, configFile *string) {
 	fs.DurationVar(&c.BundlePoll, "bundle-poll-interval", 30*time.Second, "how often an HTTP bundle is polled (env KAVACH_BUNDLE_POLL_INTERVAL)")
 	fs.StringVar(&c.BundleKey, "bundle-verification-key", "", "require bundles signed with this PEM public key or HMAC secret (inline or a file) (env KAVACH_BUNDLE_VERIFICATION_KEY)")
 	fs.StringVar(&c.BundleKeyID, "bundle-key-id", "", "key id of that key (default kavach) (env KAVACH_BUNDLE_KEY_ID)")
+	fs.DurationVar(&c.Staleness, "staleness", kavach.DefaultStaleness, "with Postgres: how long to decide from compiled state after losing the change feed, before failing closed (env KAVACH_STALENESS)")
 	fs.StringVar(configFile, "config", "", "YAML file with any of these settings (env KAVACH_CONFIG)")
 	_ = fs.MarkHidden("addr")
 }
