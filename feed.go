@@ -31,6 +31,7 @@ type feed struct {
 	lastErr error
 	resyncs int
 	changes int64
+	first   chan struct{} // closed at the first sync
 }
 
 // startFeed watches the store's change feed, if it has one (Postgres).
@@ -43,12 +44,19 @@ func (k *Kavach) startFeed(staleness time.Duration) {
 		staleness = DefaultStaleness
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	f := &feed{k: k, staleness: staleness, cancel: cancel, done: make(chan struct{}), lostAt: time.Now()}
+	f := &feed{k: k, staleness: staleness, cancel: cancel, done: make(chan struct{}), lostAt: time.Now(),
+		first: make(chan struct{})}
 	k.feed = f
 	go func() {
 		defer close(f.done)
 		cf.WatchChanges(ctx, store.ChangeHandler{Synced: f.resync, Changed: f.apply, Lost: f.lost})
 	}()
+	// Open returns once the instance listens, so that it starts ready; a database that
+	// cannot be listened to within the wait leaves it not ready until it can.
+	select {
+	case <-f.first:
+	case <-time.After(10 * time.Second):
+	}
 }
 
 func (f *feed) stop() {
@@ -68,6 +76,9 @@ func (f *feed) resync(ctx context.Context) error {
 	f.mu.Lock()
 	f.synced, f.lostAt, f.lastErr = true, time.Time{}, nil
 	f.resyncs++
+	if f.resyncs == 1 {
+		close(f.first)
+	}
 	f.mu.Unlock()
 	return nil
 }
@@ -83,7 +94,7 @@ func (f *feed) apply(ctx context.Context, c store.Change) {
 	f.mu.Lock()
 	f.changes++
 	f.mu.Unlock()
-	if err != nil && !store.IsNotFound(err) {
+	if err != nil && !store.IsNotFound(err) && ctx.Err() == nil {
 		// The change could not be applied: treat the state as lost until a resync.
 		f.k.log.Error("change not applied; resyncing", "kind", c.Kind, "id", c.ID, "error", err)
 		if rerr := f.resync(ctx); rerr != nil {

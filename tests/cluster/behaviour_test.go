@@ -176,26 +176,35 @@ func TestRelayLeaderKilledMidStream(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	report, err := other.api.Audit().Verify(ctx, "")
-	if err != nil || !report.OK {
-		t.Fatalf("verify after the leader died: %+v %v", report, err)
-	}
-	var export bytes.Buffer
-	if err := other.api.Audit().Export(ctx, api.AuditQuery{}, "ndjson", &export); err != nil {
-		t.Fatal(err)
-	}
+	// The survivor's audit pipeline may still be writing its last events: read the ledger
+	// until verification and the export agree.
+	var report *api.AuditReport
 	ledger := map[string]bool{}
-	sc := bufio.NewScanner(&export)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var e agent.AuditEvent
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+	for attempt := 0; ; attempt++ {
+		if report, err = other.api.Audit().Verify(ctx, ""); err != nil || !report.OK {
+			t.Fatalf("verify after the leader died: %+v %v", report, err)
+		}
+		var export bytes.Buffer
+		if err := other.api.Audit().Export(ctx, api.AuditQuery{}, "ndjson", &export); err != nil {
 			t.Fatal(err)
 		}
-		ledger[e.ID] = true
-	}
-	if int64(len(ledger)) != report.Checked {
-		t.Fatalf("export has %d events, verify checked %d", len(ledger), report.Checked)
+		ledger = map[string]bool{}
+		sc := bufio.NewScanner(&export)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var e agent.AuditEvent
+			if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+				t.Fatal(err)
+			}
+			ledger[e.ID] = true
+		}
+		if int64(len(ledger)) == report.Checked {
+			break
+		}
+		if attempt == 50 {
+			t.Fatalf("export has %d events, verify checked %d", len(ledger), report.Checked)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.broker.ListenAddrs()...), kgo.ConsumeTopics(topic),
