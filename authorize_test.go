@@ -2,7 +2,11 @@ package kavach_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +16,7 @@ import (
 	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/api"
 	"github.com/kavachos/kavach-go/store"
+	"github.com/kavachos/kavach-go/webhook"
 )
 
 func gated(approvers ...string) []agent.Permission {
@@ -330,4 +335,47 @@ func TestEveryDecisionIsAudited(t *testing.T) {
 			t.Fatalf("invalid-token event: %+v", e)
 		}
 	})
+}
+
+// TestApprovalWebhookAnnouncesNewRequests: a new approval request is POSTed, signed, once;
+// repeating the gated call does not announce it again.
+func TestApprovalWebhookAnnouncesNewRequests(t *testing.T) {
+	const secret = "a-webhook-secret-of-some-length"
+	got := make(chan map[string]any, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := webhook.Verify(secret, r.Header.Get("Kavach-Signature"), body, time.Now(), time.Minute); err != nil {
+			t.Errorf("signature: %v", err)
+		}
+		var ev map[string]any
+		json.Unmarshal(body, &ev)
+		got <- ev
+	}))
+	defer srv.Close()
+	f := &fixture{now: time.Now()}
+	k, err := kavach.Open(context.Background(), kavach.Config{Database: "sqlite://" + t.TempDir() + "/k.db", Now: f.clock,
+		ApprovalWebhook: webhook.Config{URL: srv.URL, Secret: secret}, Audit: kavach.AuditConfig{SigningKey: testAuditKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	f.k = k
+	a := create(t, f, alice, api.CreateAgentRequest{Permissions: gated()})
+	d := authorize(t, f, alice, a.ID, push("dev"))
+	authorize(t, f, alice, a.ID, push("dev"))
+	select {
+	case ev := <-got:
+		data, _ := ev["data"].(map[string]any)
+		if ev["type"] != "approval.requested" || data["id"] != d.ApprovalID || data["agentId"] != a.ID {
+			t.Fatalf("webhook event: %v", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no webhook for a new approval request")
+	}
+	k.Close() // delivers anything still queued
+	select {
+	case ev := <-got:
+		t.Fatalf("a repeated call announced the request again: %v", ev)
+	default:
+	}
 }

@@ -37,7 +37,17 @@ func (s *Server) readyz(c echo.Context) error {
 		}
 		return unavailable("the store does not answer")
 	}
-	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+	// The policy revision in force, and the last one refused if any, are part of the answer:
+	// a refused bundle leaves the service ready on the previous revision, but visibly so.
+	body := map[string]any{"status": "ready"}
+	if st, err := s.k.PolicyStatus(kavach.WithActor(ctx, api.Root)); err == nil {
+		policy := map[string]any{"revision": st.Revision}
+		if st.LastError != "" {
+			policy["lastError"], policy["lastErrorAt"] = st.LastError, st.LastErrorAt
+		}
+		body["policy"] = policy
+	}
+	return c.JSON(http.StatusOK, body)
 }
 
 // recoverPanics turns a panic in a handler into a 500 problem and a logged stack, so one bad
