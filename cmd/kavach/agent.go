@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -131,22 +132,12 @@ func agentCreateCmd(g *globals) *cobra.Command {
 				return err
 			}
 			req.Type = agent.Type(typ)
-			k, ctx, err := g.session(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer k.Close()
-			a, err := k.Agents().Create(ctx, req)
-			if err != nil {
-				return err
-			}
-			if g.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), a)
-			}
-			writeAgent(cmd.OutOrStdout(), &a.Agent)
-			fmt.Fprintf(cmd.OutOrStdout(), "\ntoken: %s\n", a.Token)
-			fmt.Fprintln(cmd.ErrOrStderr(), "Store the token now: it is not shown again (rotate to get a new one).")
-			return nil
+			return runAndPrint(cmd, g, func(ctx context.Context, k session) (*api.AgentWithToken, error) {
+				return k.Agents().Create(ctx, req)
+			}, func(cmd *cobra.Command, a *api.AgentWithToken) error {
+				writeAgentToken(cmd, &a.Agent, a.Token, "Store the token now: it is not shown again (rotate to get a new one).")
+				return nil
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -174,35 +165,31 @@ func agentListCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			req.Status = agent.Status(status)
-			k, ctx, err := g.session(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer k.Close()
-			page, err := k.Agents().List(ctx, req)
-			if err != nil {
-				return err
-			}
-			for all && page.NextCursor != "" {
-				req.Cursor = page.NextCursor
-				next, err := k.Agents().List(ctx, req)
+			return runAndPrint(cmd, g, func(ctx context.Context, k session) (*api.AgentList, error) {
+				page, err := k.Agents().List(ctx, req)
 				if err != nil {
-					return err
+					return nil, err
 				}
-				page.Agents = append(page.Agents, next.Agents...)
-				page.NextCursor = next.NextCursor
-			}
-			if page.Agents == nil {
-				page.Agents = []agent.Agent{}
-			}
-			if g.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), page)
-			}
-			writeAgentTable(cmd.OutOrStdout(), page.Agents)
-			if page.NextCursor != "" {
-				fmt.Fprintf(cmd.ErrOrStderr(), "more: --cursor %s (or --all)\n", page.NextCursor)
-			}
-			return nil
+				for all && page.NextCursor != "" {
+					req.Cursor = page.NextCursor
+					next, err := k.Agents().List(ctx, req)
+					if err != nil {
+						return nil, err
+					}
+					page.Agents = append(page.Agents, next.Agents...)
+					page.NextCursor = next.NextCursor
+				}
+				if page.Agents == nil {
+					page.Agents = []agent.Agent{}
+				}
+				return page, nil
+			}, func(cmd *cobra.Command, page *api.AgentList) error {
+				writeAgentTable(cmd.OutOrStdout(), page.Agents)
+				if page.NextCursor != "" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "more: --cursor %s (or --all)\n", page.NextCursor)
+				}
+				return nil
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -216,40 +203,28 @@ func agentListCmd(g *globals) *cobra.Command {
 }
 
 // agentAction builds a command that takes an agent id and prints the resulting agent.
-func agentAction(g *globals, use, short string, do func(cmd *cobra.Command, k api.Agents, id string) (*agent.Agent, error)) *cobra.Command {
+func agentAction(g *globals, use, short string, do func(ctx context.Context, cmd *cobra.Command, k api.Agents, id string) (*agent.Agent, error)) *cobra.Command {
 	return &cobra.Command{
 		Use:   use + " AGENT_ID",
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, ctx, err := g.session(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer k.Close()
-			cmd.SetContext(ctx)
-			a, err := do(cmd, k.Agents(), args[0])
-			if err != nil {
-				return err
-			}
-			if g.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), a)
-			}
-			writeAgent(cmd.OutOrStdout(), a)
-			return nil
+			return runAndPrint(cmd, g, func(ctx context.Context, k session) (*agent.Agent, error) {
+				return do(ctx, cmd, k.Agents(), args[0])
+			}, writeAgent)
 		},
 	}
 }
 
 func agentGetCmd(g *globals) *cobra.Command {
-	return agentAction(g, "get", "Show an agent", func(cmd *cobra.Command, k api.Agents, id string) (*agent.Agent, error) {
-		return k.Get(cmd.Context(), id)
+	return agentAction(g, "get", "Show an agent", func(ctx context.Context, _ *cobra.Command, k api.Agents, id string) (*agent.Agent, error) {
+		return k.Get(ctx, id)
 	})
 }
 
 func agentRevokeCmd(g *globals) *cobra.Command {
-	return agentAction(g, "revoke", "Revoke an agent for good", func(cmd *cobra.Command, k api.Agents, id string) (*agent.Agent, error) {
-		return k.Revoke(cmd.Context(), id)
+	return agentAction(g, "revoke", "Revoke an agent for good", func(ctx context.Context, _ *cobra.Command, k api.Agents, id string) (*agent.Agent, error) {
+		return k.Revoke(ctx, id)
 	})
 }
 
@@ -261,7 +236,7 @@ func agentUpdateCmd(g *globals) *cobra.Command {
 		meta  []string
 	)
 	cmd := agentAction(g, "update", "Change an agent's name, permissions (replaced as a whole), expiry or metadata",
-		func(cmd *cobra.Command, k api.Agents, id string) (*agent.Agent, error) {
+		func(ctx context.Context, cmd *cobra.Command, k api.Agents, id string) (*agent.Agent, error) {
 			var req api.UpdateAgentRequest
 			if cmd.Flags().Changed("name") {
 				req.Name = &name
@@ -285,7 +260,7 @@ func agentUpdateCmd(g *globals) *cobra.Command {
 				}
 				req.Metadata = &m
 			}
-			return k.Update(cmd.Context(), id, req)
+			return k.Update(ctx, id, req)
 		})
 	cmd.Flags().StringVar(&name, "name", "", "new name")
 	cmd.Flags().StringArrayVar(&meta, "metadata", nil, "replace metadata with KEY=VALUE pairs (repeatable)")
@@ -301,22 +276,12 @@ func agentRotateCmd(g *globals) *cobra.Command {
 		Short: "Issue a new token; the old one stops working (after --grace, if given)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, ctx, err := g.session(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer k.Close()
-			res, err := k.Agents().Rotate(ctx, args[0], api.RotateRequest{GracePeriod: agent.Duration(grace)})
-			if err != nil {
-				return err
-			}
-			if g.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), res)
-			}
-			writeAgent(cmd.OutOrStdout(), &res.Agent)
-			fmt.Fprintf(cmd.OutOrStdout(), "\ntoken: %s\n", res.Token)
-			fmt.Fprintln(cmd.ErrOrStderr(), "Store the token now: it is not shown again.")
-			return nil
+			return runAndPrint(cmd, g, func(ctx context.Context, k session) (*api.RotateResult, error) {
+				return k.Agents().Rotate(ctx, args[0], api.RotateRequest{GracePeriod: agent.Duration(grace)})
+			}, func(cmd *cobra.Command, res *api.RotateResult) error {
+				writeAgentToken(cmd, &res.Agent, res.Token, "Store the token now: it is not shown again.")
+				return nil
+			})
 		},
 	}
 	cmd.Flags().DurationVar(&grace, "grace", 0, "keep the old token valid this long, e.g. 10m")

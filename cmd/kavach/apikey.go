@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/api"
 )
 
@@ -20,21 +22,13 @@ func apiKeyCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			req.Role = api.Role(role)
-			k, ctx, err := g.session(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer k.Close()
-			key, err := k.APIKeys().Create(ctx, req)
-			if err != nil {
-				return err
-			}
-			if g.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), key)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "created %s key %s (tenant %q, owner %q)\nkey: %s\n",
-				key.Role, key.ID, key.TenantID, key.OwnerID, key.Key)
-			return nil
+			return runAndPrint(cmd, g, func(ctx context.Context, k session) (*api.APIKeyWithSecret, error) {
+				return k.APIKeys().Create(ctx, req)
+			}, func(cmd *cobra.Command, key *api.APIKeyWithSecret) error {
+				fmt.Fprintf(cmd.OutOrStdout(), "created %s key %s (tenant %q, owner %q)\nkey: %s\n",
+					key.Role, key.ID, key.TenantID, key.OwnerID, key.Key)
+				return nil
+			})
 		},
 	}
 	create.Flags().StringVar(&role, "role", "", "root, admin, app or user")
@@ -49,29 +43,9 @@ func apiKeyCmd(g *globals) *cobra.Command {
 		Short: "List API keys (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			k, ctx, err := g.session(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer k.Close()
-			l, err := k.APIKeys().List(ctx, filter)
-			if err != nil {
-				return err
-			}
-			if g.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), l)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tROLE\tTENANT\tOWNER\tNAME\tKEY\tCREATED\tREVOKED")
-			for _, x := range l.Keys {
-				revoked := ""
-				if x.RevokedAt != nil {
-					revoked = x.RevokedAt.Format(time.RFC3339)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s…\t%s\t%s\n", x.ID, x.Role, x.TenantID, x.OwnerID, x.Name,
-					x.Prefix, x.CreatedAt.Format(time.RFC3339), revoked)
-			}
-			return tw.Flush()
+			return runAndPrint(cmd, g, func(ctx context.Context, k session) (*api.APIKeyList, error) {
+				return k.APIKeys().List(ctx, filter)
+			}, writeAPIKeyTable)
 		},
 	}
 	list.Flags().StringVar(&filter.TenantID, "tenant", "", "only this tenant's keys")
@@ -82,22 +56,28 @@ func apiKeyCmd(g *globals) *cobra.Command {
 		Short: "Revoke an API key for good",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, ctx, err := g.session(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer k.Close()
-			key, err := k.APIKeys().Revoke(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			if g.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), key)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "revoked %s\n", key.ID)
-			return nil
+			return runAndPrint(cmd, g, func(ctx context.Context, k session) (*agent.APIKey, error) {
+				return k.APIKeys().Revoke(ctx, args[0])
+			}, func(cmd *cobra.Command, key *agent.APIKey) error {
+				fmt.Fprintf(cmd.OutOrStdout(), "revoked %s\n", key.ID)
+				return nil
+			})
 		},
 	}
 	cmd.AddCommand(create, list, revoke)
 	return cmd
+}
+
+func writeAPIKeyTable(cmd *cobra.Command, l *api.APIKeyList) error {
+	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tROLE\tTENANT\tOWNER\tNAME\tKEY\tCREATED\tREVOKED")
+	for _, x := range l.Keys {
+		revoked := ""
+		if x.RevokedAt != nil {
+			revoked = x.RevokedAt.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s…\t%s\t%s\n", x.ID, x.Role, x.TenantID, x.OwnerID, x.Name,
+			x.Prefix, x.CreatedAt.Format(time.RFC3339), revoked)
+	}
+	return tw.Flush()
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -21,25 +22,9 @@ func approvalsCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			req.Status = agent.ApprovalStatus(status)
-			k, ctx, err := g.session(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer k.Close()
-			l, err := k.Approvals().List(ctx, req)
-			if err != nil {
-				return err
-			}
-			if g.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), l)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tAGENT\tACTION\tRESOURCE\tARGUMENTS\tSTATUS\tEXPIRES")
-			for _, a := range l.Approvals {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.AgentID, a.Action, a.Resource,
-					compactJSON(a.Arguments), a.Status, a.ExpiresAt.Format(time.RFC3339))
-			}
-			return tw.Flush()
+			return runAndPrint(cmd, g, func(ctx context.Context, k session) (*api.ApprovalList, error) {
+				return k.Approvals().List(ctx, req)
+			}, writeApprovalTable)
 		},
 	}
 	list.Flags().StringVar(&status, "status", "pending", "pending, approved, denied, expired or used")
@@ -56,16 +41,9 @@ func approvalsCmd(g *globals) *cobra.Command {
 		Short: "Approve a pending request: the call is then allowed --uses times within --ttl",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, ctx, err := g.session(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer k.Close()
-			a, err := k.Approvals().Approve(ctx, args[0], api.ApproveRequest{Reason: reason, Uses: uses, TTL: agent.Duration(ttl)})
-			if err != nil {
-				return err
-			}
-			return writeApproval(cmd, g, a)
+			return runAndPrint(cmd, g, func(ctx context.Context, k session) (*agent.ApprovalRequest, error) {
+				return k.Approvals().Approve(ctx, args[0], api.ApproveRequest{Reason: reason, Uses: uses, TTL: agent.Duration(ttl)})
+			}, writeApproval)
 		},
 	}
 	approve.Flags().IntVar(&uses, "uses", 1, "how many calls the approval allows")
@@ -77,16 +55,9 @@ func approvalsCmd(g *globals) *cobra.Command {
 		Short: "Deny a pending request",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, ctx, err := g.session(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer k.Close()
-			a, err := k.Approvals().Deny(ctx, args[0], api.DenyRequest{Reason: denyReason})
-			if err != nil {
-				return err
-			}
-			return writeApproval(cmd, g, a)
+			return runAndPrint(cmd, g, func(ctx context.Context, k session) (*agent.ApprovalRequest, error) {
+				return k.Approvals().Deny(ctx, args[0], api.DenyRequest{Reason: denyReason})
+			}, writeApproval)
 		},
 	}
 	deny.Flags().StringVar(&denyReason, "reason", "", "why")
@@ -94,10 +65,17 @@ func approvalsCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func writeApproval(cmd *cobra.Command, g *globals, a *agent.ApprovalRequest) error {
-	if g.output == "json" {
-		return writeJSON(cmd.OutOrStdout(), a)
+func writeApprovalTable(cmd *cobra.Command, l *api.ApprovalList) error {
+	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tAGENT\tACTION\tRESOURCE\tARGUMENTS\tSTATUS\tEXPIRES")
+	for _, a := range l.Approvals {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.AgentID, a.Action, a.Resource,
+			compactJSON(a.Arguments), a.Status, a.ExpiresAt.Format(time.RFC3339))
 	}
+	return tw.Flush()
+}
+
+func writeApproval(cmd *cobra.Command, a *agent.ApprovalRequest) error {
 	fmt.Fprintf(cmd.OutOrStdout(), "%s %s: %s %s %s\n", a.ID, a.Status, a.Action, a.Resource, compactJSON(a.Arguments))
 	return nil
 }

@@ -73,23 +73,15 @@ func auditQueryCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			k, ctx, err := g.session(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer k.Close()
-			page, err := k.Audit().Query(ctx, q)
-			if err != nil {
-				return err
-			}
-			if g.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), page)
-			}
-			writeEvents(cmd.OutOrStdout(), page.Events)
-			if page.NextCursor != "" {
-				fmt.Fprintf(cmd.ErrOrStderr(), "more: --cursor %s\n", page.NextCursor)
-			}
-			return nil
+			return runAndPrint(cmd, g, func(ctx context.Context, k session) (*api.AuditPage, error) {
+				return k.Audit().Query(ctx, q)
+			}, func(cmd *cobra.Command, page *api.AuditPage) error {
+				writeEvents(cmd.OutOrStdout(), page.Events)
+				if page.NextCursor != "" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "more: --cursor %s\n", page.NextCursor)
+				}
+				return nil
+			})
 		},
 	}
 	f.register(cmd)
@@ -133,12 +125,9 @@ func auditExportCmd(g *globals) *cobra.Command {
 				defer file.Close()
 				w = file
 			}
-			k, ctx, err := g.session(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer k.Close()
-			return k.Audit().Export(ctx, q, format, w)
+			return g.withSession(cmd, func(ctx context.Context, k session) error {
+				return k.Audit().Export(ctx, q, format, w)
+			})
 		},
 	}
 	f.register(cmd)
@@ -154,30 +143,32 @@ func auditVerifyCmd(g *globals) *cobra.Command {
 		Short: "Walk the hash chains and name the first broken or missing event (exit 1 if any)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			k, ctx, err := g.session(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer k.Close()
-			r, err := k.Audit().Verify(ctx, tenant)
-			if err != nil {
-				return err
-			}
-			if g.output == "json" {
-				err = writeJSON(cmd.OutOrStdout(), r)
-			} else if r.OK {
-				fmt.Fprintf(cmd.OutOrStdout(), "ok: %d events verified\n", r.Checked)
-			} else {
-				fmt.Fprintf(cmd.OutOrStdout(), "BROKEN in tenant %s at seq %d (event %s): %s\n", r.TenantID, r.FirstBrokenSeq, r.FirstBrokenID, r.Problem)
-			}
-			if err == nil && !r.OK {
-				return fmt.Errorf("the audit ledger does not verify")
-			}
-			return err
+			return g.withSession(cmd, func(ctx context.Context, k session) error {
+				r, err := k.Audit().Verify(ctx, tenant)
+				if err != nil {
+					return err
+				}
+				if err := show(cmd, g, r, writeAuditReport); err != nil {
+					return err
+				}
+				if !r.OK {
+					return fmt.Errorf("the audit ledger does not verify")
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&tenant, "tenant", "", "only this tenant (default: every tenant)")
 	return cmd
+}
+
+func writeAuditReport(cmd *cobra.Command, r *api.AuditReport) error {
+	if r.OK {
+		fmt.Fprintf(cmd.OutOrStdout(), "ok: %d events verified\n", r.Checked)
+	} else {
+		fmt.Fprintf(cmd.OutOrStdout(), "BROKEN in tenant %s at seq %d (event %s): %s\n", r.TenantID, r.FirstBrokenSeq, r.FirstBrokenID, r.Problem)
+	}
+	return nil
 }
 
 func auditTailCmd(g *globals) *cobra.Command {
@@ -195,12 +186,9 @@ func auditTailCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			k, ctx, err := g.session(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer k.Close()
-			return tail(ctx, k.Audit(), q, interval, count, cmd.OutOrStdout())
+			return g.withSession(cmd, func(ctx context.Context, k session) error {
+				return tail(ctx, k.Audit(), q, interval, count, cmd.OutOrStdout())
+			})
 		},
 	}
 	f.register(cmd)

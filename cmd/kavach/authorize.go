@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -100,29 +101,27 @@ func authorizeCmd(g *globals) *cobra.Command {
 			if !cc.Time.IsZero() && !dryRun {
 				return fmt.Errorf("--at asks about another time and needs --dry-run: real calls are decided now")
 			}
-			k, ctx, err := g.session(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer k.Close()
-			var d *api.Decision
-			if c.token != "" {
-				d, err = k.AuthorizeToken(ctx, c.token, req, cc)
-			} else {
-				d, err = k.Authorize(ctx, c.agentID, req, cc)
-			}
-			if err != nil {
-				return err
-			}
-			if g.output == "json" {
-				err = writeJSON(cmd.OutOrStdout(), d)
-			} else {
-				writeDecision(cmd, d)
-			}
-			if err == nil && !d.Allowed {
-				return errDenied{d.Code}
-			}
-			return err
+			return g.withSession(cmd, func(ctx context.Context, k session) error {
+				var (
+					d   *api.Decision
+					err error
+				)
+				if c.token != "" {
+					d, err = k.AuthorizeToken(ctx, c.token, req, cc)
+				} else {
+					d, err = k.Authorize(ctx, c.agentID, req, cc)
+				}
+				if err != nil {
+					return err
+				}
+				if err := show(cmd, g, d, writeDecision); err != nil {
+					return err
+				}
+				if !d.Allowed {
+					return errDenied{d.Code}
+				}
+				return nil
+			})
 		},
 	}
 	c.register(cmd, true)
@@ -130,7 +129,7 @@ func authorizeCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func writeDecision(cmd *cobra.Command, d *api.Decision) {
+func writeDecision(cmd *cobra.Command, d *api.Decision) error {
 	w := cmd.OutOrStdout()
 	verdict := "DENIED"
 	if d.Allowed {
@@ -150,6 +149,7 @@ func writeDecision(cmd *cobra.Command, d *api.Decision) {
 		fmt.Fprintf(w, "retry after: %s\n", d.RetryAfter)
 	}
 	fmt.Fprintf(w, "audit id:    %s\n", d.AuditID)
+	return nil
 }
 
 func policyCmd(g *globals) *cobra.Command {

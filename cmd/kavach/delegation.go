@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -31,16 +33,9 @@ func delegateCmd(g *globals) *cobra.Command {
 			if req.ExpiresAt, err = exp.parse(); err != nil {
 				return err
 			}
-			k, ctx, err := g.session(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer k.Close()
-			d, err := k.Delegations().Delegate(ctx, req)
-			if err != nil {
-				return err
-			}
-			return writeDelegations(cmd, g, []agent.Delegation{*d}, true)
+			return runAndPrint(cmd, g, func(ctx context.Context, k session) (*agent.Delegation, error) {
+				return k.Delegations().Delegate(ctx, req)
+			}, writeDelegation)
 		},
 	}
 	f := cmd.Flags()
@@ -62,19 +57,11 @@ func delegationCmd(g *globals) *cobra.Command {
 		Short: "List delegations (of one agent with --agent)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			k, ctx, err := g.session(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer k.Close()
-			l, err := k.Delegations().List(ctx, req)
-			if err != nil {
-				return err
-			}
-			if g.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), l)
-			}
-			return writeDelegations(cmd, g, l.Delegations, false)
+			return runAndPrint(cmd, g, func(ctx context.Context, k session) (*api.DelegationList, error) {
+				return k.Delegations().List(ctx, req)
+			}, func(cmd *cobra.Command, l *api.DelegationList) error {
+				return writeDelegationTable(cmd.OutOrStdout(), l.Delegations)
+			})
 		},
 	}
 	list.Flags().StringVar(&req.AgentID, "agent", "", "only this agent's delegations")
@@ -84,30 +71,21 @@ func delegationCmd(g *globals) *cobra.Command {
 		Short: "Revoke a delegation; everything delegated through it stops at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, ctx, err := g.session(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer k.Close()
-			d, err := k.Delegations().Revoke(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			return writeDelegations(cmd, g, []agent.Delegation{*d}, true)
+			return runAndPrint(cmd, g, func(ctx context.Context, k session) (*agent.Delegation, error) {
+				return k.Delegations().Revoke(ctx, args[0])
+			}, writeDelegation)
 		},
 	}
 	cmd.AddCommand(list, revoke)
 	return cmd
 }
 
-func writeDelegations(cmd *cobra.Command, g *globals, ds []agent.Delegation, single bool) error {
-	if g.output == "json" {
-		if single {
-			return writeJSON(cmd.OutOrStdout(), ds[0])
-		}
-		return writeJSON(cmd.OutOrStdout(), api.DelegationList{Delegations: ds})
-	}
-	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+func writeDelegation(cmd *cobra.Command, d *agent.Delegation) error {
+	return writeDelegationTable(cmd.OutOrStdout(), []agent.Delegation{*d})
+}
+
+func writeDelegationTable(w io.Writer, ds []agent.Delegation) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tFROM\tTO\tDEPTH\tSTATUS\tEXPIRES\tPERMISSIONS")
 	for _, d := range ds {
 		var ps []string

@@ -8,6 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/kavachos/kavach-go/agent"
 )
 
@@ -15,6 +17,14 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// show prints v: as JSON with -o json, otherwise with table.
+func show[T any](cmd *cobra.Command, g *globals, v T, table func(cmd *cobra.Command, v T) error) error {
+	if g.output == "json" {
+		return writeJSON(cmd.OutOrStdout(), v)
+	}
+	return table(cmd, v)
 }
 
 func writeAgentTable(w io.Writer, agents []agent.Agent) {
@@ -27,8 +37,8 @@ func writeAgentTable(w io.Writer, agents []agent.Agent) {
 	tw.Flush()
 }
 
-func writeAgent(w io.Writer, a *agent.Agent) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+func writeAgent(cmd *cobra.Command, a *agent.Agent) error {
+	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "id:\t%s\n", a.ID)
 	fmt.Fprintf(tw, "tenant:\t%s\n", a.TenantID)
 	fmt.Fprintf(tw, "owner:\t%s\n", a.OwnerID)
@@ -50,6 +60,15 @@ func writeAgent(w io.Writer, a *agent.Agent) {
 		fmt.Fprintf(tw, "metadata:\t%s=%s\n", k, v)
 	}
 	tw.Flush()
+	return nil
+}
+
+// writeAgentToken prints an agent with the token just issued for it, and a reminder that
+// the token is not shown again.
+func writeAgentToken(cmd *cobra.Command, a *agent.Agent, token, reminder string) {
+	writeAgent(cmd, a)
+	fmt.Fprintf(cmd.OutOrStdout(), "\ntoken: %s\n", token)
+	fmt.Fprintln(cmd.ErrOrStderr(), reminder)
 }
 
 func expiry(t *time.Time) string {

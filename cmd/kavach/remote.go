@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 
+	"github.com/spf13/cobra"
+
 	"github.com/kavachos/kavach-go/api"
 	"github.com/kavachos/kavach-go/client"
 )
@@ -38,4 +40,26 @@ func (g *globals) session(ctx context.Context) (session, context.Context, error)
 		return nil, nil, err
 	}
 	return remoteSession{c}, ctx, nil
+}
+
+// withSession runs fn in a session opened for cmd and closes the session when fn returns.
+func (g *globals) withSession(cmd *cobra.Command, fn func(ctx context.Context, k session) error) error {
+	k, ctx, err := g.session(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer k.Close()
+	return fn(ctx, k)
+}
+
+// runAndPrint makes one call in a session and prints its result with show.
+func runAndPrint[T any](cmd *cobra.Command, g *globals, call func(ctx context.Context, k session) (T, error),
+	table func(cmd *cobra.Command, v T) error) error {
+	return g.withSession(cmd, func(ctx context.Context, k session) error {
+		v, err := call(ctx, k)
+		if err != nil {
+			return err
+		}
+		return show(cmd, g, v, table)
+	})
 }

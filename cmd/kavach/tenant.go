@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/api"
 )
 
@@ -18,20 +20,12 @@ func tenantCmd(g *globals) *cobra.Command {
 		Short: "Create a tenant",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, ctx, err := g.session(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer k.Close()
-			t, err := k.Tenants().Create(ctx, api.CreateTenantRequest{ID: args[0], Name: name})
-			if err != nil {
-				return err
-			}
-			if g.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), t)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "created tenant %s (%s)\n", t.ID, t.Name)
-			return nil
+			return runAndPrint(cmd, g, func(ctx context.Context, k session) (*agent.Tenant, error) {
+				return k.Tenants().Create(ctx, api.CreateTenantRequest{ID: args[0], Name: name})
+			}, func(cmd *cobra.Command, t *agent.Tenant) error {
+				fmt.Fprintf(cmd.OutOrStdout(), "created tenant %s (%s)\n", t.ID, t.Name)
+				return nil
+			})
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "display name (default: the id)")
@@ -40,24 +34,17 @@ func tenantCmd(g *globals) *cobra.Command {
 		Short: "List tenants",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			k, ctx, err := g.session(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer k.Close()
-			ts, err := k.Tenants().List(ctx)
-			if err != nil {
-				return err
-			}
-			if g.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), map[string]any{"tenants": ts})
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tCREATED")
-			for _, t := range ts {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", t.ID, t.Name, t.CreatedAt.Format(time.RFC3339))
-			}
-			return tw.Flush()
+			return runAndPrint(cmd, g, func(ctx context.Context, k session) (api.TenantList, error) {
+				ts, err := k.Tenants().List(ctx)
+				return api.TenantList{Tenants: ts}, err
+			}, func(cmd *cobra.Command, l api.TenantList) error {
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tNAME\tCREATED")
+				for _, t := range l.Tenants {
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", t.ID, t.Name, t.CreatedAt.Format(time.RFC3339))
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.AddCommand(create, list)
