@@ -139,19 +139,77 @@ func (e *Engine) evalPure(ctx context.Context, req Request) (*pure, string, erro
 	return p, revision, err
 }
 
+// decodePure reads the policy's decision document directly from the evaluation result,
+// without a JSON round trip: it runs on every call.
 func decodePure(v any) (*pure, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("decode decision: %w", err)
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, errors.New("decode decision: not an object")
 	}
-	var p pure
-	if err := json.Unmarshal(b, &p); err != nil {
-		return nil, fmt.Errorf("decode decision: %w", err)
-	}
+	p := &pure{Code: api.DecisionCode(str(m["code"]))}
 	if p.Code == "" {
 		return nil, errors.New("decode decision: no code")
 	}
-	return &p, nil
+	if who, ok := m["agent"].(map[string]any); ok {
+		p.Agent.Tenant, p.Agent.Owner = str(who["tenant"]), str(who["owner"])
+	}
+	for _, c := range list(m["candidates"]) {
+		cm, ok := c.(map[string]any)
+		if !ok {
+			return nil, errors.New("decode decision: malformed candidate")
+		}
+		cand := candidate{ID: str(cm["id"]), Via: strs(cm["via"])}
+		for _, r := range list(cm["rate"]) {
+			rm, _ := r.(map[string]any)
+			cand.Rate = append(cand.Rate, rateLimit{Key: str(rm["key"]), Max: int(num(rm["max"])), WindowNS: num(rm["window_ns"])})
+		}
+		if am, ok := cm["approval"].(map[string]any); ok {
+			cand.Approval = &approvalGate{TTLNS: num(am["ttl_ns"]), Approvers: strs(am["approvers"]), Owner: str(am["owner"])}
+		}
+		p.Candidates = append(p.Candidates, cand)
+	}
+	for _, d := range list(m["deny"]) {
+		dm, _ := d.(map[string]any)
+		p.Deny = append(p.Deny, customDeny{Code: str(dm["code"]), Reason: str(dm["reason"])})
+	}
+	return p, nil
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func list(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
+
+func strs(v any) []string {
+	l := list(v)
+	if len(l) == 0 {
+		return nil
+	}
+	out := make([]string, len(l))
+	for i, x := range l {
+		out[i] = str(x)
+	}
+	return out
+}
+
+func num(v any) int64 {
+	switch n := v.(type) {
+	case json.Number:
+		i, _ := n.Int64()
+		return i
+	case int64:
+		return n
+	case int:
+		return int64(n)
+	case float64:
+		return int64(n)
+	}
+	return 0
 }
 
 // buildInput makes the policy's input directly as an AST value: no JSON round trip.
