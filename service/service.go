@@ -50,6 +50,9 @@ type Config struct {
 	// Collectors are extra Prometheus collectors served on /metrics next to the service's
 	// own, such as the audit pipeline's queue depth and relay lag.
 	Collectors []prometheus.Collector
+	// Mounts are handlers served beside the API under paths of their own, such as the
+	// OAuth authorization server; they are outside the /v1 contract.
+	Mounts []Mount
 }
 
 // Defaults for Config.
@@ -117,6 +120,7 @@ func New(k Facade, cfg Config) (*Server, error) {
 	e.HTTPErrorHandler = s.handleError
 	e.Use(s.observe, s.recoverPanics)
 	s.register()
+	s.mount()
 	return s, nil
 }
 

@@ -77,7 +77,12 @@ func serveWith(ctx context.Context, k *kavach.Kavach, cfg serveConfig, log *slog
 	if err := bootstrap(ctx, k, log, stderr); err != nil {
 		return err
 	}
+	mounts, err := oauthMounts(ctx, k, cfg, log)
+	if err != nil {
+		return err
+	}
 	srv, err := service.New(k, service.Config{
+		Mounts:         mounts,
 		TrustedProxies: cfg.TrustedProxies, MaxBodyBytes: cfg.MaxBodyBytes, ReadTimeout: cfg.ReadTimeout,
 		WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout, ShutdownTimeout: cfg.ShutdownTimeout, Logger: log,
 		Collectors: append(service.AuditCollectors(k), service.PolicyCollectors(k.Engine())...),

@@ -45,6 +45,7 @@ type serveConfig struct {
 	BundleKey          string        `yaml:"bundleVerificationKey"`
 	BundleKeyID        string        `yaml:"bundleKeyId"`
 	Staleness          time.Duration `yaml:"staleness"`
+	OAuth              oauthConfig   `yaml:",inline"`
 }
 
 // DefaultListen is where `kavach serve` listens unless told otherwise: loopback only.
@@ -103,6 +104,7 @@ func bindServeFlags(fs *pflag.FlagSet, c *serveConfig, configFile *string) {
 	fs.StringVar(&c.BundleKey, "bundle-verification-key", "", "require bundles signed with this PEM public key or HMAC secret (inline or a file) (env KAVACH_BUNDLE_VERIFICATION_KEY)")
 	fs.StringVar(&c.BundleKeyID, "bundle-key-id", "", "key id of that key (default kavach) (env KAVACH_BUNDLE_KEY_ID)")
 	fs.DurationVar(&c.Staleness, "staleness", kavach.DefaultStaleness, "with Postgres: how long to decide from compiled state after losing the change feed, before failing closed (env KAVACH_STALENESS)")
+	bindOAuthFlags(fs, &c.OAuth)
 	fs.StringVar(configFile, "config", "", "YAML file with any of these settings (env KAVACH_CONFIG)")
 	_ = fs.MarkHidden("addr")
 }

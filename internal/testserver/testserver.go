@@ -57,8 +57,26 @@ func EachBackend(t *testing.T, fn func(t *testing.T, b Backend)) {
 // port until the test ends; then it drains and closes, as `kavach serve` does.
 func Start(t testing.TB, database string, cfg service.Config) *Server {
 	t.Helper()
+	return StartWith(t, database, Options{Service: cfg})
+}
+
+// Options tune StartWith.
+type Options struct {
+	Service service.Config
+	// SyncAudit commits each decision's audit event before authorize returns, so that a
+	// test can read the ledger right after a call.
+	SyncAudit bool
+	// Mounts, if set, adds handlers built once the server's URL is known (an OAuth issuer
+	// names its own address).
+	Mounts func(k *kavach.Kavach, url string) []service.Mount
+}
+
+// StartWith is Start with Options.
+func StartWith(t testing.TB, database string, o Options) *Server {
+	t.Helper()
 	ctx := context.Background()
-	k, err := kavach.Open(ctx, kavach.Config{Database: database, Audit: kavach.AuditConfig{SigningKey: AuditKey}})
+	cfg, mounts := o.Service, o.Mounts
+	k, err := kavach.Open(ctx, kavach.Config{Database: database, Audit: kavach.AuditConfig{SigningKey: AuditKey, Sync: o.SyncAudit}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,11 +87,14 @@ func Start(t testing.TB, database string, cfg service.Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	srv, err := service.New(k, cfg)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if mounts != nil {
+		cfg.Mounts = append(cfg.Mounts, mounts(k, "http://"+ln.Addr().String())...)
+	}
+	srv, err := service.New(k, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,267 @@
+// Package mcpauth makes any Go MCP server (streamable HTTP on net/http) require Kavach
+// tokens. It serves RFC 9728 protected resource metadata, verifies each bearer token (a JWT
+// from the Kavach authorization server: signature against its JWKS, issuer, audience = this
+// server, expiry, an asymmetric algorithm), answers 401 and 403 with the WWW-Authenticate
+// challenges MCP clients follow, and authorizes every tools/call through Kavach's permission
+// engine as "call" on mcp:<server>:<tool> with the call's arguments. A denial is a JSON-RPC
+// error carrying the decision code, not an HTTP error, so clients do not re-authorize in a
+// loop. The token never travels further than this middleware.
+//
+// It imports only Kavach's api/ and agent/ packages, so the server can authorize through the
+// HTTP client (client/, with an app key) or the embedded SDK.
+package mcpauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kavachos/kavach-go/api"
+)
+
+// Config says which server this is and whom to trust.
+type Config struct {
+	// Resource is this MCP server's canonical URI ("https://mcp.example.com/mcp"): the
+	// audience its tokens must name, and the resource of its metadata.
+	Resource string
+	// Server is the server's name in Kavach resources: a tool call is authorized as
+	// mcp:<Server>:<tool>. The authorization server must map Resource to the same name.
+	Server string
+	// Issuer is the Kavach authorization server's issuer, exactly.
+	Issuer string
+	// JWKSURL is where the signing keys are; empty means discovering it from the issuer's
+	// RFC 8414 metadata.
+	JWKSURL string
+	// Authorizer decides tool calls: a client.Client with an app key, or the embedded
+	// *kavach.Kavach (then set Actor too).
+	Authorizer api.Authorizer
+	// Actor, if set, is the caller the Authorizer is asked as (the embedded SDK needs one).
+	Actor *api.Actor
+	// Scopes are required of every request (default "mcp").
+	Scopes []string
+	// ResourceName is shown to users by clients that read the metadata.
+	ResourceName string
+	// HTTPClient fetches metadata and keys (default: 10 s timeout).
+	HTTPClient *http.Client
+	// ClientIP returns the caller's address for IP allowlists (default: the connection's).
+	ClientIP func(*http.Request) string
+	// MaxBodyBytes bounds a JSON-RPC request body (default 4 MiB).
+	MaxBodyBytes int64
+	// Leeway tolerates clock skew on exp and nbf (default 30 s).
+	Leeway time.Duration
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Guard protects one MCP server.
+type Guard struct {
+	cfg      Config
+	resource *url.URL
+	metaURL  string
+	keys     *keySet
+	log      *slog.Logger
+}
+
+// New checks the configuration and returns a Guard. Keys are fetched on first use.
+func New(cfg Config) (*Guard, error) {
+	u, err := url.Parse(cfg.Resource)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.Fragment != "":
+		return nil, fmt.Errorf("mcpauth: Resource %q must be an absolute http(s) URI without fragment", cfg.Resource)
+	case cfg.Server == "" || strings.ContainsAny(cfg.Server, ": *\t\n"):
+		return nil, fmt.Errorf("mcpauth: Server %q must be one resource segment", cfg.Server)
+	case cfg.Issuer == "":
+		return nil, errors.New("mcpauth: Issuer is required")
+	case cfg.Authorizer == nil:
+		return nil, errors.New("mcpauth: an Authorizer is required")
+	}
+	u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	cfg.Resource = u.String()
+	if cfg.Scopes == nil {
+		cfg.Scopes = []string{"mcp"}
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 4 << 20
+	}
+	if cfg.Leeway <= 0 {
+		cfg.Leeway = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ClientIP == nil {
+		cfg.ClientIP = remoteIP
+	}
+	g := &Guard{cfg: cfg, resource: u, log: cfg.Logger}
+	g.metaURL = u.Scheme + "://" + u.Host + g.MetadataPath()
+	g.keys = &keySet{issuer: cfg.Issuer, url: cfg.JWKSURL, http: cfg.HTTPClient, now: cfg.Now}
+	return g, nil
+}
+
+// MetadataPath is where the protected resource metadata lives (RFC 9728 section 3.1):
+// the well-known prefix followed by the resource's path.
+func (g *Guard) MetadataPath() string {
+	return wellKnown + strings.TrimSuffix(g.resource.EscapedPath(), "/")
+}
+
+const wellKnown = "/.well-known/oauth-protected-resource"
+
+// Mount registers the MCP handler at the resource's path and the metadata at both its
+// path-inserted and root well-known URLs.
+func (g *Guard) Mount(mux *http.ServeMux, mcp http.Handler) {
+	path := g.resource.Path
+	if path == "" {
+		path = "/"
+	}
+	mux.Handle(path, g.Wrap(mcp))
+	mux.Handle(g.MetadataPath(), g.MetadataHandler())
+	if g.MetadataPath() != wellKnown {
+		mux.Handle(wellKnown, g.MetadataHandler())
+	}
+}
+
+// Metadata is the RFC 9728 protected resource metadata document.
+type Metadata struct {
+	Resource               string   `json:"resource"`
+	AuthorizationServers   []string `json:"authorization_servers"`
+	ScopesSupported        []string `json:"scopes_supported,omitempty"`
+	BearerMethodsSupported []string `json:"bearer_methods_supported"`
+	ResourceName           string   `json:"resource_name,omitempty"`
+}
+
+// MetadataHandler serves the protected resource metadata to anyone, with CORS for browser
+// clients.
+func (g *Guard) MetadataHandler() http.Handler {
+	doc, _ := json.Marshal(Metadata{
+		Resource: g.cfg.Resource, AuthorizationServers: []string{g.cfg.Issuer}, ScopesSupported: g.cfg.Scopes,
+		BearerMethodsSupported: []string{"header"}, ResourceName: g.cfg.ResourceName,
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", "*")
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+		case http.MethodOptions:
+			h.Set("Access-Control-Allow-Methods", "GET")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		default:
+			h.Set("Allow", "GET")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		h.Set("Content-Type", "application/json")
+		h.Set("Cache-Control", "public, max-age=300")
+		_, _ = w.Write(doc)
+	})
+}
+
+// Wrap requires a valid token on every request to next, and authorizes every tools/call.
+// next never sees the token: the Authorization header is removed, and the verified claims
+// are in the request's context (ClaimsFrom).
+func (g *Guard) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions {
+			next.ServeHTTP(w, r) // CORS preflights carry no credentials
+			return
+		}
+		token, ok := bearer(r)
+		if !ok {
+			g.challenge(w, http.StatusUnauthorized, "", "")
+			return
+		}
+		claims, err := g.verify(r.Context(), token)
+		var unavailable *keysUnavailable
+		switch {
+		case errors.As(err, &unavailable):
+			g.log.ErrorContext(r.Context(), "mcpauth: cannot verify tokens", "error", err)
+			w.Header().Set("Retry-After", "5")
+			http.Error(w, "the authorization server's keys are unavailable", http.StatusServiceUnavailable)
+			return
+		case err != nil:
+			g.challenge(w, http.StatusUnauthorized, "invalid_token", err.Error())
+			return
+		}
+		for _, s := range g.cfg.Scopes {
+			if !slices.Contains(claims.Scopes, s) {
+				g.challenge(w, http.StatusForbidden, "insufficient_scope", "the token lacks scope "+s)
+				return
+			}
+		}
+		r = r.WithContext(context.WithValue(r.Context(), claimsKey{}, claims))
+		r.Header.Del("Authorization")
+		if r.Method == http.MethodPost && !g.authorizeCalls(w, r, claims) {
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// challenge answers 401 or 403 with RFC 6750's WWW-Authenticate, pointing at the metadata
+// and naming the scopes needed.
+func (g *Guard) challenge(w http.ResponseWriter, status int, code, description string) {
+	params := []string{fmt.Sprintf("resource_metadata=%q", g.metaURL), fmt.Sprintf("scope=%q", strings.Join(g.cfg.Scopes, " "))}
+	if code != "" {
+		params = append(params, fmt.Sprintf("error=%q", code), fmt.Sprintf("error_description=%q", strings.ReplaceAll(description, `"`, "'")))
+	}
+	h := w.Header()
+	h.Set("WWW-Authenticate", "Bearer "+strings.Join(params, ", "))
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	body := map[string]string{"error": code, "error_description": description}
+	if code == "" { // no credentials: RFC 6750 section 3.1 names no error
+		body = map[string]string{"error_description": "a bearer token is required"}
+	}
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// bearer returns the token of an Authorization: Bearer header. Tokens in the query string
+// are never accepted.
+func bearer(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	token = strings.TrimSpace(token)
+	return token, ok && strings.EqualFold(scheme, "Bearer") && token != ""
+}
+
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return ""
+	}
+	return host
+}
+
+// Claims are what a verified token says.
+type Claims struct {
+	Subject  string    // the user the agent acts for
+	ClientID string    // the OAuth client
+	AgentID  string    // the Kavach agent that acts
+	TenantID string    // the agent's tenant
+	Scopes   []string  // granted scopes
+	Audience []string  // resources the token is for
+	Expiry   time.Time // when the token stops being valid
+	ID       string    // the token's id (jti)
+}
+
+type claimsKey struct{}
+
+// ClaimsFrom returns the verified claims of the request a Guard let through.
+func ClaimsFrom(ctx context.Context) (*Claims, bool) {
+	c, ok := ctx.Value(claimsKey{}).(*Claims)
+	return c, ok
+}

@@ -1,0 +1,26 @@
+package service
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Mount serves a handler on Echo route patterns of its own ("/oauth", "/oauth/*").
+type Mount struct {
+	Paths   []string
+	Handler http.Handler
+}
+
+// mount registers the configured mounts for every method. They are not API routes, so
+// they are not listed by Routes (and not in docs/openapi.yaml), but they are observed like
+// any route: metrics are labelled by their pattern and panics are recovered.
+func (s *Server) mount() {
+	for _, m := range s.cfg.Mounts {
+		h := echo.WrapHandler(m.Handler)
+		for _, p := range m.Paths {
+			s.echo.Any(p, h)
+			s.known[p] = true
+		}
+	}
+}
