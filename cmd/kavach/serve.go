@@ -81,6 +81,11 @@ func serveWith(ctx context.Context, k *kavach.Kavach, cfg serveConfig, log *slog
 	if err != nil {
 		return err
 	}
+	consoleMount, err := consoleMounts(ctx, k, cfg, log)
+	if err != nil {
+		return err
+	}
+	mounts = append(mounts, consoleMount...)
 	srv, err := service.New(k, service.Config{
 		Mounts:         mounts,
 		TrustedProxies: cfg.TrustedProxies, MaxBodyBytes: cfg.MaxBodyBytes, ReadTimeout: cfg.ReadTimeout,

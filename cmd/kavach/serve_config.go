@@ -46,6 +46,7 @@ type serveConfig struct {
 	BundleKeyID        string        `yaml:"bundleKeyId"`
 	Staleness          time.Duration `yaml:"staleness"`
 	OAuth              oauthConfig   `yaml:",inline"`
+	Console            consoleConfig `yaml:",inline"`
 }
 
 // DefaultListen is where `kavach serve` listens unless told otherwise: loopback only.
@@ -105,6 +106,7 @@ func bindServeFlags(fs *pflag.FlagSet, c *serveConfig, configFile *string) {
 	fs.StringVar(&c.BundleKeyID, "bundle-key-id", "", "key id of that key (default kavach) (env KAVACH_BUNDLE_KEY_ID)")
 	fs.DurationVar(&c.Staleness, "staleness", kavach.DefaultStaleness, "with Postgres: how long to decide from compiled state after losing the change feed, before failing closed (env KAVACH_STALENESS)")
 	bindOAuthFlags(fs, &c.OAuth)
+	bindConsoleFlags(fs, &c.Console)
 	fs.StringVar(configFile, "config", "", "YAML file with any of these settings (env KAVACH_CONFIG)")
 	_ = fs.MarkHidden("addr")
 }

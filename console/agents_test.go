@@ -1,0 +1,74 @@
+package console_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	kavach "github.com/kavachos/kavach-go"
+	"github.com/kavachos/kavach-go/agent"
+	"github.com/kavachos/kavach-go/api"
+	"github.com/kavachos/kavach-go/internal/testserver"
+)
+
+// delegate hands from's read right to to.
+func delegate(t *testing.T, s *testserver.Server, from, to string) *agent.Delegation {
+	t.Helper()
+	d, err := s.Kavach.Delegations().Delegate(kavach.WithActor(context.Background(), api.Root), api.DelegateRequest{
+		FromAgentID: from, ToAgentID: to,
+		Permissions: []agent.Permission{{Resource: "mcp:github:repos", Actions: []string{"read"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestAgentPageRotateAndRevoke: the agent page lists permissions and the delegation tree;
+// rotating shows the new token once and it works; revoking stops the agent; another
+// user can do neither.
+func TestAgentPageRotateAndRevoke(t *testing.T) {
+	s := start(t)
+	bot, helper, sub := gatedAgent(t, s, "alice", "release-bot"), gatedAgent(t, s, "alice", "ci-helper"), gatedAgent(t, s, "alice", "lint-helper")
+	delegate(t, s, bot.ID, helper.ID)
+	delegate(t, s, helper.ID, sub.ID)
+	alice, bob := loginHTTP(t, s, "alice"), loginHTTP(t, s, "bob")
+
+	_, page := alice.do(http.MethodGet, "/console/agents/"+bot.ID, nil)
+	for _, want := range []string{"release-bot", "mcp:github:repos", "human approval", helper.ID, sub.ID, "Rotate token"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("agent page lacks %q", want)
+		}
+	}
+	if resp, _ := bob.do(http.MethodGet, "/console/agents/"+bot.ID, nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("bob reads alice's agent: %d", resp.StatusCode)
+	}
+	if resp, _ := bob.do(http.MethodPost, "/console/agents/"+bot.ID+"/rotate", url.Values{"csrf": {bob.csrf}}); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("bob rotates alice's agent: %d", resp.StatusCode)
+	}
+
+	resp, page := alice.do(http.MethodPost, "/console/agents/"+bot.ID+"/rotate", url.Values{"csrf": {alice.csrf}, "grace": {"0s"}})
+	m := regexpToken.FindStringSubmatch(page)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("rotate: %d, no token shown", resp.StatusCode)
+	}
+	if d := call(t, s, bot.Token, nil); d.Code != api.TokenInvalid {
+		t.Errorf("old token after rotation: %s", d.Code)
+	}
+	if d := call(t, s, m[1], nil); d.Code != api.ApprovalRequired {
+		t.Errorf("new token: %s", d.Code)
+	}
+
+	if resp, _ := alice.do(http.MethodPost, "/console/agents/"+bot.ID+"/revoke", url.Values{"csrf": {alice.csrf}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("revoke: %d", resp.StatusCode)
+	}
+	if d := call(t, s, m[1], nil); d.Code != api.AgentRevoked {
+		t.Errorf("after revoke: %s", d.Code)
+	}
+	_, page = alice.do(http.MethodGet, "/console/agents", nil)
+	if !strings.Contains(page, "revoked") || !strings.Contains(page, helper.ID) {
+		t.Errorf("agents list after revoke:\n%s", page)
+	}
+}
