@@ -1,7 +1,8 @@
 // Package mcpauth makes any Go MCP server (streamable HTTP on net/http) require Kavach
 // tokens. It serves RFC 9728 protected resource metadata, verifies each bearer token (a JWT
 // from the Kavach authorization server: signature against its JWKS, issuer, audience = this
-// server, expiry, an asymmetric algorithm), answers 401 and 403 with the WWW-Authenticate
+// server, expiry, an asymmetric algorithm; or, with Config.Agents, a Kavach agent token
+// checked by Kavach), answers 401 and 403 with the WWW-Authenticate
 // challenges MCP clients follow, and authorizes every tools/call through Kavach's permission
 // engine as "call" on mcp:<server>:<tool> with the call's arguments. A denial is a JSON-RPC
 // error carrying the decision code, not an HTTP error, so clients do not re-authorize in a
@@ -24,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/api"
 )
 
@@ -47,6 +49,11 @@ type Config struct {
 	Actor *api.Actor
 	// Scopes are required of every request (default "mcp").
 	Scopes []string
+	// Agents, if set, makes the Guard accept Kavach agent tokens (kv_…) too, checked with
+	// Agents.ValidateToken. An agent token carries no scopes: it stands for its agent's
+	// permissions alone. With Agents set, Issuer may be empty: then only agent tokens are
+	// accepted and no metadata is served.
+	Agents api.Agents
 	// ResourceName is shown to users by clients that read the metadata.
 	ResourceName string
 	// HTTPClient fetches metadata and keys (default: 10 s timeout).
@@ -78,7 +85,7 @@ func New(cfg Config) (*Guard, error) {
 		return nil, fmt.Errorf("mcpauth: Resource %q must be an absolute http(s) URI without fragment", cfg.Resource)
 	case cfg.Server == "" || strings.ContainsAny(cfg.Server, ": *\t\n"):
 		return nil, fmt.Errorf("mcpauth: Server %q must be one resource segment", cfg.Server)
-	case cfg.Issuer == "":
+	case cfg.Issuer == "" && cfg.Agents == nil:
 		return nil, errors.New("mcpauth: Issuer is required")
 	case cfg.Authorizer == nil:
 		return nil, errors.New("mcpauth: an Authorizer is required")
@@ -128,6 +135,9 @@ func (g *Guard) Mount(mux *http.ServeMux, mcp http.Handler) {
 		path = "/"
 	}
 	mux.Handle(path, g.Wrap(mcp))
+	if g.cfg.Issuer == "" {
+		return
+	}
 	mux.Handle(g.MetadataPath(), g.MetadataHandler())
 	if g.MetadataPath() != wellKnown {
 		mux.Handle(wellKnown, g.MetadataHandler())
@@ -184,13 +194,14 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 			g.challenge(w, http.StatusUnauthorized, "", "")
 			return
 		}
-		claims, err := g.verify(r.Context(), token)
+		claims, err := g.authenticate(r.Context(), token)
 		var unavailable *keysUnavailable
+		var agentsUnavailable *agentsUnavailable
 		switch {
-		case errors.As(err, &unavailable):
+		case errors.As(err, &unavailable), errors.As(err, &agentsUnavailable):
 			g.log.ErrorContext(r.Context(), "mcpauth: cannot verify tokens", "error", err)
 			w.Header().Set("Retry-After", "5")
-			http.Error(w, "the authorization server's keys are unavailable", http.StatusServiceUnavailable)
+			http.Error(w, "tokens cannot be checked now: Kavach is unavailable", http.StatusServiceUnavailable)
 			return
 		case err != nil:
 			g.challenge(w, http.StatusUnauthorized, "invalid_token", err.Error())
@@ -211,10 +222,29 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 	})
 }
 
+// VerifyAccessToken checks a token as Wrap does (signature, issuer, audience = this
+// resource, expiry, the required scopes) and returns the agent it names. Other adapters
+// use it to accept Kavach OAuth access tokens (adapters/nethttp.AccessTokenVerifier).
+func (g *Guard) VerifyAccessToken(ctx context.Context, token string) (string, error) {
+	claims, err := g.authenticate(ctx, token)
+	if err != nil {
+		return "", err
+	}
+	for _, s := range g.cfg.Scopes {
+		if !slices.Contains(claims.Scopes, s) {
+			return "", errors.New("the token lacks scope " + s)
+		}
+	}
+	return claims.AgentID, nil
+}
+
 // challenge answers 401 or 403 with RFC 6750's WWW-Authenticate, pointing at the metadata
 // and naming the scopes needed.
 func (g *Guard) challenge(w http.ResponseWriter, status int, code, description string) {
-	params := []string{fmt.Sprintf("resource_metadata=%q", g.metaURL), fmt.Sprintf("scope=%q", strings.Join(g.cfg.Scopes, " "))}
+	params := []string{fmt.Sprintf("scope=%q", strings.Join(g.cfg.Scopes, " "))}
+	if g.cfg.Issuer != "" {
+		params = append([]string{fmt.Sprintf("resource_metadata=%q", g.metaURL)}, params...)
+	}
 	if code != "" {
 		params = append(params, fmt.Sprintf("error=%q", code), fmt.Sprintf("error_description=%q", strings.ReplaceAll(description, `"`, "'")))
 	}
@@ -229,6 +259,34 @@ func (g *Guard) challenge(w http.ResponseWriter, status int, code, description s
 	}
 	_ = json.NewEncoder(w).Encode(body)
 }
+
+// authenticate checks an agent token with Kavach, or verifies an access token.
+func (g *Guard) authenticate(ctx context.Context, token string) (*Claims, error) {
+	if g.cfg.Agents == nil || !strings.HasPrefix(token, agent.TokenPrefix) {
+		if g.cfg.Issuer == "" {
+			return nil, errors.New("only Kavach agent tokens are accepted")
+		}
+		return g.verify(ctx, token)
+	}
+	if g.cfg.Actor != nil {
+		ctx = api.WithActor(ctx, *g.cfg.Actor)
+	}
+	a, err := g.cfg.Agents.ValidateToken(ctx, token)
+	if api.IsUnauthenticated(err) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, &agentsUnavailable{err}
+	}
+	// The agent's permissions alone decide; its token stands in for the scopes.
+	return &Claims{Subject: a.OwnerID, AgentID: a.ID, TenantID: a.TenantID, Scopes: g.cfg.Scopes}, nil
+}
+
+// agentsUnavailable says Kavach could not be asked about an agent token.
+type agentsUnavailable struct{ err error }
+
+func (e *agentsUnavailable) Error() string { return "validating the agent token: " + e.err.Error() }
+func (e *agentsUnavailable) Unwrap() error { return e.err }
 
 // bearer returns the token of an Authorization: Bearer header. Tokens in the query string
 // are never accepted.

@@ -268,3 +268,26 @@ func TestToolCallsAreAuthorized(t *testing.T) {
 		}
 	})
 }
+
+// TestVerifyAccessToken: other adapters accept exactly the tokens Wrap accepts.
+func TestVerifyAccessToken(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, testserver.Backends[0], nil)
+	g, err := mcpauth.New(mcpauth.Config{Resource: w.resource, Server: "files", Issuer: w.as.Issuer, Authorizer: w.as.Kavach})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if id, err := g.VerifyAccessToken(ctx, w.accessToken(t, w.resource, "mcp")); err != nil || id == "" {
+		t.Fatalf("a valid token: %q, %v", id, err)
+	}
+	for name, token := range map[string]string{
+		"missing scope":    w.accessToken(t, w.resource, "openid"),
+		"another resource": w.accessToken(t, "https://other.example.com/mcp", "mcp"),
+		"agent token":      agent.MintToken(),
+	} {
+		if id, err := g.VerifyAccessToken(ctx, token); err == nil {
+			t.Errorf("%s: accepted for agent %q", name, id)
+		}
+	}
+}

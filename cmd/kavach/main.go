@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	pf.StringVar(&g.server, "server", os.Getenv("KAVACH_SERVER"), "manage a running server at this URL instead of a database (env KAVACH_SERVER)")
 	pf.StringVar(&g.apiKey, "api-key", os.Getenv("KAVACH_API_KEY"), "the API key to act as with --server (env KAVACH_API_KEY)")
 
-	root.AddCommand(serveCmd(g), apiKeyCmd(g), migrateCmd(g), tenantCmd(g), agentCmd(g), authorizeCmd(g), approvalsCmd(g), policyCmd(g), delegateCmd(g), delegationCmd(g), auditCmd(g), bundleCmd())
+	root.AddCommand(serveCmd(g), apiKeyCmd(g), migrateCmd(g), tenantCmd(g), agentCmd(g), authorizeCmd(g), approvalsCmd(g), policyCmd(g), delegateCmd(g), delegationCmd(g), auditCmd(g), bundleCmd(), gatewayCmd(g))
 	if err := root.ExecuteContext(ctx); err != nil {
 		var denied errDenied
 		if errors.As(err, &denied) {

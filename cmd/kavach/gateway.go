@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kavachos/kavach-go/adapters/mcpgateway"
+	"github.com/kavachos/kavach-go/api"
+	"github.com/kavachos/kavach-go/client"
+)
+
+// gatewayOptions are the gateway command's flags.
+type gatewayOptions struct {
+	upstream, server, listen, resource string
+	kavachURL, issuer                  string
+	trustedProxies                     []string
+}
+
+func gatewayCmd(g *globals) *cobra.Command {
+	var o gatewayOptions
+	cmd := &cobra.Command{
+		Use:   "gateway --upstream URL --server NAME",
+		Short: "Guard any Streamable-HTTP MCP server: every tool call authorized by Kavach",
+		Long: `Run a reverse proxy in front of an MCP server. Agents authenticate with their kv_ token or
+a Kavach OAuth access token; every tools/call is authorized as "call" on mcp:<server>:<tool>
+with its arguments; tools/list shows only the tools the agent may call; the client's
+credentials are never forwarded. With --kavach the gateway asks a running Kavach (with an app
+or admin --api-key); without it, it opens --database itself.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runGateway(cmd.Context(), g, o, cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.upstream, "upstream", "", "the MCP endpoint of the server to guard (http://127.0.0.1:9090/mcp)")
+	f.StringVar(&o.server, "server", "", "the server's name in Kavach resources: mcp:<server>:<tool>")
+	f.StringVar(&o.listen, "listen", "127.0.0.1:8090", "address to listen on")
+	f.StringVar(&o.resource, "resource", "", "the gateway's MCP endpoint as clients reach it, the audience of access tokens (default http://<listen>/mcp)")
+	f.StringVar(&o.kavachURL, "kavach", os.Getenv("KAVACH_URL"), "URL of a running Kavach to ask (env KAVACH_URL); empty opens --database")
+	f.StringVar(&o.issuer, "issuer", "", "accept access tokens of this Kavach OAuth issuer (default <kavach>/oauth; embedded: none, agent tokens only)")
+	f.StringSliceVar(&o.trustedProxies, "trusted-proxy", nil, "address or CIDR of a proxy whose X-Forwarded-For is believed (repeatable)")
+	_ = cmd.MarkFlagRequired("upstream")
+	_ = cmd.MarkFlagRequired("server")
+	return cmd
+}
+
+// runGateway serves until ctx ends.
+func runGateway(ctx context.Context, g *globals, o gatewayOptions, stderr io.Writer) error {
+	var (
+		k     mcpgateway.Kavach
+		actor *api.Actor
+	)
+	if o.kavachURL == "" {
+		kv, _, err := g.open(ctx)
+		if err != nil {
+			return err
+		}
+		defer kv.Close()
+		k, actor = kv, &api.Root
+	} else {
+		if g.apiKey == "" {
+			return errors.New("--kavach needs an app or admin API key: --api-key kva_… or KAVACH_API_KEY")
+		}
+		c, err := client.New(o.kavachURL, g.apiKey, client.WithUserAgent("kavach-gateway"))
+		if err != nil {
+			return err
+		}
+		k = c
+		if o.issuer == "" {
+			o.issuer = strings.TrimSuffix(o.kavachURL, "/") + "/oauth"
+		}
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if o.resource == "" {
+		o.resource = "http://" + ln.Addr().String() + "/mcp"
+	}
+	gw, err := mcpgateway.New(mcpgateway.Config{
+		Upstream: o.upstream, Server: o.server, Resource: o.resource, Issuer: o.issuer,
+		Kavach: k, Actor: actor, TrustedProxies: o.trustedProxies,
+	})
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	fmt.Fprintf(stderr, "MCP gateway for %s (%s) at %s\n", o.server, o.upstream, o.resource)
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
