@@ -1,0 +1,86 @@
+// Command gendata writes a benchmark data set: N generated agents (tests/bench/dataset) into
+// a new SQLite database through the SDK's store, the same agents as the OPA server's data
+// document, their ids, one a line, for the load driver, and optionally a freshly minted API
+// key to bootstrap the server with (KAVACH_BOOTSTRAP_ADMIN_KEY).
+//
+//	go run ./tests/bench/gendata -n 10000 -db /tmp/k.db -opa-data /tmp/data.json -ids /tmp/ids.txt
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	kavach "github.com/kavachos/kavach-go"
+	"github.com/kavachos/kavach-go/agent"
+	"github.com/kavachos/kavach-go/tests/bench/dataset"
+)
+
+func main() {
+	n := flag.Int("n", 10_000, "number of agents")
+	db := flag.String("db", "", "SQLite database to create (must not exist)")
+	opaData := flag.String("opa-data", "", "write the OPA data document here")
+	ids := flag.String("ids", "", "write the agent ids here, one a line")
+	apiKey := flag.String("api-key", "", "write a newly minted API key here (mode 0600)")
+	flag.Parse()
+	if *apiKey != "" {
+		if err := os.WriteFile(*apiKey, []byte(agent.MintAPIKey()+"\n"), 0o600); err != nil {
+			fmt.Fprintln(os.Stderr, "gendata:", err)
+			os.Exit(1)
+		}
+	}
+	if err := run(*n, *db, *opaData, *ids); err != nil {
+		fmt.Fprintln(os.Stderr, "gendata:", err)
+		os.Exit(1)
+	}
+}
+
+func run(n int, db, opaData, idsPath string) (err error) {
+	if db == "" || opaData == "" || idsPath == "" {
+		return errors.New("-db, -opa-data and -ids are required")
+	}
+	if _, err := os.Stat(db); err == nil {
+		return fmt.Errorf("%s exists: the data set goes into a new database", db)
+	}
+	ctx := context.Background()
+	s, err := kavach.OpenStore(ctx, "sqlite://"+db)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, s.Close()) }()
+	dataFile, err := os.Create(opaData)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, dataFile.Close()) }()
+	idsFile, err := os.Create(idsPath)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, idsFile.Close()) }()
+
+	data := dataset.NewOPAData(dataFile)
+	idw := bufio.NewWriter(idsFile)
+	start := time.Now()
+	err = dataset.Populate(ctx, s, n, func(a *agent.Agent, _ string) error {
+		if _, err := idw.WriteString(a.ID + "\n"); err != nil {
+			return err
+		}
+		return data.Add(a)
+	})
+	if err != nil {
+		return err
+	}
+	if err := data.Close(); err != nil {
+		return err
+	}
+	if err := idw.Flush(); err != nil {
+		return err
+	}
+	fmt.Printf("gendata: %d agents × %d permissions in %s\n", n, len(dataset.Permissions()), time.Since(start).Round(time.Millisecond))
+	return nil
+}
