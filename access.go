@@ -50,6 +50,15 @@ func canSee(a api.Actor, ag *agent.Agent) bool {
 	return a.TenantID == ag.TenantID
 }
 
+// manager returns the caller if its role may change agents and delegations.
+func manager(ctx context.Context) (api.Actor, error) {
+	act, err := actor(ctx)
+	if err != nil {
+		return act, err
+	}
+	return act, mayManage(act)
+}
+
 // mayManage returns nil if the actor's role may change agents: an app key authorizes and
 // reads only.
 func mayManage(a api.Actor) error {

@@ -14,11 +14,8 @@ import (
 type agentService struct{ k *Kavach }
 
 func (s *agentService) Create(ctx context.Context, req api.CreateAgentRequest) (*api.AgentWithToken, error) {
-	act, err := actor(ctx)
+	act, err := manager(ctx)
 	if err != nil {
-		return nil, err
-	}
-	if err := mayManage(act); err != nil {
 		return nil, err
 	}
 	tenant, err := tenantFor(act, req.TenantID)
@@ -124,11 +121,8 @@ func (s *agentService) List(ctx context.Context, req api.ListAgentsRequest) (*ap
 }
 
 func (s *agentService) Update(ctx context.Context, id string, req api.UpdateAgentRequest) (*agent.Agent, error) {
-	act, err := actor(ctx)
+	act, err := manager(ctx)
 	if err != nil {
-		return nil, err
-	}
-	if err := mayManage(act); err != nil {
 		return nil, err
 	}
 	now := s.k.clock()
@@ -178,11 +172,8 @@ func (s *agentService) Update(ctx context.Context, id string, req api.UpdateAgen
 }
 
 func (s *agentService) Rotate(ctx context.Context, id string, req api.RotateRequest) (*api.RotateResult, error) {
-	act, err := actor(ctx)
+	act, err := manager(ctx)
 	if err != nil {
-		return nil, err
-	}
-	if err := mayManage(act); err != nil {
 		return nil, err
 	}
 	grace := req.GracePeriod.D()
@@ -212,11 +203,8 @@ func (s *agentService) Rotate(ctx context.Context, id string, req api.RotateRequ
 }
 
 func (s *agentService) Revoke(ctx context.Context, id string) (*agent.Agent, error) {
-	act, err := actor(ctx)
+	act, err := manager(ctx)
 	if err != nil {
-		return nil, err
-	}
-	if err := mayManage(act); err != nil {
 		return nil, err
 	}
 	now := s.k.clock()
