@@ -22,14 +22,14 @@ import (
 func BenchmarkOPAFloor(b *testing.B) {
 	ctx := context.Background()
 	now := time.Now()
-	agents := make(map[string]any, 10_000)
+	agents, grants := make(map[string]any, 10_000), make(map[string]any, 10_000)
 	for i := range 10_000 {
 		a, _ := dataset.NewAgent(i, now)
-		agents[a.ID] = engine.Compile(a)
+		agents[a.ID], grants[a.ID] = engine.Compile(a)
 	}
 	opts := []func(*rego.Rego){
 		rego.Query(engine.Query),
-		rego.Store(inmem.NewFromObject(map[string]any{"kavach": map[string]any{"agents": agents}})),
+		rego.Store(inmem.NewFromObject(map[string]any{"kavach": map[string]any{"agents": agents, "grants": grants}})),
 	}
 	mods, err := policies.Modules()
 	if err != nil {

@@ -2,54 +2,63 @@ package engine
 
 import (
 	"maps"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 	"slices"
-	"strings"
 
 	"github.com/kavachos/kavach-go/agent"
 )
 
-// The compiled form of an agent, stored in OPA at data.kavach.agents[id]. It is shaped for
-// the policy's comparisons: no parsing happens per call. Secrets never appear here.
+// The compiled form of an agent, served to the policy on demand (see agentdata.go). Secrets
+// never appear here. It is shaped for the policy's comparisons: no parsing happens per call.
 //
-//	{
-//	  "tenant": "default", "owner": "alice", "status": "active", "expires_ns": 0,
-//	  "grants": [{
-//	    "id": "perm_…", "prefix": ["mcp", "github"], "tail": true, "n": 2,
+//	data.kavach.agents[id] = {"tenant": "default", "owner": "alice", "status": "active", "expires_ns": 0}
+//	data.kavach.grants[id][action] = [{            // the grants naming the action, then those for "*", in order
+//	    "id": "perm_…",
+//	    "exact": "mcp:github:repos" | "re": "^mcp:github:.+$",
 //	    "ip":      [["10.0.0.0/8"]],                  // every list must contain the address
 //	    "windows": [[{"start": 540, "end": 1020, …}]], // every list must have a window that holds
 //	    "args":    [{"name": "branch", "re": "^(?:dev-.*)$"}],
-//	    "approval": {"ttl_ns": …, "approvers": […]} | null,
+//	    "approval": {"ttl_ns": …, "approvers": […], "owner": …} | null,
 //	    "rate":    [{"key": "agt_…/perm_…", "max": 10, "window_ns": …}],
 //	    "via":     ["dlg_…"],                          // delegation ids, root first
 //	    "expires_ns": 0                                // a delegated grant ends with its chain
-//	  }],
-//	  "by_action": {"read": [0, 3]}, "any_action": [5]  // grant indices, for lookup by action
-//	}
+//	}]
 //
 // A delegated grant carries the constraints of every grant above it: the lists under "ip",
 // "windows", "args" and "rate" gain one entry per level, and all must hold.
 
-// grant is one effective grant of an agent, before it is rendered as data.
+// grant is one effective grant of an agent, before it is compiled.
 type grant struct {
 	id        string
 	resource  string
 	actions   []string
-	ip        []any
-	windows   []any
-	args      []any
+	ip        [][]string // allowlists of canonical prefixes
+	windows   [][]window
+	args      []argPattern
 	approval  *approvalGate
-	rate      []any
+	rate      []rateLimit
 	via       []string
 	depth     int   // links from the root: 0 for an agent's own permission
 	maxDepth  int   // the smallest maxDepth along the chain; 0 for none
 	expiresNS int64 // when the chain ends (0: never); the agent's own expiry is separate
 }
 
+// window is a time window in minutes of the day; days is a bit set of weekdays (bit 0 is
+// Sunday), 0 for every day.
+type window struct {
+	start, end int
+	tz         string
+	days       uint8
+}
+
+type argPattern struct{ name, re string }
+
 // ownGrants are an agent's permissions as grants.
 func ownGrants(a *agent.Agent) []grant {
 	out := make([]grant, 0, len(a.Permissions))
 	for _, p := range a.Permissions {
-		g := grant{id: p.ID, resource: p.Resource, actions: p.Actions, ip: []any{}, windows: []any{}, args: []any{}, rate: []any{}}
+		g := grant{id: p.ID, resource: p.Resource, actions: p.Actions}
 		g.addConstraints(a.ID, a.OwnerID, p)
 		out = append(out, g)
 	}
@@ -63,7 +72,7 @@ func (g *grant) addConstraints(agentID, ownerID string, p agent.Permission) {
 		return
 	}
 	if len(c.IPAllowlist) > 0 {
-		list := make([]any, 0, len(c.IPAllowlist))
+		list := make([]string, 0, len(c.IPAllowlist))
 		for _, s := range c.IPAllowlist {
 			if pfx, err := agent.ParseIPOrPrefix(s); err == nil {
 				list = append(list, pfx.String())
@@ -72,20 +81,20 @@ func (g *grant) addConstraints(agentID, ownerID string, p agent.Permission) {
 		g.ip = append(g.ip, list)
 	}
 	if len(c.TimeWindows) > 0 {
-		ws := make([]any, 0, len(c.TimeWindows))
+		ws := make([]window, 0, len(c.TimeWindows))
 		for _, w := range c.TimeWindows {
 			ws = append(ws, compileWindow(w))
 		}
 		g.windows = append(g.windows, ws)
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.ArgumentPatterns)) {
-		g.args = append(g.args, map[string]any{"name": name, "re": Anchor(c.ArgumentPatterns[name])})
+		g.args = append(g.args, argPattern{name: name, re: Anchor(c.ArgumentPatterns[name])})
 	}
 	if ap := c.Approval; ap != nil && ap.Required {
 		g.approval = mergeApproval(g.approval, &approvalGate{TTLNS: int64(ap.TTL), Approvers: ap.Approvers, Owner: ownerID})
 	}
 	if rl := c.RateLimit; rl != nil {
-		g.rate = append(g.rate, map[string]any{"key": agentID + "/" + p.ID, "max": rl.Max, "window_ns": int64(rl.Window)})
+		g.rate = append(g.rate, rateLimit{Key: agentID + "/" + p.ID, Max: rl.Max, WindowNS: int64(rl.Window)})
 	}
 }
 
@@ -143,106 +152,113 @@ func Earliest(a, b int64) int64 {
 	return min(a, b)
 }
 
-// document renders an agent and its effective grants as its OPA data document.
-func document(a *agent.Agent, grants []grant) map[string]any {
-	var expires int64
+// compile makes an agent's published form from its effective grants.
+func compile(a *agent.Agent, grants []grant, sh *shapes) *compiledAgent {
+	c := &compiledAgent{tenant: a.TenantID, owner: a.OwnerID, status: string(a.Status), grants: make([]compiledGrant, len(grants))}
 	if a.ExpiresAt != nil {
-		expires = a.ExpiresAt.UnixNano()
+		c.expiresNS = a.ExpiresAt.UnixNano()
 	}
-	docs := make([]any, 0, len(grants))
-	byAction := map[string]any{}
-	anyAction := []any{}
-	for i, g := range grants {
-		docs = append(docs, g.render())
-		for _, act := range g.actions {
-			if act == "*" {
-				anyAction = append(anyAction, i)
-				continue
-			}
-			list, _ := byAction[act].([]any)
-			byAction[act] = append(list, i)
-		}
+	for i := range grants {
+		g := &grants[i]
+		c.grants[i] = compiledGrant{id: g.id, shape: sh.of(g), approval: g.approval, rate: g.rate, via: g.via, expiresNS: g.expiresNS}
 	}
-	return map[string]any{
-		"tenant":     a.TenantID,
-		"owner":      a.OwnerID,
-		"status":     string(a.Status),
-		"expires_ns": expires,
-		"grants":     docs,
-		"by_action":  byAction,
-		"any_action": anyAction,
-	}
+	return c
 }
 
-func (g grant) render() map[string]any {
-	prefix, tail := splitPattern(g.resource)
-	var approval any
-	if g.approval != nil {
-		approvers := make([]any, len(g.approval.Approvers))
-		for i, s := range g.approval.Approvers {
-			approvers[i] = s
-		}
-		approval = map[string]any{"ttl_ns": g.approval.TTLNS, "approvers": approvers, "owner": g.approval.Owner}
+// Compile returns the documents the policy reads for an agent with no delegated grants:
+// data.kavach.agents[id] and data.kavach.grants[id].
+func Compile(a *agent.Agent) (agentDoc, grantsDoc map[string]any) {
+	c := compile(a, ownGrants(a), newShapes())
+	var err error
+	if agentDoc, err = asMap(c.header()); err == nil {
+		grantsDoc, err = asMap(c.grantsDoc())
 	}
-	via := make([]any, len(g.via))
-	for i, s := range g.via {
-		via[i] = s
+	if err != nil {
+		panic(err) // the engine built these values itself
 	}
-	return map[string]any{
-		"id":         g.id,
-		"prefix":     prefix,
-		"tail":       tail,
-		"n":          len(prefix),
-		"ip":         g.ip,
-		"windows":    g.windows,
-		"args":       g.args,
-		"approval":   approval,
-		"rate":       g.rate,
-		"via":        via,
-		"expires_ns": g.expiresNS,
-	}
+	return agentDoc, grantsDoc
 }
 
-// Compile turns an agent with no delegated grants into its OPA data document.
-func Compile(a *agent.Agent) map[string]any {
-	return document(a, ownGrants(a))
-}
-
-// splitPattern returns a resource pattern's segments before a trailing "*" and whether
-// there was one. "*" alone is an empty prefix with a tail: it matches everything.
-func splitPattern(pattern string) ([]any, bool) {
-	segs := strings.Split(pattern, ":")
-	tail := segs[len(segs)-1] == "*"
-	if tail {
-		segs = segs[:len(segs)-1]
+func asMap(v ast.Value) (map[string]any, error) {
+	x, err := ast.JSON(v)
+	if err != nil {
+		return nil, err
 	}
-	out := make([]any, len(segs))
-	for i, s := range segs {
-		out[i] = s
-	}
-	return out, tail
+	m, _ := x.(map[string]any)
+	return m, nil
 }
 
-var dayNames = map[string]string{
-	"mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Thursday",
-	"fri": "Friday", "sat": "Saturday", "sun": "Sunday",
-}
+var weekdayBits = map[string]uint8{"sun": 1, "mon": 2, "tue": 4, "wed": 8, "thu": 16, "fri": 32, "sat": 64}
 
-func compileWindow(w agent.TimeWindow) map[string]any {
+func compileWindow(w agent.TimeWindow) window {
 	start, _ := agent.ParseClock(w.Start)
 	end, _ := agent.ParseClock(w.End)
-	days := map[string]any{}
+	var days uint8
 	for _, d := range w.Days {
-		days[dayNames[d]] = true
+		days |= weekdayBits[d]
 	}
-	return map[string]any{
-		"start":     start,
-		"end":       end,
-		"overnight": end < start,
-		"tz":        w.Timezone,
-		"days":      days,
-		"all_days":  len(w.Days) == 0,
+	return window{start: start, end: end, tz: w.Timezone, days: days}
+}
+
+// minutesPerWeek: window spans are minutes of the local week, from Sunday 00:00.
+const minutesPerWeek = 7 * 24 * 60
+
+// windowSetTerm renders one set of windows — some window of it must hold — as the spans
+// of the local week they cover, by time zone: {"Europe/Berlin": [[lo, hi], …]}, merged and
+// sorted, so the policy makes one comparison per span instead of evaluating clocks and
+// weekdays per window. A window past midnight belongs to the day it starts on.
+func windowSetTerm(set []window) *ast.Term {
+	byTZ := map[string][][2]int{}
+	var zones []string
+	for _, w := range set {
+		if _, ok := byTZ[w.tz]; !ok {
+			zones = append(zones, w.tz)
+		}
+		byTZ[w.tz] = append(byTZ[w.tz], w.spans()...)
 	}
+	obj := ast.NewObject()
+	for _, tz := range zones {
+		merged := mergeSpans(byTZ[tz])
+		terms := make([]*ast.Term, len(merged))
+		for i, sp := range merged {
+			terms[i] = ast.ArrayTerm(ast.InternedTerm(sp[0]), ast.InternedTerm(sp[1]))
+		}
+		obj.Insert(ast.StringTerm(tz), ast.ArrayTerm(terms...))
+	}
+	return ast.NewTerm(obj)
+}
+
+// spans returns the minutes of the week a window covers, as half-open [lo, hi) spans.
+func (w window) spans() [][2]int {
+	var out [][2]int
+	for d := range 7 {
+		if w.days != 0 && w.days&(1<<d) == 0 {
+			continue
+		}
+		lo, hi := d*1440+w.start, d*1440+w.end
+		if w.end < w.start { // overnight: ends the next day
+			hi += 1440
+		}
+		if hi > minutesPerWeek { // Saturday night runs into Sunday morning
+			out = append(out, [2]int{0, hi - minutesPerWeek})
+			hi = minutesPerWeek
+		}
+		out = append(out, [2]int{lo, hi})
+	}
+	return out
+}
+
+func mergeSpans(spans [][2]int) [][2]int {
+	slices.SortFunc(spans, func(a, b [2]int) int { return a[0] - b[0] })
+	var out [][2]int
+	for _, sp := range spans {
+		if n := len(out); n > 0 && sp[0] <= out[n-1][1] {
+			out[n-1][1] = max(out[n-1][1], sp[1])
+			continue
+		}
+		out = append(out, sp)
+	}
+	return out
 }
 
 // Anchor makes a pattern match whole values only.

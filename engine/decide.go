@@ -2,13 +2,13 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
 
 	"github.com/kavachos/kavach-go/api"
 )
@@ -128,65 +128,122 @@ func (e *Engine) evalPure(ctx context.Context, req Request) (*pure, string, erro
 	if err != nil {
 		return nil, "", err
 	}
-	rs, revision, err := e.evaluate(ctx, input)
+	rs, revision, err := e.evaluate(ctx, input, rego.EvalGenerateJSON(keepAST))
 	if err != nil {
 		return nil, revision, fmt.Errorf("evaluate: %w", err)
 	}
 	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
 		return nil, revision, errors.New("evaluate: the policy produced no decision")
 	}
-	p, err := decodePure(rs[0].Expressions[0].Value)
+	t, _ := rs[0].Expressions[0].Value.(*ast.Term)
+	if t == nil {
+		return nil, revision, errors.New("decode decision: not a term")
+	}
+	p, err := decodePure(t.Value)
 	return p, revision, err
 }
 
-// decodePure reads the policy's decision document directly from the evaluation result,
-// without a JSON round trip: it runs on every call.
-func decodePure(v any) (*pure, error) {
-	m, ok := v.(map[string]any)
+// keepAST leaves the decision as OPA computed it: decodePure reads it directly, which saves
+// converting it to Go maps on every call.
+func keepAST(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
+
+// Keys of the decision document.
+var (
+	outCode           = ast.InternedTerm("code")
+	outAgent          = ast.InternedTerm("agent")
+	outCandidates     = ast.InternedTerm("candidates")
+	outDeny           = ast.InternedTerm("deny")
+	outCustomApproval = ast.InternedTerm("custom_approval")
+	outReason         = ast.InternedTerm("reason")
+	outTTLNS          = ast.InternedTerm("ttl_ns")
+	outApprovers      = ast.InternedTerm("approvers")
+	outKey            = ast.InternedTerm("key")
+	outMax            = ast.InternedTerm("max")
+	outWindowNS       = ast.InternedTerm("window_ns")
+)
+
+// decodePure reads the policy's decision document.
+func decodePure(v ast.Value) (*pure, error) {
+	m, ok := v.(ast.Object)
 	if !ok {
 		return nil, errors.New("decode decision: not an object")
 	}
-	p := &pure{Code: api.DecisionCode(str(m["code"]))}
+	p := &pure{Code: api.DecisionCode(str(m.Get(outCode)))}
 	if p.Code == "" {
 		return nil, errors.New("decode decision: no code")
 	}
-	if who, ok := m["agent"].(map[string]any); ok {
-		p.Agent.Tenant, p.Agent.Owner = str(who["tenant"]), str(who["owner"])
+	if who := object(m.Get(outAgent)); who != nil {
+		p.Agent.Tenant, p.Agent.Owner = str(who.Get(keyTenant)), str(who.Get(keyOwner))
 	}
-	for _, c := range list(m["candidates"]) {
-		cm, ok := c.(map[string]any)
-		if !ok {
+	for _, c := range list(m.Get(outCandidates)) {
+		cm := object(c)
+		if cm == nil {
 			return nil, errors.New("decode decision: malformed candidate")
 		}
-		cand := candidate{ID: str(cm["id"]), Via: strs(cm["via"])}
-		for _, r := range list(cm["rate"]) {
-			rm, _ := r.(map[string]any)
-			cand.Rate = append(cand.Rate, rateLimit{Key: str(rm["key"]), Max: int(num(rm["max"])), WindowNS: num(rm["window_ns"])})
+		cand := candidate{ID: str(cm.Get(keyID)), Via: strs(cm.Get(keyVia))}
+		for _, r := range list(cm.Get(keyRate)) {
+			if rm := object(r); rm != nil {
+				cand.Rate = append(cand.Rate, rateLimit{Key: str(rm.Get(outKey)), Max: int(num(rm.Get(outMax))), WindowNS: num(rm.Get(outWindowNS))})
+			}
 		}
-		if am, ok := cm["approval"].(map[string]any); ok {
-			cand.Approval = &approvalGate{TTLNS: num(am["ttl_ns"]), Approvers: strs(am["approvers"]), Owner: str(am["owner"])}
+		if am := object(cm.Get(keyApproval)); am != nil {
+			cand.Approval = &approvalGate{TTLNS: num(am.Get(outTTLNS)), Approvers: strs(am.Get(outApprovers)), Owner: str(am.Get(keyOwner))}
 		}
 		p.Candidates = append(p.Candidates, cand)
 	}
-	for _, d := range list(m["deny"]) {
-		dm, _ := d.(map[string]any)
-		p.Deny = append(p.Deny, customDeny{Code: str(dm["code"]), Reason: str(dm["reason"])})
+	if len(list(m.Get(outCustomApproval))) > 0 {
+		for i := range p.Candidates {
+			if p.Candidates[i].Approval == nil {
+				p.Candidates[i].Approval = &approvalGate{}
+			}
+		}
+	}
+	for _, d := range list(m.Get(outDeny)) {
+		if dm := object(d); dm != nil {
+			p.Deny = append(p.Deny, customDeny{Code: str(dm.Get(outCode)), Reason: str(dm.Get(outReason))})
+		}
 	}
 	return p, nil
 }
 
-func str(v any) string {
-	s, _ := v.(string)
-	return s
+func object(t *ast.Term) ast.Object {
+	if t == nil {
+		return nil
+	}
+	o, _ := t.Value.(ast.Object)
+	return o
 }
 
-func list(v any) []any {
-	l, _ := v.([]any)
-	return l
+func str(t *ast.Term) string {
+	if t == nil {
+		return ""
+	}
+	s, _ := t.Value.(ast.String)
+	return string(s)
 }
 
-func strs(v any) []string {
-	l := list(v)
+func list(t *ast.Term) []*ast.Term {
+	if t == nil {
+		return nil
+	}
+	var a *ast.Array
+	switch v := t.Value.(type) {
+	case *ast.Array:
+		a = v
+	case ast.Set: // custom rules' deny and require_approval, in sorted order
+		a = v.Sorted()
+	default:
+		return nil
+	}
+	out := make([]*ast.Term, a.Len())
+	for i := range out {
+		out[i] = a.Elem(i)
+	}
+	return out
+}
+
+func strs(t *ast.Term) []string {
+	l := list(t)
 	if len(l) == 0 {
 		return nil
 	}
@@ -197,49 +254,57 @@ func strs(v any) []string {
 	return out
 }
 
-func num(v any) int64 {
-	switch n := v.(type) {
-	case json.Number:
-		i, _ := n.Int64()
-		return i
-	case int64:
-		return n
-	case int:
-		return int64(n)
-	case float64:
-		return int64(n)
+func num(t *ast.Term) int64 {
+	if t == nil {
+		return 0
 	}
-	return 0
+	n, ok := t.Value.(ast.Number)
+	if !ok {
+		return 0
+	}
+	i, _ := n.Int64()
+	return i
 }
+
+// Input keys, shared by every input built.
+var (
+	inAgentID   = ast.InternedTerm("agent_id")
+	inAction    = ast.InternedTerm("action")
+	inResource  = ast.InternedTerm("resource")
+	inSegs      = ast.InternedTerm("segs")
+	inN         = ast.InternedTerm("n")
+	inArguments = ast.InternedTerm("arguments")
+	inNowNS     = ast.InternedTerm("now_ns")
+	inIP        = ast.InternedTerm("ip")
+)
 
 // buildInput makes the policy's input directly as an AST value: no JSON round trip.
 func buildInput(req Request) (ast.Value, error) {
-	segs := strings.Split(req.Resource, ":")
-	segTerms := make([]*ast.Term, len(segs))
-	for i, s := range segs {
-		segTerms[i] = ast.StringTerm(s)
-	}
-	args := ast.NewObject()
+	args := ast.InternedEmptyObject
 	if len(req.Arguments) > 0 {
 		v, err := ast.InterfaceToValue(req.Arguments)
 		if err != nil {
 			return nil, fmt.Errorf("arguments: %w", err)
 		}
-		if obj, ok := v.(ast.Object); ok {
-			args = obj
+		if _, ok := v.(ast.Object); ok {
+			args = ast.NewTerm(v)
 		}
 	}
-	terms := [][2]*ast.Term{
-		{ast.StringTerm("agent_id"), ast.StringTerm(req.AgentID)},
-		{ast.StringTerm("action"), ast.StringTerm(req.Action)},
-		{ast.StringTerm("resource"), ast.StringTerm(req.Resource)},
-		{ast.StringTerm("segs"), ast.ArrayTerm(segTerms...)},
-		{ast.StringTerm("n"), ast.IntNumberTerm(len(segs))},
-		{ast.StringTerm("arguments"), ast.NewTerm(args)},
-		{ast.StringTerm("now_ns"), ast.NumberTerm(json.Number(fmt.Sprint(req.Now.UnixNano())))},
+	// The resource's segments are for custom rules; Kavach's policy matches the whole.
+	segs := make([]*ast.Term, 0, 4)
+	for s := range strings.SplitSeq(req.Resource, ":") {
+		segs = append(segs, ast.StringTerm(s))
 	}
+	terms := make([][2]*ast.Term, 7, 8)
+	terms[0] = [2]*ast.Term{inAgentID, ast.StringTerm(req.AgentID)}
+	terms[1] = [2]*ast.Term{inAction, ast.StringTerm(req.Action)}
+	terms[2] = [2]*ast.Term{inResource, ast.StringTerm(req.Resource)}
+	terms[3] = [2]*ast.Term{inSegs, ast.ArrayTerm(segs...)}
+	terms[4] = [2]*ast.Term{inN, ast.InternedTerm(len(segs))}
+	terms[5] = [2]*ast.Term{inArguments, args}
+	terms[6] = [2]*ast.Term{inNowNS, intTerm(req.Now.UnixNano())}
 	if req.IP != "" {
-		terms = append(terms, [2]*ast.Term{ast.StringTerm("ip"), ast.StringTerm(req.IP)})
+		terms = append(terms, [2]*ast.Term{inIP, ast.StringTerm(req.IP)})
 	}
 	return ast.NewObject(terms...), nil
 }

@@ -13,8 +13,6 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
-	"github.com/open-policy-agent/opa/v1/storage"
-	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/topdown/cache"
 
 	"github.com/kavachos/kavach-go/agent"
@@ -50,8 +48,10 @@ type Config struct {
 
 // Engine is safe for concurrent use.
 type Engine struct {
-	cfg  Config
-	data storage.Store
+	cfg    Config
+	data   *dataStore
+	agents *agentSet
+	shapes *shapes
 	// mu is held for reading while a decision evaluates and for writing while a policy
 	// revision is swapped in, so a decision never sees half of one.
 	mu     sync.RWMutex
@@ -81,10 +81,12 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		cfg.DefaultApprovalGrantTTL = time.Hour
 	}
 	entries := regexCacheEntries
+	set := &agentSet{agents: map[string]*compiledAgent{}}
 	e := &Engine{
-		cfg: cfg,
-		data: inmem.NewFromObjectWithOpts(map[string]any{"kavach": map[string]any{"agents": map[string]any{}}},
-			inmem.OptReturnASTValuesOnRead(true), inmem.OptRoundTripOnWrite(false)),
+		cfg:    cfg,
+		data:   newDataStore(set),
+		agents: set,
+		shapes: newShapes(),
 		cache: cache.NewInterQueryValueCache(ctx, &cache.Config{
 			InterQueryBuiltinValueCache: cache.InterQueryBuiltinValueCacheConfig{MaxNumEntries: &entries},
 		}),
@@ -97,57 +99,80 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 }
 
 // LoadAll compiles every agent and active delegation in the store, replacing what the
-// engine held.
+// engine held. Agents stream in and are compiled one at a time, so loading takes little
+// more memory than the compiled agents themselves; agents that receive delegations are
+// compiled again at the end, once every grant above them is known. Decisions see the old
+// state until the new one is complete.
 func (e *Engine) LoadAll(ctx context.Context) error {
-	agents := map[string]*agent.Agent{}
-	if err := e.cfg.Store.AllAgents(ctx, func(a *agent.Agent) error {
-		agents[a.ID] = a
-		return nil
-	}); err != nil {
-		return fmt.Errorf("engine: load agents: %w", err)
+	if e.cfg.Store == nil {
+		return e.ReplaceAll(ctx, nil, nil)
 	}
-	var dels []*agent.Delegation
+	e.wmu.Lock()
+	defer e.wmu.Unlock()
+	gr := newGraph()
 	if err := e.cfg.Store.AllDelegations(ctx, func(d *agent.Delegation) error {
-		dels = append(dels, d)
+		gr.put(d)
 		return nil
 	}); err != nil {
 		return fmt.Errorf("engine: load delegations: %w", err)
 	}
-	return e.load(ctx, agents, dels)
+	all := map[string]*compiledAgent{}
+	if err := e.cfg.Store.AllAgents(ctx, func(a *agent.Agent) error {
+		all[a.ID] = compile(a, ownGrants(a), e.shapes)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("engine: load agents: %w", err)
+	}
+	return e.install(ctx, gr, all, e.fromStore)
 }
 
 // ReplaceAll makes the given agents and delegations the engine's whole data.
 func (e *Engine) ReplaceAll(ctx context.Context, agents []*agent.Agent, dels []*agent.Delegation) error {
-	m := make(map[string]*agent.Agent, len(agents))
-	for _, a := range agents {
-		m[a.ID] = a
-	}
-	return e.load(ctx, m, dels)
-}
-
-func (e *Engine) load(ctx context.Context, agents map[string]*agent.Agent, dels []*agent.Delegation) error {
 	e.wmu.Lock()
 	defer e.wmu.Unlock()
-	e.graph = newGraph()
+	gr := newGraph()
 	for _, d := range dels {
-		e.graph.put(d)
+		gr.put(d)
 	}
-	r := e.newResolver(func(_ context.Context, id string) (*agent.Agent, error) {
-		if a, ok := agents[id]; ok {
+	byID := make(map[string]*agent.Agent, len(agents))
+	all := make(map[string]*compiledAgent, len(agents))
+	for _, a := range agents {
+		byID[a.ID] = a
+		all[a.ID] = compile(a, ownGrants(a), e.shapes)
+	}
+	return e.install(ctx, gr, all, func(_ context.Context, id string) (*agent.Agent, error) {
+		if a, ok := byID[id]; ok {
 			return a, nil
 		}
 		return nil, fmt.Errorf("agent %s: %w", id, store.ErrNotFound)
 	})
-	docs := make(map[string]any, len(agents))
-	for id, a := range agents {
+}
+
+// install completes a full load: agents below a delegation get their delegated grants,
+// then the whole set replaces the engine's. The caller holds wmu.
+func (e *Engine) install(ctx context.Context, gr *graph, all map[string]*compiledAgent, get agentSource) error {
+	r := &resolver{gr: gr, get: get, memo: map[string][]grant{}, visiting: map[string]bool{}}
+	for id := range gr.byTo {
+		if len(gr.byTo[id]) == 0 || all[id] == nil {
+			continue
+		}
+		a, err := get(ctx, id)
+		if store.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
 		grants, err := r.effective(ctx, a)
 		if err != nil {
 			return err
 		}
-		docs[id] = document(a, grants)
+		all[id] = compile(a, grants, e.shapes)
 	}
+	e.graph = gr
+	e.agents.replace(all)
 	e.stats.fullLoads.Add(1)
-	return storage.WriteOne(ctx, e.data, storage.ReplaceOp, storage.Path{"kavach", "agents"}, docs)
+	return nil
 }
 
 // Put applies one agent's change: it and every agent below it in a delegation chain are
@@ -178,16 +203,13 @@ func (e *Engine) Remove(ctx context.Context, id string) error {
 	e.wmu.Lock()
 	defer e.wmu.Unlock()
 	e.stats.removes.Add(1)
-	if err := e.removeDoc(ctx, id); err != nil {
-		return err
-	}
 	r := e.newResolver(func(ctx context.Context, x string) (*agent.Agent, error) {
 		if x == id {
 			return nil, fmt.Errorf("agent %s: %w", id, store.ErrNotFound)
 		}
 		return e.fromStore(ctx, x)
 	})
-	return e.recompile(ctx, r, e.graph.descendants(id))
+	return e.recompile(ctx, r, append([]string{id}, e.graph.descendants(id)...))
 }
 
 // PutDelegation applies a new, changed or revoked delegation: its receiver and everything

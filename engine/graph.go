@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/open-policy-agent/opa/v1/storage"
-
 	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/store"
 )
@@ -150,11 +148,11 @@ func (r *resolver) effective(ctx context.Context, a *agent.Agent) ([]grant, erro
 // All documents are computed first and then written in one transaction, so no decision
 // sees part of a change: a revoked orchestrator and a still-allowed grandchild, say.
 func (e *Engine) recompile(ctx context.Context, r *resolver, ids []string) error {
-	docs := make(map[string]map[string]any, len(ids)) // nil: remove
+	batch := make(map[string]*compiledAgent, len(ids)) // nil: remove
 	for _, id := range ids {
 		a, err := r.get(ctx, id)
 		if store.IsNotFound(err) {
-			docs[id] = nil
+			batch[id] = nil
 			continue
 		}
 		if err != nil {
@@ -164,35 +162,11 @@ func (e *Engine) recompile(ctx context.Context, r *resolver, ids []string) error
 		if err != nil {
 			return err
 		}
-		docs[id] = document(a, grants)
+		batch[id] = compile(a, grants, e.shapes)
 	}
-	e.stats.docs.Add(int64(len(docs)))
-	return storage.Txn(ctx, e.data, storage.WriteParams, func(txn storage.Transaction) error {
-		for id, doc := range docs {
-			path := storage.Path{"kavach", "agents", id}
-			if doc != nil {
-				if err := e.data.Write(ctx, txn, storage.AddOp, path, doc); err != nil {
-					return err
-				}
-				continue
-			}
-			if _, err := e.data.Read(ctx, txn, path); storage.IsNotFound(err) {
-				continue
-			}
-			if err := e.data.Write(ctx, txn, storage.RemoveOp, path, nil); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-func (e *Engine) removeDoc(ctx context.Context, id string) error {
-	err := storage.WriteOne(ctx, e.data, storage.RemoveOp, storage.Path{"kavach", "agents", id}, nil)
-	if storage.IsNotFound(err) {
-		return nil
-	}
-	return err
+	e.stats.docs.Add(int64(len(batch)))
+	e.agents.apply(batch)
+	return nil
 }
 
 // fromStore fetches agents from the engine's store.

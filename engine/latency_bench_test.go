@@ -114,6 +114,7 @@ func benchmarkDecideMix(b *testing.B, e *engine.Engine, agents []*agent.Agent, m
 	ctx := context.Background()
 	var h latency.Histogram
 	b.ReportAllocs()
+	cpu := latency.CPUTime()
 	i := 0
 	for b.Loop() {
 		m := mix[i%len(mix)]
@@ -129,6 +130,7 @@ func benchmarkDecideMix(b *testing.B, e *engine.Engine, agents []*agent.Agent, m
 		}
 		i++
 	}
+	b.ReportMetric(float64((latency.CPUTime()-cpu).Nanoseconds())/float64(i), "cpu-ns/op")
 	b.ReportMetric(float64(h.Quantile(0.50).Nanoseconds()), "p50-ns")
 	b.ReportMetric(float64(h.Quantile(0.99).Nanoseconds()), "p99-ns")
 }

@@ -30,7 +30,8 @@ func TestCompiledTableIsCurrent(t *testing.T) {
 		if err := a.Validate(); err != nil {
 			t.Fatalf("case %s: invalid agent: %v", c.Name, err)
 		}
-		compiled[c.Name] = engine.Compile(a)
+		agentDoc, grantsDoc := engine.Compile(a)
+		compiled[c.Name] = map[string]any{"agent": agentDoc, "grants": grantsDoc}
 	}
 	got, err := json.MarshalIndent(map[string]any{"compiled": compiled}, "", " ")
 	if err != nil {

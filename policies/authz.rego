@@ -4,15 +4,18 @@
 # Input (built by the engine):
 #   agent_id   the agent's id
 #   action     the action name
-#   segs, n    the resource split on ":" and the number of segments
+#   resource   the resource, e.g. "mcp:github:repos:42"
+#   segs, n    the resource split on ":" and the number of segments (for custom rules)
 #   arguments  the call's top-level arguments (an object, possibly empty)
 #   ip         the client address, absent when unknown
 #   now_ns     the time of the call in nanoseconds since the Unix epoch
 #
-# Data: data.kavach.agents[id], compiled by the engine from agents, their permissions and
-# delegated grants (see engine/compile.go). Everything is precomputed so that this policy
-# only compares: minutes instead of "HH:MM", nanoseconds instead of timestamps, resource
-# patterns already split into segments.
+# Data, compiled by the engine from agents, their permissions and delegated grants (see
+# engine/compile.go) and served on demand, one agent at a time:
+#   data.kavach.agents[id]          tenant, owner, status, expires_ns
+#   data.kavach.grants[id][action]  the grants for that action, in grant order
+# Everything is precomputed so that this policy only compares: minutes instead of "HH:MM",
+# nanoseconds instead of timestamps, resource patterns as anchored regular expressions.
 #
 # Rego stays pure. The decision lists the grants that passed every stateless check
 # ("candidates") together with their obligations (rate limits to charge, approval gates);
@@ -25,63 +28,62 @@ agent := data.kavach.agents[input.agent_id]
 
 decision := {"code": "AGENT_NOT_FOUND"} if {
 	not agent
-} else := {"code": "AGENT_REVOKED", "agent": who} if {
+} else := {"code": "AGENT_REVOKED", "agent": agent} if {
 	agent.status != "active"
-} else := {"code": "AGENT_EXPIRED", "agent": who} if {
+} else := {"code": "AGENT_EXPIRED", "agent": agent} if {
 	agent.expires_ns > 0
 	input.now_ns >= agent.expires_ns
-} else := {"code": "POLICY_DENIED", "agent": who, "deny": denies} if {
-	count(denies) > 0
-} else := {"code": "ALLOWED", "agent": who, "candidates": candidates} if {
+} else := {"code": "POLICY_DENIED", "agent": agent, "deny": data.kavach.custom.deny} if {
+	count(data.kavach.custom.deny) > 0
+} else := {"code": "ALLOWED", "agent": agent, "candidates": candidates, "custom_approval": custom_approval} if {
 	count(candidates) > 0
-} else := {"code": failure_code, "agent": who}
+	count(custom_approval) > 0
+} else := {"code": "ALLOWED", "agent": agent, "candidates": candidates} if {
+	count(candidates) > 0
+} else := {"code": failure_code, "agent": agent}
 
-who := {"tenant": agent.tenant, "owner": agent.owner}
+# Custom rules (package kavach.custom) may deny any call ("deny"); a deny overrides any
+# allow. They may also put an allowed call behind a human approval ("require_approval"):
+# every candidate without an approval gate of its own then gets one.
+custom_approval := data.kavach.custom.require_approval
 
-# Custom rules (package kavach.custom) may deny any call; a deny overrides any allow.
-denies := [d | some d in data.kavach.custom.deny]
+# The grants for the call's action: those naming it and those for any action ("*"), in
+# grant order.
+grants := g if {
+	g := data.kavach.grants[input.agent_id][input.action]
+} else := g if {
+	g := data.kavach.grants[input.agent_id]["*"]
+} else := []
 
-# Custom rules may also put a call behind a human approval.
-custom_approval := [r | some r in data.kavach.custom.require_approval]
+# Grants that cover the call and pass every stateless constraint, in grant order. Each
+# carries what remains to be done: its rate limits and approval gate.
+candidates := [g |
+	some g in grants
+	resource_match(g)
+	not chain_expired(g)
+	not failed(g)
+]
 
-# Grants whose resource pattern and actions cover the call, in grant order. The compiled
-# agent indexes its grants by action, so only grants for this action are looked at.
+# Grants whose resource pattern covers the call and whose chain has not ended.
 matching := [g |
-	some i in grant_indices
-	g := agent.grants[i]
+	some g in grants
 	resource_match(g)
 	not chain_expired(g)
 ]
 
-grant_indices contains i if some i in agent.by_action[input.action]
-
-grant_indices contains i if some i in agent.any_action
-
-# Grants that also pass every stateless constraint, with what remains to be done.
-candidates := [c |
-	some g in matching
-	not failed(g)
-	c := {
-		"id": g.id,
-		"rate": g.rate,
-		"approval": approval_gate(g),
-		"via": g.via,
-	}
-]
-
-approval_gate(g) := g.approval if {
-	g.approval != null
-} else := {"ttl_ns": 0, "approvers": [], "custom": custom_approval} if {
-	count(custom_approval) > 0
-} else := null
-
-# The first constraint a grant fails, in DESIGN order: IP, time window, arguments.
+# The first constraint a grant fails, in DESIGN order: IP, time window, arguments. Each
+# entry of g.ip is one allowlist and each entry of g.windows one set of windows (a delegated
+# grant carries its parents' too): all must hold. A grant without constraints has empty
+# lists, and costs nothing here.
 failed(g) := "IP_NOT_ALLOWED" if {
-	not ip_ok(g)
+	some allowlist in g.ip
+	not in_allowlist(allowlist)
 } else := "OUTSIDE_TIME_WINDOW" if {
-	not time_ok(g)
+	some windows in g.windows
+	not in_windows(windows)
 } else := "ARGUMENT_NOT_ALLOWED" if {
-	not args_ok(g)
+	some a in g.args
+	not arg_ok(a)
 }
 
 # The code of the grant that got furthest, or NO_PERMISSION when none matched.
@@ -95,23 +97,11 @@ failure_code := "NO_PERMISSION" if {
 	r == best
 }
 
-# Resource patterns: "prefix" holds the segments before a trailing "*" (or all of them);
-# "*" as a segment matches exactly one segment; a trailing "*" one or more.
-resource_match(g) if {
-	g.tail
-	input.n > g.n
-	every i, s in g.prefix {
-		seg_ok(s, input.segs[i])
-	}
-}
+# Resource patterns without a wildcard compare exactly; the others are anchored regular
+# expressions ("*" as a segment matches exactly one segment, a trailing "*" one or more).
+resource_match(g) if g.exact == input.resource
 
-resource_match(g) if {
-	not g.tail
-	input.n == g.n
-	every i, s in g.prefix {
-		seg_ok(s, input.segs[i])
-	}
-}
+resource_match(g) if regex.match(g.re, input.resource)
 
 # A delegated grant ends when anything up its chain expires: the delegation, a parent
 # grant, or a parent agent.
@@ -120,68 +110,33 @@ chain_expired(g) if {
 	input.now_ns >= g.expires_ns
 }
 
-seg_ok(s, _) if s == "*"
-
-seg_ok(s, r) if s == r
-
-# Each entry of g.ip is one allowlist (a delegated grant carries its parents' too); the
-# address must be in every one. An unknown address is in none.
-ip_ok(g) if {
-	every allowlist in g.ip {
-		some cidr in allowlist
-		net.cidr_contains(cidr, input.ip)
-	}
+# An unknown address is in no allowlist.
+in_allowlist(cidrs) if {
+	some cidr in cidrs
+	net.cidr_contains(cidr, input.ip)
 }
 
-# Each entry of g.windows is one set of windows; some window of every set must hold.
-time_ok(g) if {
-	every windows in g.windows {
-		some w in windows
-		in_window(w)
-	}
+# A set of windows is the spans of the local week it covers, by time zone, in minutes from
+# Sunday 00:00.
+in_windows(windows) if {
+	some tz, spans in windows
+	m := minute_of_week(tz)
+	some span in spans
+	m >= span[0]
+	m < span[1]
 }
 
-in_window(w) if {
-	not w.overnight
-	m := minute_of_day(w.tz)
-	m >= w.start
-	m < w.end
-	day_ok(w, time.weekday([input.now_ns, w.tz]))
-}
-
-# Overnight windows (end before start): the part before midnight belongs to today...
-in_window(w) if {
-	w.overnight
-	minute_of_day(w.tz) >= w.start
-	day_ok(w, time.weekday([input.now_ns, w.tz]))
-}
-
-# ...and the part after midnight to the day the window started on.
-in_window(w) if {
-	w.overnight
-	minute_of_day(w.tz) < w.end
-	day_ok(w, previous_day[time.weekday([input.now_ns, w.tz])])
-}
-
-minute_of_day(tz) := (h * 60) + m if {
+# Functions are memoised within one decision: each zone's clock is read once.
+minute_of_week(tz) := ((day_number[time.weekday([input.now_ns, tz])] * 24 + h) * 60) + m if {
 	[h, m, _] := time.clock([input.now_ns, tz])
 }
 
-day_ok(w, _) if w.all_days
-
-day_ok(w, day) if w.days[day]
-
-previous_day := {
-	"Monday": "Sunday", "Tuesday": "Monday", "Wednesday": "Tuesday", "Thursday": "Wednesday",
-	"Friday": "Thursday", "Saturday": "Friday", "Sunday": "Saturday",
-}
+day_number := {"Sunday": 0, "Monday": 1, "Tuesday": 2, "Wednesday": 3, "Thursday": 4, "Friday": 5, "Saturday": 6}
 
 # Argument patterns are anchored regular expressions on top-level string arguments; a
 # missing or non-string argument fails.
-args_ok(g) if {
-	every a in g.args {
-		v := input.arguments[a.name]
-		is_string(v)
-		regex.match(a.re, v)
-	}
+arg_ok(a) if {
+	v := input.arguments[a.name]
+	is_string(v)
+	regex.match(a.re, v)
 }

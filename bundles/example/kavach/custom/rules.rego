@@ -2,8 +2,8 @@
 # only take away: a deny here overrides any allow.
 #
 # The rules see the same input as the decision (agent_id, action, resource, segs, n,
-# arguments, ip, now_ns) and the agent's compiled document at data.kavach.agents[agent_id],
-# whose grants carry their delegation chain ("via").
+# arguments, ip, now_ns), the agent at data.kavach.agents[agent_id] and its grants for the
+# action at data.kavach.grants[agent_id][action], which carry their delegation chain ("via").
 package kavach.custom
 
 import rego.v1
