@@ -10,6 +10,8 @@ import (
 	"weak"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/kavachos/kavach-go/agent"
 )
 
 // compiledAgent is an agent as decisions see it. It is immutable once published: a change
@@ -26,10 +28,23 @@ type compiledAgent struct {
 type compiledGrant struct {
 	id        string
 	shape     *grantShape
-	approval  *approvalGate
-	rate      []rateLimit
-	via       []string
+	more      *obligations // nil for most grants
 	expiresNS int64
+}
+
+// obligations are what a grant leaves to be done beyond the stateless checks, and where it
+// came from.
+type obligations struct {
+	approval *approvalGate
+	rate     []rateLimit
+	via      []string
+}
+
+func newObligations(approval *approvalGate, rate []rateLimit, via []string) *obligations {
+	if approval == nil && len(rate) == 0 && len(via) == 0 {
+		return nil
+	}
+	return &obligations{approval: approval, rate: rate, via: via}
 }
 
 // grantShape is the part of a grant that agents made from the same template share,
@@ -125,17 +140,18 @@ func (g *compiledGrant) term() *ast.Term {
 		[2]*ast.Term{keyIP, g.shape.ip},
 		[2]*ast.Term{keyWindows, g.shape.windows},
 		[2]*ast.Term{keyArgs, g.shape.args},
-		[2]*ast.Term{keyApproval, approvalTerm(g.approval)},
-		[2]*ast.Term{keyRate, rateTerm(g.rate)},
-		[2]*ast.Term{keyVia, stringsTerm(g.via)},
+		[2]*ast.Term{keyApproval, approvalTerm(g.more)},
+		[2]*ast.Term{keyRate, rateTerm(g.more)},
+		[2]*ast.Term{keyVia, viaTerm(g.more)},
 		[2]*ast.Term{keyExpiresNS, intTerm(g.expiresNS)},
 	)
 }
 
-func approvalTerm(a *approvalGate) *ast.Term {
-	if a == nil {
+func approvalTerm(o *obligations) *ast.Term {
+	if o == nil || o.approval == nil {
 		return nullTerm
 	}
+	a := o.approval
 	return ast.ObjectTerm(
 		[2]*ast.Term{ast.InternedTerm("ttl_ns"), intTerm(a.TTLNS)},
 		[2]*ast.Term{ast.InternedTerm("approvers"), stringsTerm(a.Approvers)},
@@ -143,10 +159,11 @@ func approvalTerm(a *approvalGate) *ast.Term {
 	)
 }
 
-func rateTerm(rs []rateLimit) *ast.Term {
-	if len(rs) == 0 {
+func rateTerm(o *obligations) *ast.Term {
+	if o == nil || len(o.rate) == 0 {
 		return emptyArray
 	}
+	rs := o.rate
 	terms := make([]*ast.Term, len(rs))
 	for i, r := range rs {
 		terms[i] = ast.ObjectTerm(
@@ -156,6 +173,13 @@ func rateTerm(rs []rateLimit) *ast.Term {
 		)
 	}
 	return ast.ArrayTerm(terms...)
+}
+
+func viaTerm(o *obligations) *ast.Term {
+	if o == nil {
+		return emptyArray
+	}
+	return stringsTerm(o.via)
 }
 
 func stringsTerm(ss []string) *ast.Term {
@@ -185,9 +209,18 @@ type shapes struct {
 
 func newShapes() *shapes { return &shapes{m: map[string]weak.Pointer[grantShape]{}} }
 
-// of returns the interned shape of g.
-func (sh *shapes) of(g *grant) *grantShape {
-	key := g.shapeKey()
+// lookup returns the shape interned under key, or nil. It does not allocate.
+func (sh *shapes) lookup(key []byte) *grantShape {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if wp, ok := sh.m[string(key)]; ok {
+		return wp.Value()
+	}
+	return nil
+}
+
+// of returns the shape interned under key, building it from g if there is none.
+func (sh *shapes) of(key string, g *grant) *grantShape {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if wp, ok := sh.m[key]; ok {
@@ -221,37 +254,82 @@ func (sh *shapes) len() int {
 	return len(sh.m)
 }
 
-// shapeKey identifies a grant's shape: equal keys, equal shapes.
+// shapeKey identifies a compiled grant's shape: equal keys, equal shapes. Every field is
+// written with its length, so no choice of strings makes two different shapes share a key
+// (shapes are shared across tenants).
 func (g *grant) shapeKey() string {
-	var b strings.Builder
-	b.WriteString(g.resource)
-	for _, a := range g.actions {
-		b.WriteByte(0)
-		b.WriteString(a)
-	}
-	b.WriteByte(1)
+	k := keyBuilder(make([]byte, 0, 160))
+	k.field("g")
+	k.field(g.resource)
+	k.list(g.actions)
 	for _, list := range g.ip {
-		b.WriteByte(2)
-		for _, p := range list {
-			b.WriteByte(0)
-			b.WriteString(p)
-		}
+		k.field("ip")
+		k.list(list)
 	}
 	for _, set := range g.windows {
-		b.WriteByte(3)
+		k.field("windows")
 		for _, w := range set {
-			b.WriteByte(0)
-			b.WriteString(w.tz)
-			b.WriteString("\x00" + strconv.Itoa(w.start) + "-" + strconv.Itoa(w.end) + "/" + strconv.Itoa(int(w.days)))
+			k.field(w.tz)
+			k.field(strconv.Itoa(w.start) + "-" + strconv.Itoa(w.end) + "/" + strconv.Itoa(int(w.days)))
 		}
 	}
 	for _, a := range g.args {
-		b.WriteByte(4)
-		b.WriteString(a.name)
-		b.WriteByte(0)
-		b.WriteString(a.re)
+		k.field("arg")
+		k.field(a.name)
+		k.field(a.re)
 	}
-	return b.String()
+	return string(k)
+}
+
+// permissionKey identifies the shape of a permission as stored, before its constraints are
+// canonicalised: permissions with equal keys compile to equal shapes. It is cheaper than
+// compiling the permission, which a full load would otherwise do for every agent. It
+// appends to buf.
+func permissionKey(buf []byte, p agent.Permission) []byte {
+	k := keyBuilder(buf[:0])
+	k.field("p")
+	k.field(p.Resource)
+	k.list(p.Actions)
+	c := p.Constraints
+	if c == nil {
+		return k
+	}
+	k.list(c.IPAllowlist)
+	for _, w := range c.TimeWindows {
+		k.field("window")
+		k.field(w.Start)
+		k.field(w.End)
+		k.field(w.Timezone)
+		k.list(w.Days)
+	}
+	if len(c.ArgumentPatterns) > 0 {
+		names := make([]string, 0, len(c.ArgumentPatterns))
+		for name := range c.ArgumentPatterns {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			k.field("arg")
+			k.field(name)
+			k.field(c.ArgumentPatterns[name])
+		}
+	}
+	return k
+}
+
+// keyBuilder writes length-prefixed fields.
+type keyBuilder []byte
+
+func (k *keyBuilder) field(s string) {
+	*k = append(strconv.AppendInt(*k, int64(len(s)), 10), ':')
+	*k = append(*k, s...)
+}
+
+func (k *keyBuilder) list(ss []string) {
+	*k = append(strconv.AppendInt(*k, int64(len(ss)), 10), '[')
+	for _, s := range ss {
+		k.field(s)
+	}
 }
 
 func (g *grant) buildShape() *grantShape {

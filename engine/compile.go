@@ -2,6 +2,7 @@ package engine
 
 import (
 	"maps"
+	"unique"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"slices"
@@ -154,21 +155,63 @@ func Earliest(a, b int64) int64 {
 
 // compile makes an agent's published form from its effective grants.
 func compile(a *agent.Agent, grants []grant, sh *shapes) *compiledAgent {
-	c := &compiledAgent{tenant: a.TenantID, owner: a.OwnerID, status: string(a.Status), grants: make([]compiledGrant, len(grants))}
-	if a.ExpiresAt != nil {
-		c.expiresNS = a.ExpiresAt.UnixNano()
-	}
+	c := newCompiled(a, len(grants))
 	for i := range grants {
 		g := &grants[i]
-		c.grants[i] = compiledGrant{id: g.id, shape: sh.of(g), approval: g.approval, rate: g.rate, via: g.via, expiresNS: g.expiresNS}
+		c.grants[i] = compiledGrant{id: g.id, shape: sh.of(g.shapeKey(), g), more: newObligations(g.approval, g.rate, g.via), expiresNS: g.expiresNS}
 	}
 	return c
 }
 
+// compileOwn is compile(a, ownGrants(a), sh) for an agent with no delegated grants — most
+// agents, and every agent of a full load before delegations are applied. It looks shapes up
+// by the permission as stored, and canonicalises a permission's constraints only the first
+// time its shape is seen.
+func compileOwn(a *agent.Agent, sh *shapes) *compiledAgent {
+	c := newCompiled(a, len(a.Permissions))
+	var key [256]byte
+	for i, p := range a.Permissions {
+		k := permissionKey(key[:0], p)
+		s := sh.lookup(k)
+		if s == nil {
+			g := grant{id: p.ID, resource: p.Resource, actions: p.Actions}
+			g.addConstraints(a.ID, a.OwnerID, p)
+			s = sh.of(string(k), &g)
+		}
+		cg := compiledGrant{id: p.ID, shape: s}
+		if pc := p.Constraints; pc != nil {
+			var (
+				rate     []rateLimit
+				approval *approvalGate
+			)
+			if rl := pc.RateLimit; rl != nil {
+				rate = []rateLimit{{Key: a.ID + "/" + p.ID, Max: rl.Max, WindowNS: int64(rl.Window)}}
+			}
+			if ap := pc.Approval; ap != nil && ap.Required {
+				approval = &approvalGate{TTLNS: int64(ap.TTL), Approvers: ap.Approvers, Owner: a.OwnerID}
+			}
+			cg.more = newObligations(approval, rate, nil)
+		}
+		c.grants[i] = cg
+	}
+	return c
+}
+
+func newCompiled(a *agent.Agent, grants int) *compiledAgent {
+	c := &compiledAgent{tenant: intern(a.TenantID), owner: intern(a.OwnerID), status: intern(string(a.Status)), grants: make([]compiledGrant, grants)}
+	if a.ExpiresAt != nil {
+		c.expiresNS = a.ExpiresAt.UnixNano()
+	}
+	return c
+}
+
+// intern shares the memory of strings many agents hold: tenants, owners, statuses.
+func intern(s string) string { return unique.Make(s).Value() }
+
 // Compile returns the documents the policy reads for an agent with no delegated grants:
 // data.kavach.agents[id] and data.kavach.grants[id].
 func Compile(a *agent.Agent) (agentDoc, grantsDoc map[string]any) {
-	c := compile(a, ownGrants(a), newShapes())
+	c := compileOwn(a, newShapes())
 	var err error
 	if agentDoc, err = asMap(c.header()); err == nil {
 		grantsDoc, err = asMap(c.grantsDoc())

@@ -118,7 +118,7 @@ func (e *Engine) LoadAll(ctx context.Context) error {
 	}
 	all := map[string]*compiledAgent{}
 	if err := e.cfg.Store.AllAgents(ctx, func(a *agent.Agent) error {
-		all[a.ID] = compile(a, ownGrants(a), e.shapes)
+		all[a.ID] = compileOwn(a, e.shapes)
 		return nil
 	}); err != nil {
 		return fmt.Errorf("engine: load agents: %w", err)
@@ -138,7 +138,7 @@ func (e *Engine) ReplaceAll(ctx context.Context, agents []*agent.Agent, dels []*
 	all := make(map[string]*compiledAgent, len(agents))
 	for _, a := range agents {
 		byID[a.ID] = a
-		all[a.ID] = compile(a, ownGrants(a), e.shapes)
+		all[a.ID] = compileOwn(a, e.shapes)
 	}
 	return e.install(ctx, gr, all, func(_ context.Context, id string) (*agent.Agent, error) {
 		if a, ok := byID[id]; ok {
