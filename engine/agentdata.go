@@ -52,7 +52,7 @@ func newObligations(approval *approvalGate, rate []rateLimit, via []string) *obl
 type grantShape struct {
 	actions   []string
 	anyAction bool
-	match     [2]*ast.Term // "exact": pattern, or "re": anchored regex
+	re        *ast.Term // the resource pattern as an anchored regex
 	ip        *ast.Term
 	windows   *ast.Term
 	args      *ast.Term
@@ -69,7 +69,6 @@ var (
 	keyStatus    = ast.InternedTerm("status")
 	keyExpiresNS = ast.InternedTerm("expires_ns")
 	keyID        = ast.InternedTerm("id")
-	keyExact     = ast.InternedTerm("exact")
 	keyRe        = ast.InternedTerm("re")
 	keyIP        = ast.InternedTerm("ip")
 	keyWindows   = ast.InternedTerm("windows")
@@ -136,7 +135,7 @@ func (c *compiledAgent) grantsDoc() ast.Value {
 func (g *compiledGrant) term() *ast.Term {
 	return ast.ObjectTerm(
 		[2]*ast.Term{keyID, ast.StringTerm(g.id)},
-		g.shape.match,
+		[2]*ast.Term{keyRe, g.shape.re},
 		[2]*ast.Term{keyIP, g.shape.ip},
 		[2]*ast.Term{keyWindows, g.shape.windows},
 		[2]*ast.Term{keyArgs, g.shape.args},
@@ -334,11 +333,7 @@ func (k *keyBuilder) list(ss []string) {
 
 func (g *grant) buildShape() *grantShape {
 	s := &grantShape{actions: slices.Clone(g.actions), anyAction: slices.Contains(g.actions, "*")}
-	if strings.Contains(g.resource, "*") {
-		s.match = [2]*ast.Term{keyRe, ast.StringTerm(resourceRegex(g.resource))}
-	} else {
-		s.match = [2]*ast.Term{keyExact, ast.StringTerm(g.resource)}
-	}
+	s.re = ast.StringTerm(resourceRegex(g.resource))
 	ip := make([]*ast.Term, len(g.ip))
 	for i, list := range g.ip {
 		ip[i] = stringsTerm(list)

@@ -16,7 +16,7 @@ import (
 //	data.kavach.agents[id] = {"tenant": "default", "owner": "alice", "status": "active", "expires_ns": 0}
 //	data.kavach.grants[id][action] = [{            // the grants naming the action, then those for "*", in order
 //	    "id": "perm_…",
-//	    "exact": "mcp:github:repos" | "re": "^mcp:github:.+$",
+//	    "re": "^mcp:github:.+$",                      // the resource pattern
 //	    "ip":      [["10.0.0.0/8"]],                  // every list must contain the address
 //	    "windows": [[{"start": 540, "end": 1020, …}]], // every list must have a window that holds
 //	    "args":    [{"name": "branch", "re": "^(?:dev-.*)$"}],

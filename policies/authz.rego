@@ -59,7 +59,7 @@ grants := g if {
 # carries what remains to be done: its rate limits and approval gate.
 candidates := [g |
 	some g in grants
-	resource_match(g)
+	regex.match(g.re, input.resource) # resource_match(g), inlined: this runs on every call
 	not chain_expired(g)
 	not failed(g)
 ]
@@ -97,10 +97,8 @@ failure_code := "NO_PERMISSION" if {
 	r == best
 }
 
-# Resource patterns without a wildcard compare exactly; the others are anchored regular
-# expressions ("*" as a segment matches exactly one segment, a trailing "*" one or more).
-resource_match(g) if g.exact == input.resource
-
+# Resource patterns are anchored regular expressions ("*" as a segment matches exactly one
+# segment, a trailing "*" one or more). The compiled regexes are cached across decisions.
 resource_match(g) if regex.match(g.re, input.resource)
 
 # A delegated grant ends when anything up its chain expires: the delegation, a parent

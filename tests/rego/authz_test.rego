@@ -132,7 +132,7 @@ test_resource_star_segment if {
 }
 
 test_resource_exact if {
-	g := object.union(object.remove(grant({}), ["re"]), {"exact": "mcp:github:repos"})
+	g := grant({"re": "^mcp:github:repos$"})
 	authz.resource_match(g) with input as req({})
 	not authz.resource_match(g) with input as req({"resource": "mcp:github:repos:1"})
 }
