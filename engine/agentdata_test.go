@@ -135,3 +135,48 @@ func TestDataStoreServesAgents(t *testing.T) {
 		t.Fatal("a write to data.kavach.agents was accepted")
 	}
 }
+
+// A decision reads an agent's header and its grants in two reads; both come from the same
+// published version even while changes land between them. Version A is active and may
+// only read; version B may write but is revoked. No decision may allow a write.
+func TestConcurrentChangesNeverMixVersions(t *testing.T) {
+	ctx := context.Background()
+	e, err := New(ctx, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	version := func(writable bool) *agent.Agent {
+		a := &agent.Agent{ID: "agt_flip", TenantID: "t", OwnerID: "o", Status: agent.StatusActive,
+			Permissions: []agent.Permission{{ID: "p", Resource: "mcp:x", Actions: []string{"read"}}}}
+		if writable {
+			a.Status = agent.StatusRevoked
+			a.Permissions[0].Actions = []string{"write"}
+		}
+		return a
+	}
+	if err := e.Put(ctx, version(false)); err != nil {
+		t.Fatal(err)
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := e.Put(ctx, version(i%2 == 0)); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	for i := range 3000 {
+		r := e.Decide(ctx, Request{AgentID: "agt_flip", Action: "write", Resource: "mcp:x", Now: time.Now()})
+		if r.Allowed {
+			t.Fatalf("decision %d allowed a write: it mixed two versions of the agent", i)
+		}
+	}
+}
