@@ -18,15 +18,22 @@ import (
 // BenchmarkEngineLatency is the engine's share of authorize, with no store, audit or token
 // lookup, on the benchmark data set (tests/bench/dataset):
 //
-//   - load: compiling and writing every agent into OPA's store (ReplaceAll), with the heap
+//   - load: compiling every agent into the engine's agent set (ReplaceAll), with the heap
 //     the engine keeps per agent (KAVACH_BENCH_HEAP_PROFILE=file writes that heap's
 //     profile); each iteration is a whole load, so give -benchtime as a duration;
 //   - mix=…: Decide one call at a time, with p50 and p99 from a latency histogram;
 //     mix=unknown asks about an agent that does not exist, the floor with Kavach's own
-//     evaluation settings (AST store, parsed input, shared regex cache);
+//     evaluation settings (served agents, parsed input, shared regex cache);
 //   - put: one agent's change applied (Put) until the next Decide sees it.
+//
+// KAVACH_BENCH_1M=1 adds a million agents (about 4 GB of memory for the agents the
+// benchmark itself keeps to decide with).
 func BenchmarkEngineLatency(b *testing.B) {
-	for _, n := range []int{10_000, 100_000} {
+	sizes := []int{10_000, 100_000}
+	if os.Getenv("KAVACH_BENCH_1M") == "1" {
+		sizes = append(sizes, 1_000_000)
+	}
+	for _, n := range sizes {
 		b.Run(fmt.Sprintf("agents=%dk", n/1000), func(b *testing.B) { benchmarkEngineLatency(b, n) })
 	}
 }
