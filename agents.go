@@ -194,6 +194,7 @@ func (s *agentService) Rotate(ctx context.Context, id string, req api.RotateRequ
 	}
 	token := agent.MintToken()
 	a, err = s.k.store.RotateToken(ctx, id, agent.HashToken(token), agent.DisplayPrefix(token), until, now)
+	s.k.forgetTokens(id) // even after an error: the rotation may have committed
 	if err != nil {
 		return nil, apiError(err)
 	}

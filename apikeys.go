@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/api"
@@ -119,6 +120,7 @@ func (s *apiKeyService) Revoke(ctx context.Context, id string) (*agent.APIKey, e
 		return nil, apiError(err)
 	}
 	key, err = s.k.store.RevokeAPIKey(ctx, id, s.k.clock())
+	s.k.keys.forget(id) // even after an error: the revocation may have committed
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, notFound
 	}
@@ -154,12 +156,19 @@ func canSeeKey(a api.Actor, k *agent.APIKey) bool {
 // cannot be probed.
 var errBadAPIKey = &api.Error{Code: api.CodeUnauthenticated, Message: "the API key is not valid (malformed, unknown or revoked)"}
 
-// AuthenticateAPIKey returns the actor a presented API key acts as.
+// AuthenticateAPIKey returns the actor a presented API key acts as. Keys it has resolved
+// are kept in memory until they change (here, or on another instance sharing the
+// database), so that most requests do not query the database.
 func (k *Kavach) AuthenticateAPIKey(ctx context.Context, secret string) (api.Actor, error) {
 	if !agent.WellFormedAPIKey(secret) {
 		return api.Actor{}, errBadAPIKey
 	}
-	hash := agent.HashToken(secret)
+	hk := keyOf(secret)
+	if h, ok := k.keys.get(hk, time.Time{}); ok {
+		return h.actor, nil
+	}
+	gen := k.keys.generation()
+	hash := hk.hash()
 	key, err := k.store.APIKeyByHash(ctx, hash)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -169,7 +178,9 @@ func (k *Kavach) AuthenticateAPIKey(ctx context.Context, secret string) (api.Act
 	case key.Revoked() || !agent.VerifyToken(secret, hash):
 		return api.Actor{}, errBadAPIKey
 	}
-	return api.Actor{Role: api.Role(key.Role), TenantID: key.TenantID, OwnerID: key.OwnerID}, nil
+	act := api.Actor{Role: api.Role(key.Role), TenantID: key.TenantID, OwnerID: key.OwnerID}
+	k.keys.put(gen, hk, keyHolder{id: key.ID, actor: act}, time.Time{})
+	return act, nil
 }
 
 // BootstrapAPIKey lets a fresh database be administered over HTTP: if it holds no API key

@@ -100,3 +100,24 @@ func TestAuthenticateAPIKey(t *testing.T) {
 		}
 	})
 }
+
+// A key revoked on an instance that has it cached is refused by that instance at once.
+func TestRevokedAPIKeyRefusedAtOnce(t *testing.T) {
+	eachBackend(t, func(t *testing.T, f *fixture) {
+		key, err := f.k.APIKeys().Create(root, api.CreateAPIKeyRequest{Role: api.RoleUser, OwnerID: "alice"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if _, err := f.k.AuthenticateAPIKey(context.Background(), key.Key); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := f.k.APIKeys().Revoke(alice, key.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.k.AuthenticateAPIKey(context.Background(), key.Key); !api.IsUnauthenticated(err) {
+			t.Fatalf("a revoked key right after its revocation: %v", err)
+		}
+	})
+}

@@ -52,21 +52,21 @@ func (k *Kavach) AuthorizeToken(ctx context.Context, token string, req api.Autho
 }
 
 func (k *Kavach) resolveToken(ctx context.Context, act api.Actor, token string, now time.Time) (string, *engine.Result) {
-	invalid := &engine.Result{Code: api.TokenInvalid, Reason: "the token is not valid"}
 	if !agent.WellFormedToken(token) {
-		return "", invalid
+		return "", tokenInvalid()
 	}
-	hash := agent.HashToken(token)
-	a, err := k.store.AgentByTokenHash(ctx, hash, now)
-	switch {
-	case store.IsNotFound(err):
-		return "", invalid
-	case err != nil:
-		return "", &engine.Result{Code: api.EngineError, Reason: "internal error: the decision failed closed", Err: err}
-	case !canSee(act, a):
-		return "", invalid
+	key := keyOf(token)
+	h, ok := k.tokens.get(key, now)
+	if !ok {
+		var res *engine.Result
+		if h, res = k.lookupToken(ctx, key, now); res != nil {
+			return "", res
+		}
 	}
-	return a.ID, nil
+	if !h.visibleTo(act) {
+		return "", tokenInvalid()
+	}
+	return h.agentID(), nil
 }
 
 func (k *Kavach) decide(ctx context.Context, act api.Actor, agentID string, req api.AuthorizeRequest, cc api.CallContext) engine.Result {
@@ -179,6 +179,7 @@ func validateCall(req api.AuthorizeRequest, cc api.CallContext) error {
 // fails the agent is dropped from the engine, so it is denied rather than judged on stale
 // rights.
 func (k *Kavach) sync(ctx context.Context, a *agent.Agent) error {
+	k.forgetTokens(a.ID)
 	if err := k.engine.Put(ctx, a); err != nil {
 		k.log.ErrorContext(ctx, "engine update failed: agent removed from the engine", "agent", a.ID, "error", err)
 		if rerr := k.engine.Remove(ctx, a.ID); rerr != nil {

@@ -47,6 +47,7 @@ func (k *Kavach) startFeed(staleness time.Duration) {
 	f := &feed{k: k, staleness: staleness, cancel: cancel, done: make(chan struct{}), lostAt: time.Now(),
 		first: make(chan struct{})}
 	k.feed = f
+	k.resetSecrets(false) // until the first sync
 	go func() {
 		defer close(f.done)
 		cf.WatchChanges(ctx, store.ChangeHandler{Synced: f.resync, Changed: f.apply, Lost: f.lost})
@@ -68,8 +69,9 @@ func (f *feed) stop() {
 }
 
 // resync reloads everything: changes made while this instance was not listening were
-// never announced to it.
+// never announced to it. Cached tokens and API keys are dropped for the same reason.
 func (f *feed) resync(ctx context.Context) error {
+	f.k.resetSecrets(true)
 	if err := f.k.engine.LoadAll(ctx); err != nil {
 		return err
 	}
@@ -87,9 +89,12 @@ func (f *feed) apply(ctx context.Context, c store.Change) {
 	var err error
 	switch c.Kind {
 	case "agent":
+		f.k.forgetTokens(c.ID)
 		err = f.k.engine.Put(ctx, &agent.Agent{ID: c.ID})
 	case "delegation":
 		err = f.k.engine.PutDelegation(ctx, &agent.Delegation{ID: c.ID})
+	case "api_key":
+		f.k.keys.forget(c.ID)
 	}
 	f.mu.Lock()
 	f.changes++
@@ -104,6 +109,7 @@ func (f *feed) apply(ctx context.Context, c store.Change) {
 }
 
 func (f *feed) lost(err error) {
+	f.k.resetSecrets(false) // changes made elsewhere no longer reach the caches
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.synced {

@@ -51,6 +51,9 @@ type Config struct {
 	Staleness time.Duration
 	// Recorder, if set, receives audit events instead of the ledger pipeline (tests).
 	Recorder audit.Recorder
+	// SecretCacheSize caps how many agent tokens, and how many API keys, are kept resolved
+	// in memory (default DefaultSecretCacheSize each); negative turns both caches off.
+	SecretCacheSize int
 }
 
 // Kavach is an open Kavach instance. It is safe for concurrent use.
@@ -68,6 +71,8 @@ type Kavach struct {
 	tenants   *tenantService
 	approvals *approvalService
 	delegs    *delegationService
+	tokens    *secretCache[tokenHolder]
+	keys      *secretCache[keyHolder]
 }
 
 var _ api.Kavach = (*Kavach)(nil)
@@ -78,7 +83,8 @@ func Open(ctx context.Context, cfg Config) (*Kavach, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &Kavach{store: s, now: cfg.Now, log: cfg.Logger, recorder: cfg.Recorder}
+	k := &Kavach{store: s, now: cfg.Now, log: cfg.Logger, recorder: cfg.Recorder,
+		tokens: newSecretCache[tokenHolder](cfg.SecretCacheSize), keys: newSecretCache[keyHolder](cfg.SecretCacheSize)}
 	if k.now == nil {
 		k.now = time.Now
 	}

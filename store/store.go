@@ -236,7 +236,7 @@ type DelegationFilter struct {
 
 // Change names one committed change that decisions depend on.
 type Change struct {
-	Kind string // "agent" or "delegation"
+	Kind string // "agent", "delegation" or "api_key" (a revoked key)
 	ID   string
 }
 
@@ -252,7 +252,8 @@ type ChangeHandler struct {
 }
 
 // ChangeFeed is implemented by stores that several instances share (Postgres): it
-// announces every committed change to agents and delegations.
+// announces every committed change to agents (their tokens included), delegations and API
+// keys.
 type ChangeFeed interface {
 	// WatchChanges listens until ctx ends, reconnecting with back-off.
 	WatchChanges(ctx context.Context, h ChangeHandler) error
