@@ -181,6 +181,7 @@ func AuditCollectors(src AuditSource) []prometheus.Collector {
 	return []prometheus.Collector{
 		gauge("kavach_audit_queue_depth", "Audit events waiting to be written.", func(s audit.Stats) float64 { return float64(s.Queued) }),
 		counter("kavach_audit_events_written_total", "Audit events committed to the ledger.", func(s audit.Stats) float64 { return float64(s.Written) }),
+		counter("kavach_audit_commits_total", "Ledger transactions committed; events written over commits is the group commit's batch size.", func(s audit.Stats) float64 { return float64(s.Batches) }),
 		counter("kavach_audit_failed_closed_total", "Decisions denied because their audit event could not be queued or committed.", func(s audit.Stats) float64 { return float64(s.FailedClosed) }),
 		counter("kavach_audit_write_errors_total", "Failed ledger commits (retried).", func(s audit.Stats) float64 { return float64(s.WriteErrors) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kavach_audit_relay_leading", Help: "1 if this instance's Kafka relay holds the cluster's lease."},
