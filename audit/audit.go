@@ -7,8 +7,6 @@ package audit
 import (
 	"context"
 
-	"github.com/google/uuid"
-
 	"github.com/kavachos/kavach-go/store"
 )
 
@@ -33,13 +31,4 @@ const (
 // accepted (the caller then fails closed); it may set e.ID.
 type Recorder interface {
 	Record(ctx context.Context, e *store.AuditEvent) error
-}
-
-// NewID returns a UUIDv7: unique and ordered by time.
-func NewID() string {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return uuid.NewString()
-	}
-	return id.String()
 }

@@ -20,6 +20,10 @@ type Config struct {
 	QueueSize int
 	// MaxBatch bounds the events written in one transaction (default 1,000).
 	MaxBatch int
+	// BatchWait is how long the writer, having found fewer than MaxBatch events queued,
+	// waits for more before it commits. Zero takes the default: 2ms when asynchronous,
+	// none in sync mode; negative never waits.
+	BatchWait time.Duration
 	// EnqueueTimeout is how long Record waits for room in a full queue before it fails,
 	// and the caller fails closed (default 1s).
 	EnqueueTimeout time.Duration
@@ -39,6 +43,11 @@ type Config struct {
 	CheckpointInterval time.Duration
 	Logger             *slog.Logger
 }
+
+// DefaultBatchWait is how long an asynchronous pipeline's writer waits for a batch to
+// fill. At a few thousand events a second it gathers tens of events into each commit, and
+// an event waits no longer than this before its commit starts.
+const DefaultBatchWait = 2 * time.Millisecond
 
 // Stats are the pipeline's counters.
 type Stats struct {
@@ -65,9 +74,13 @@ type Pipeline struct {
 	stop  chan struct{}
 	wg    sync.WaitGroup
 
+	// sending is held shared by every enqueue and exclusively by Stop while it sets
+	// stopped, so that no event can enter the queue after the writer's final drain.
+	sending sync.RWMutex
+	stopped atomic.Bool
+
 	mu      sync.Mutex
 	started bool
-	stopped bool
 	buckets map[bucketKey]*bucket
 	touched map[string]bool // tenants written since the last checkpoint
 
@@ -81,6 +94,9 @@ func NewPipeline(cfg Config) *Pipeline {
 	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 1_000
+	}
+	if cfg.BatchWait == 0 && !cfg.Sync {
+		cfg.BatchWait = DefaultBatchWait
 	}
 	if cfg.EnqueueTimeout <= 0 {
 		cfg.EnqueueTimeout = time.Second
@@ -122,15 +138,18 @@ func (p *Pipeline) Start() {
 // are reported in the log.
 func (p *Pipeline) Stop(ctx context.Context) error {
 	p.mu.Lock()
-	if !p.started || p.stopped {
+	if !p.started || p.stopped.Load() {
 		p.mu.Unlock()
 		return nil
 	}
 	p.mu.Unlock()
 	p.flushBuckets()
-	p.mu.Lock()
-	p.stopped = true
-	p.mu.Unlock()
+	p.sending.Lock()
+	stopped := p.stopped.Swap(true)
+	p.sending.Unlock()
+	if stopped {
+		return nil
+	}
 	close(p.stop)
 	done := make(chan struct{})
 	go func() { p.wg.Wait(); close(done) }()
@@ -172,30 +191,12 @@ func (p *Pipeline) Record(ctx context.Context, e *store.AuditEvent) error {
 }
 
 func (p *Pipeline) enqueue(ctx context.Context, e *store.AuditEvent) error {
-	p.mu.Lock()
-	stopped := p.stopped
-	p.mu.Unlock()
-	if stopped {
-		return ErrStopped
-	}
 	it := item{e: e}
 	if p.cfg.Sync {
 		it.done = make(chan error, 1)
 	}
-	select {
-	case p.queue <- it:
-	default:
-		t := time.NewTimer(p.cfg.EnqueueTimeout)
-		defer t.Stop()
-		select {
-		case p.queue <- it:
-		case <-t.C:
-			p.failedClosed.Add(1)
-			return ErrQueueFull
-		case <-ctx.Done():
-			p.failedClosed.Add(1)
-			return ctx.Err()
-		}
+	if err := p.send(ctx, it); err != nil {
+		return err
 	}
 	if it.done == nil {
 		return nil
@@ -216,33 +217,88 @@ func (p *Pipeline) enqueue(ctx context.Context, e *store.AuditEvent) error {
 	}
 }
 
+// send puts it on the queue, waiting up to EnqueueTimeout for room.
+func (p *Pipeline) send(ctx context.Context, it item) error {
+	p.sending.RLock()
+	defer p.sending.RUnlock()
+	if p.stopped.Load() {
+		return ErrStopped
+	}
+	select {
+	case p.queue <- it:
+		return nil
+	default:
+	}
+	t := time.NewTimer(p.cfg.EnqueueTimeout)
+	defer t.Stop()
+	select {
+	case p.queue <- it:
+		return nil
+	case <-t.C:
+		p.failedClosed.Add(1)
+		return ErrQueueFull
+	case <-ctx.Done():
+		p.failedClosed.Add(1)
+		return ctx.Err()
+	}
+}
+
 // writer drains the queue in batches: whatever accumulated while the previous commit ran
-// goes into the next one (group commit).
+// goes into the next one (group commit). When callers do not wait for their events
+// (asynchronous mode) they arrive one at a time, so the writer also waits up to BatchWait
+// for a batch to fill: a commit costs far more than an event in it.
 func (p *Pipeline) writer() {
 	defer p.wg.Done()
+	var wait *time.Timer
+	if p.cfg.BatchWait > 0 {
+		wait = time.NewTimer(time.Hour)
+		wait.Stop()
+	}
+	batch := make([]item, 0, min(p.cfg.MaxBatch, 1024))
 	for {
-		var first item
 		select {
-		case first = <-p.queue:
+		case first := <-p.queue:
+			batch = p.take(append(batch[:0], first))
+			if wait != nil && len(batch) < p.cfg.MaxBatch {
+				batch = p.fill(batch, wait)
+			}
+			p.writeBatch(batch)
+			clear(batch) // let the written events be collected
 		case <-p.stop:
 			// Drain what is left, then sign a final checkpoint.
 			for len(p.queue) > 0 {
-				p.writeBatch(p.take(<-p.queue))
+				p.writeBatch(p.take(append(batch[:0], <-p.queue)))
 			}
 			p.checkpoint()
 			return
 		}
-		p.writeBatch(p.take(first))
 	}
 }
 
-func (p *Pipeline) take(first item) []item {
-	batch := []item{first}
+// take adds to batch whatever is queued now, up to MaxBatch.
+func (p *Pipeline) take(batch []item) []item {
 	for len(batch) < p.cfg.MaxBatch {
 		select {
 		case it := <-p.queue:
 			batch = append(batch, it)
 		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// fill waits up to BatchWait for more events, until the batch is full or Stop is called.
+func (p *Pipeline) fill(batch []item, wait *time.Timer) []item {
+	wait.Reset(p.cfg.BatchWait)
+	defer wait.Stop()
+	for len(batch) < p.cfg.MaxBatch {
+		select {
+		case it := <-p.queue:
+			batch = p.take(append(batch, it))
+		case <-wait.C:
+			return batch
+		case <-p.stop:
 			return batch
 		}
 	}

@@ -203,6 +203,33 @@ func TestWriteFailuresAreRetried(t *testing.T) {
 	}
 }
 
+// TestBatchWaitEndsWhenTheBatchIsFullOrOnStop: the writer's wait for more events never
+// holds a full batch back, and Stop writes a partial batch at once.
+func TestBatchWaitEndsWhenTheBatchIsFullOrOnStop(t *testing.T) {
+	t.Parallel()
+	s := sqliteStore(t)
+	p := audit.NewPipeline(audit.Config{Store: s, MaxBatch: 5, BatchWait: time.Hour})
+	p.Start()
+	for i := range 12 {
+		if err := p.Record(ctx, event("default", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); p.Stats().Written < 10; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("two full batches were not written: %+v", p.Stats())
+		}
+	}
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := p.Stop(sctx); err != nil {
+		t.Fatal(err)
+	}
+	if seq, _, _ := s.AuditHead(ctx, "default"); seq != 12 || p.Stats().Batches != 3 {
+		t.Fatalf("after Stop: %d events in the ledger, %+v", seq, p.Stats())
+	}
+}
+
 func TestSyncModeReturnsAfterCommitAndReportsFailures(t *testing.T) {
 	t.Parallel()
 	g := &gated{Store: sqliteStore(t)}

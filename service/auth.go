@@ -10,9 +10,6 @@ import (
 	"github.com/kavachos/kavach-go/api"
 )
 
-// agentTokenKey holds, in the Echo context, the "kv_" token of an agent authorizing itself.
-const agentTokenKey = "kavach.agentToken"
-
 // bearer returns the credential of an "Authorization: Bearer …" header.
 func bearer(r *http.Request) (string, bool) {
 	scheme, cred, ok := strings.Cut(r.Header.Get(echo.HeaderAuthorization), " ")
@@ -57,7 +54,6 @@ func (s *Server) requireAgentToken(next echo.HandlerFunc) echo.HandlerFunc {
 		case strings.HasPrefix(token, agent.APIKeyPrefix):
 			return unauthenticated("this route takes the agent's own token (kv_…), not an API key; apps authorize agents at POST /v1/authorize")
 		}
-		c.Set(agentTokenKey, token)
 		r := c.Request()
 		c.SetRequest(r.WithContext(api.WithActor(r.Context(), api.Root)))
 		return next(c)

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -24,7 +25,16 @@ import (
 // data, a body over the size limit and a content type other than application/json are
 // refused, each naming the problem. An empty body leaves dst alone unless required.
 func (s *Server) bind(c echo.Context, dst any, required bool) error {
-	body, err := s.readBody(c)
+	return s.bindFast(c, dst, required, nil)
+}
+
+// bindFast is bind with a hand decoder tried first (see authorize_decode.go): fast
+// decodes the body into dst and reports true, or reports false, leaving dst alone, and
+// the body is decoded by encoding/json as bind does.
+func (s *Server) bindFast(c echo.Context, dst any, required bool, fast func(body []byte) bool) error {
+	buf := bodyBuffers.Get().(*[]byte)
+	defer putBodyBuffer(buf)
+	body, err := s.readBody(c, buf)
 	if err != nil {
 		return err
 	}
@@ -41,6 +51,9 @@ func (s *Server) bind(c echo.Context, dst any, required bool) error {
 	if trimmed[0] != '{' {
 		return invalid("body", "the body must be a JSON object")
 	}
+	if fast != nil && fast(trimmed) {
+		return nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -52,30 +65,56 @@ func (s *Server) bind(c echo.Context, dst any, required bool) error {
 	return nil
 }
 
-// readBody reads at most MaxBodyBytes of the body; a larger one is 413.
-func (s *Server) readBody(c echo.Context) ([]byte, error) {
+// bodyBuffers hold request bodies while they are decoded; encoding/json and the hand
+// decoders copy what they keep, so a buffer is free again once its body is bound.
+var bodyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+func putBodyBuffer(b *[]byte) {
+	if cap(*b) <= 64<<10 {
+		*b = (*b)[:0]
+		bodyBuffers.Put(b)
+	}
+}
+
+// readBody reads at most MaxBodyBytes of the body into buf; a larger one is 413.
+func (s *Server) readBody(c echo.Context, buf *[]byte) ([]byte, error) {
 	r := c.Request()
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
-	tooLarge := &statusError{http.StatusRequestEntityTooLarge, &api.Error{Code: api.CodeInvalidInput, Field: "body",
-		Reason: "BODY_TOO_LARGE", Message: "the body is larger than " + strconv.FormatInt(s.cfg.MaxBodyBytes, 10) + " bytes"}}
 	if r.ContentLength > s.cfg.MaxBodyBytes {
-		return nil, tooLarge
+		return nil, s.tooLarge()
+	}
+	if r.ContentLength > 0 {
+		// The length is known and within the limit, and net/http's reader stops there.
+		b := slices.Grow((*buf)[:0], int(r.ContentLength))[:r.ContentLength]
+		*buf = b
+		if _, err := io.ReadFull(r.Body, b); err != nil {
+			return nil, invalid("body", "reading the body failed: %v", err)
+		}
+		return b, nil
 	}
 	b, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, s.cfg.MaxBodyBytes))
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		return nil, tooLarge
+		return nil, s.tooLarge()
 	case err != nil:
 		return nil, invalid("body", "reading the body failed: %v", err)
 	}
 	return b, nil
 }
 
+func (s *Server) tooLarge() error {
+	return &statusError{http.StatusRequestEntityTooLarge, &api.Error{Code: api.CodeInvalidInput, Field: "body",
+		Reason: "BODY_TOO_LARGE", Message: "the body is larger than " + strconv.FormatInt(s.cfg.MaxBodyBytes, 10) + " bytes"}}
+}
+
 func checkJSONContentType(r *http.Request) error {
 	ct := r.Header.Get(echo.HeaderContentType)
+	if ct == echo.MIMEApplicationJSON {
+		return nil
+	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err == nil && mt == echo.MIMEApplicationJSON {
 		return nil

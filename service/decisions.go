@@ -15,7 +15,7 @@ import (
 // judged at all is an error.
 func (s *Server) authorize(c echo.Context) error {
 	var req api.AuthorizeAgentRequest
-	if err := s.bind(c, &req, true); err != nil {
+	if err := s.bindFast(c, &req, true, decodeInto(decodeAuthorizeAgent, &req)); err != nil {
 		return err
 	}
 	if req.AgentID == "" {
@@ -28,7 +28,7 @@ func (s *Server) authorize(c echo.Context) error {
 	start := time.Now()
 	d, err := s.k.Authorize(rctx(c), req.AgentID, req.AuthorizeRequest, cc)
 	s.metrics.decided(d, time.Since(start))
-	return reply(c, http.StatusOK, d, err)
+	return replyDecision(c, d, err)
 }
 
 // authorizeToken judges the agent holding the bearer token. The body cannot carry a
@@ -36,7 +36,7 @@ func (s *Server) authorize(c echo.Context) error {
 // trusted proxies wrote it, so an agent cannot claim an IP on an allowlist.
 func (s *Server) authorizeToken(c echo.Context) error {
 	var req api.AuthorizeRequest
-	if err := s.bind(c, &req, true); err != nil {
+	if err := s.bindFast(c, &req, true, decodeInto(decodeAuthorize, &req)); err != nil {
 		return err
 	}
 	r := c.Request()
@@ -44,11 +44,11 @@ func (s *Server) authorizeToken(c echo.Context) error {
 		IP:        s.ips.Resolve(r.RemoteAddr, r.Header.Values(echo.HeaderXForwardedFor)),
 		UserAgent: r.UserAgent(),
 	}
-	token, _ := c.Get(agentTokenKey).(string)
+	token, _ := bearer(r) // requireAgentToken has checked it
 	start := time.Now()
 	d, err := s.k.AuthorizeToken(rctx(c), token, req, cc)
 	s.metrics.decided(d, time.Since(start))
-	return reply(c, http.StatusOK, d, err)
+	return replyDecision(c, d, err)
 }
 
 func (s *Server) createDelegation(c echo.Context) error {

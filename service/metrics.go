@@ -2,8 +2,11 @@ package service
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -25,6 +28,53 @@ type metrics struct {
 	decisionSeconds prometheus.Histogram
 	requests        *prometheus.CounterVec
 	requestSeconds  *prometheus.HistogramVec
+
+	// Children resolved once per label set: WithLabelValues hashes the labels and takes
+	// a lock on every call, and formatting the status allocated.
+	decisionsBy   childCache[api.DecisionCode, prometheus.Counter]
+	requestsBy    childCache[requestLabels, prometheus.Counter]
+	requestTimeBy childCache[routeLabels, prometheus.Observer]
+}
+
+type routeLabels struct{ method, route string }
+
+type requestLabels struct {
+	routeLabels
+	status int
+}
+
+// childCache maps label values to their resolved child, copy-on-write: a lookup takes no
+// lock and allocates nothing, and a miss resolves the child and publishes a new map. The
+// label sets are few and bounded (methods, route templates, statuses, decision codes), and
+// a series still appears only once it is first used.
+type childCache[K comparable, V any] struct {
+	mu sync.Mutex
+	m  atomic.Pointer[map[K]V]
+}
+
+func (c *childCache[K, V]) get(k K, resolve func() V) V {
+	if m := c.m.Load(); m != nil {
+		if v, ok := (*m)[k]; ok {
+			return v
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var old map[K]V
+	if m := c.m.Load(); m != nil {
+		old = *m
+	}
+	if v, ok := old[k]; ok {
+		return v
+	}
+	next := make(map[K]V, len(old)+1)
+	for ok, ov := range old {
+		next[ok] = ov
+	}
+	v := resolve()
+	next[k] = v
+	c.m.Store(&next)
+	return v
 }
 
 func newMetrics(extra []prometheus.Collector) (*metrics, error) {
@@ -60,8 +110,18 @@ func (m *metrics) decided(d *api.Decision, took time.Duration) {
 	if d == nil {
 		return
 	}
-	m.decisions.WithLabelValues(string(d.Code)).Inc()
+	m.decisionsBy.get(d.Code, func() prometheus.Counter { return m.decisions.WithLabelValues(string(d.Code)) }).Inc()
 	m.decisionSeconds.Observe(took.Seconds())
+}
+
+func (m *metrics) request(method, route string, status int, took time.Duration) {
+	l := requestLabels{routeLabels{method, route}, status}
+	m.requestsBy.get(l, func() prometheus.Counter {
+		return m.requests.WithLabelValues(method, route, strconv.Itoa(status))
+	}).Inc()
+	m.requestTimeBy.get(l.routeLabels, func() prometheus.Observer {
+		return m.requestSeconds.WithLabelValues(method, route)
+	}).Observe(took.Seconds())
 }
 
 // methods bounds the method label: anything else is counted as OTHER.
@@ -78,7 +138,9 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		if err := next(c); err != nil {
 			c.Error(err)
 		}
-		method, route := c.Request().Method, c.Path()
+		took := time.Since(start)
+		r := c.Request()
+		method, route := r.Method, c.Path()
 		if !methods[method] {
 			method = "OTHER"
 		}
@@ -86,10 +148,11 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			route = "unmatched"
 		}
 		status := c.Response().Status
-		s.metrics.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
-		s.metrics.requestSeconds.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
-		s.log.DebugContext(c.Request().Context(), "request", "method", method, "route", route, "status", status,
-			"duration", time.Since(start).String())
+		s.metrics.request(method, route, status, took)
+		if s.log.Enabled(r.Context(), slog.LevelDebug) {
+			s.log.DebugContext(r.Context(), "request", "method", method, "route", route, "status", status,
+				"duration", took.String())
+		}
 		return nil
 	}
 }
@@ -118,6 +181,7 @@ func AuditCollectors(src AuditSource) []prometheus.Collector {
 	return []prometheus.Collector{
 		gauge("kavach_audit_queue_depth", "Audit events waiting to be written.", func(s audit.Stats) float64 { return float64(s.Queued) }),
 		counter("kavach_audit_events_written_total", "Audit events committed to the ledger.", func(s audit.Stats) float64 { return float64(s.Written) }),
+		counter("kavach_audit_commits_total", "Ledger transactions committed; events written over commits is the group commit's batch size.", func(s audit.Stats) float64 { return float64(s.Batches) }),
 		counter("kavach_audit_failed_closed_total", "Decisions denied because their audit event could not be queued or committed.", func(s audit.Stats) float64 { return float64(s.FailedClosed) }),
 		counter("kavach_audit_write_errors_total", "Failed ledger commits (retried).", func(s audit.Stats) float64 { return float64(s.WriteErrors) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kavach_audit_relay_leading", Help: "1 if this instance's Kafka relay holds the cluster's lease."},

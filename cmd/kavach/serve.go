@@ -99,6 +99,14 @@ func serveWith(ctx context.Context, k *kavach.Kavach, cfg serveConfig, log *slog
 	if err != nil {
 		return err
 	}
+	if cfg.PprofAddr != "" {
+		stop, err := servePprof(cfg.PprofAddr, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stop()
+	}
 	log.Info("listening", "url", "http://"+ln.Addr().String(), "database", redacted(cfg.Database))
 	return srv.Serve(ctx, ln)
 }

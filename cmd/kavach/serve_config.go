@@ -47,6 +47,7 @@ type serveConfig struct {
 	Staleness          time.Duration `yaml:"staleness"`
 	OAuth              oauthConfig   `yaml:",inline"`
 	Console            consoleConfig `yaml:",inline"`
+	PprofAddr          string        `yaml:"pprofAddr"`
 }
 
 // DefaultListen is where `kavach serve` listens unless told otherwise: loopback only.
@@ -76,7 +77,7 @@ var serveFlags = []serveFlag{
 	{"kafka-brokers", "KAVACH_KAFKA_BROKERS"}, {"kafka-topic", "KAVACH_KAFKA_TOPIC"},
 	{"policy-dir", "KAVACH_POLICY_DIR"}, {"bundle", "KAVACH_BUNDLE"}, {"bundle-poll-interval", "KAVACH_BUNDLE_POLL_INTERVAL"},
 	{"bundle-verification-key", "KAVACH_BUNDLE_VERIFICATION_KEY"}, {"bundle-key-id", "KAVACH_BUNDLE_KEY_ID"},
-	{"staleness", "KAVACH_STALENESS"},
+	{"staleness", "KAVACH_STALENESS"}, {"pprof-addr", "KAVACH_PPROF_ADDR"},
 }
 
 func bindServeFlags(fs *pflag.FlagSet, c *serveConfig, configFile *string) {
@@ -105,6 +106,7 @@ func bindServeFlags(fs *pflag.FlagSet, c *serveConfig, configFile *string) {
 	fs.StringVar(&c.BundleKey, "bundle-verification-key", "", "require bundles signed with this PEM public key or HMAC secret (inline or a file) (env KAVACH_BUNDLE_VERIFICATION_KEY)")
 	fs.StringVar(&c.BundleKeyID, "bundle-key-id", "", "key id of that key (default kavach) (env KAVACH_BUNDLE_KEY_ID)")
 	fs.DurationVar(&c.Staleness, "staleness", kavach.DefaultStaleness, "with Postgres: how long to decide from compiled state after losing the change feed, before failing closed (env KAVACH_STALENESS)")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve Go's profiling endpoints (/debug/pprof/) on this separate address, host:port; off when empty (env KAVACH_PPROF_ADDR)")
 	bindOAuthFlags(fs, &c.OAuth)
 	bindConsoleFlags(fs, &c.Console)
 	fs.StringVar(configFile, "config", "", "YAML file with any of these settings (env KAVACH_CONFIG)")
