@@ -77,8 +77,6 @@ var (
 	keyRate      = ast.InternedTerm("rate")
 	keyVia       = ast.InternedTerm("via")
 	keyAnyAction = ast.InternedTerm("*")
-	emptyArray   = ast.ArrayTerm()
-	nullTerm     = ast.NullTerm()
 )
 
 // header is data.kavach.agents[id]: who the agent belongs to and whether it may act.
@@ -132,23 +130,37 @@ func (c *compiledAgent) grantsDoc() ast.Value {
 	return obj
 }
 
+// term renders the grant as the policy reads it. Only what the grant has is present: a
+// grant without constraints or obligations is {"id", "re"}, and an absent list means no
+// constraint.
 func (g *compiledGrant) term() *ast.Term {
-	return ast.ObjectTerm(
-		[2]*ast.Term{keyID, ast.StringTerm(g.id)},
-		[2]*ast.Term{keyRe, g.shape.re},
-		[2]*ast.Term{keyIP, g.shape.ip},
-		[2]*ast.Term{keyWindows, g.shape.windows},
-		[2]*ast.Term{keyArgs, g.shape.args},
-		[2]*ast.Term{keyApproval, approvalTerm(g.more)},
-		[2]*ast.Term{keyRate, rateTerm(g.more)},
-		[2]*ast.Term{keyVia, viaTerm(g.more)},
-		[2]*ast.Term{keyExpiresNS, intTerm(g.expiresNS)},
-	)
+	var pairs [9][2]*ast.Term
+	pairs[0] = [2]*ast.Term{keyID, ast.StringTerm(g.id)}
+	pairs[1] = [2]*ast.Term{keyRe, g.shape.re}
+	n := 2
+	add := func(k, v *ast.Term) {
+		if v != nil {
+			pairs[n] = [2]*ast.Term{k, v}
+			n++
+		}
+	}
+	add(keyIP, g.shape.ip)
+	add(keyWindows, g.shape.windows)
+	add(keyArgs, g.shape.args)
+	if g.more != nil {
+		add(keyApproval, approvalTerm(g.more))
+		add(keyRate, rateTerm(g.more))
+		add(keyVia, viaTerm(g.more))
+	}
+	if g.expiresNS != 0 {
+		add(keyExpiresNS, intTerm(g.expiresNS))
+	}
+	return ast.ObjectTerm(pairs[:n]...)
 }
 
 func approvalTerm(o *obligations) *ast.Term {
-	if o == nil || o.approval == nil {
-		return nullTerm
+	if o.approval == nil {
+		return nil
 	}
 	a := o.approval
 	return ast.ObjectTerm(
@@ -159,8 +171,8 @@ func approvalTerm(o *obligations) *ast.Term {
 }
 
 func rateTerm(o *obligations) *ast.Term {
-	if o == nil || len(o.rate) == 0 {
-		return emptyArray
+	if len(o.rate) == 0 {
+		return nil
 	}
 	rs := o.rate
 	terms := make([]*ast.Term, len(rs))
@@ -175,15 +187,15 @@ func rateTerm(o *obligations) *ast.Term {
 }
 
 func viaTerm(o *obligations) *ast.Term {
-	if o == nil {
-		return emptyArray
+	if len(o.via) == 0 {
+		return nil
 	}
 	return stringsTerm(o.via)
 }
 
 func stringsTerm(ss []string) *ast.Term {
 	if len(ss) == 0 {
-		return emptyArray
+		return ast.InternedEmptyArray
 	}
 	terms := make([]*ast.Term, len(ss))
 	for i, s := range ss {
@@ -349,8 +361,15 @@ func (g *grant) buildShape() *grantShape {
 			[2]*ast.Term{keyRe, ast.StringTerm(a.re)},
 		)
 	}
-	s.ip, s.windows, s.args = ast.ArrayTerm(ip...), ast.ArrayTerm(windows...), ast.ArrayTerm(args...)
+	s.ip, s.windows, s.args = nonEmpty(ip), nonEmpty(windows), nonEmpty(args)
 	return s
+}
+
+func nonEmpty(terms []*ast.Term) *ast.Term {
+	if len(terms) == 0 {
+		return nil
+	}
+	return ast.ArrayTerm(terms...)
 }
 
 // resourceRegex turns a resource pattern into an anchored regular expression: "*" as a

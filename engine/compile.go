@@ -18,16 +18,18 @@ import (
 //	    "id": "perm_…",
 //	    "re": "^mcp:github:.+$",                      // the resource pattern
 //	    "ip":      [["10.0.0.0/8"]],                  // every list must contain the address
-//	    "windows": [[{"start": 540, "end": 1020, …}]], // every list must have a window that holds
+//	    "windows": [{"Europe/Berlin": [[480, 1320]]}], // every set must cover the minute of the week
 //	    "args":    [{"name": "branch", "re": "^(?:dev-.*)$"}],
-//	    "approval": {"ttl_ns": …, "approvers": […], "owner": …} | null,
+//	    "approval": {"ttl_ns": …, "approvers": […], "owner": …},
 //	    "rate":    [{"key": "agt_…/perm_…", "max": 10, "window_ns": …}],
 //	    "via":     ["dlg_…"],                          // delegation ids, root first
-//	    "expires_ns": 0                                // a delegated grant ends with its chain
+//	    "expires_ns": …                                // a delegated grant ends with its chain
 //	}]
 //
-// A delegated grant carries the constraints of every grant above it: the lists under "ip",
-// "windows", "args" and "rate" gain one entry per level, and all must hold.
+// Only "id" and "re" are always present; a grant has the other fields only when it has the
+// constraint or obligation. A delegated grant carries the constraints of every grant above
+// it: the lists under "ip", "windows", "args" and "rate" gain one entry per level, and all
+// must hold.
 
 // grant is one effective grant of an agent, before it is compiled.
 type grant struct {
