@@ -14,7 +14,10 @@ import (
 const agentColumns = `a.id, a.tenant_id, a.owner_id, a.name, a.type, a.status, a.token_prefix,
 	a.expires_at, a.permissions::text, a.metadata::text, a.created_at, a.updated_at`
 
-func scanAgent(row pgx.Row) (*agent.Agent, error) {
+func scanAgent(row pgx.Row) (*agent.Agent, error) { return scanAgentWith(row, new(store.AgentDecoder)) }
+
+// scanAgentWith decodes through dec, which interns the strings that repeat between agents.
+func scanAgentWith(row pgx.Row, dec *store.AgentDecoder) (*agent.Agent, error) {
 	var (
 		a           agent.Agent
 		docs        store.AgentDocs
@@ -24,13 +27,14 @@ func scanAgent(row pgx.Row) (*agent.Agent, error) {
 		&a.ExpiresAt, &docs.Permissions, &docs.Metadata, &a.CreatedAt, &a.UpdatedAt); err != nil {
 		return nil, err
 	}
-	a.Type, a.Status = agent.Type(typ), agent.Status(status)
+	a.TenantID, a.OwnerID = dec.Intern(a.TenantID), dec.Intern(a.OwnerID)
+	a.Type, a.Status = agent.Type(dec.Intern(typ)), agent.Status(dec.Intern(status))
 	a.CreatedAt, a.UpdatedAt = a.CreatedAt.UTC(), a.UpdatedAt.UTC()
 	if a.ExpiresAt != nil {
 		t := a.ExpiresAt.UTC()
 		a.ExpiresAt = &t
 	}
-	if err := store.DecodeAgentDocs(&a, docs); err != nil {
+	if err := dec.DecodeAgentDocs(&a, docs); err != nil {
 		return nil, err
 	}
 	return &a, nil
@@ -100,8 +104,9 @@ func (s *Store) AllAgents(ctx context.Context, fn func(*agent.Agent) error) erro
 		return mapErr(err, "all agents")
 	}
 	defer rows.Close()
+	dec := store.NewAgentDecoder()
 	for rows.Next() {
-		a, err := scanAgent(rows)
+		a, err := scanAgentWith(rows, dec)
 		if err != nil {
 			return mapErr(err, "all agents")
 		}

@@ -11,12 +11,15 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := postgres.Open(context.Background(), pgtest.URL(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}, storetest.WithSecond(openSecond))
+	storetest.Run(t, func(t *testing.T) store.Store { return open(t) }, storetest.WithSecond(openSecond))
+}
+
+// open returns a store over a new schema that the test owns.
+func open(tb testing.TB) store.Store {
+	s, err := postgres.Open(context.Background(), pgtest.URL(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
 }

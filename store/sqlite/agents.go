@@ -16,6 +16,11 @@ const agentColumns = `id, tenant_id, owner_id, name, type, status, token_prefix,
 type rowScanner interface{ Scan(dest ...any) error }
 
 func scanAgent(row rowScanner) (*agent.Agent, error) {
+	return scanAgentWith(row, new(store.AgentDecoder))
+}
+
+// scanAgentWith decodes through dec, which interns the strings that repeat between agents.
+func scanAgentWith(row rowScanner, dec *store.AgentDecoder) (*agent.Agent, error) {
 	var (
 		a                  agent.Agent
 		expires            sql.NullInt64
@@ -27,13 +32,14 @@ func scanAgent(row rowScanner) (*agent.Agent, error) {
 		&perms, &meta, &created, &updated); err != nil {
 		return nil, err
 	}
-	a.OwnerID, a.Type, a.Status = owner, agent.Type(typ), agent.Status(status)
+	a.TenantID, a.OwnerID = dec.Intern(a.TenantID), dec.Intern(owner)
+	a.Type, a.Status = agent.Type(dec.Intern(typ)), agent.Status(dec.Intern(status))
 	if expires.Valid {
 		t := fromMicros(expires.Int64)
 		a.ExpiresAt = &t
 	}
 	a.CreatedAt, a.UpdatedAt = fromMicros(created), fromMicros(updated)
-	if err := store.DecodeAgentDocs(&a, store.AgentDocs{Permissions: perms, Metadata: meta}); err != nil {
+	if err := dec.DecodeAgentDocs(&a, store.AgentDocs{Permissions: perms, Metadata: meta}); err != nil {
 		return nil, err
 	}
 	return &a, nil
@@ -133,8 +139,9 @@ func (s *Store) AllAgents(ctx context.Context, fn func(*agent.Agent) error) erro
 		return mapErr(err, "all agents")
 	}
 	defer rows.Close()
+	dec := store.NewAgentDecoder()
 	for rows.Next() {
-		a, err := scanAgent(rows)
+		a, err := scanAgentWith(rows, dec)
 		if err != nil {
 			return mapErr(err, "all agents")
 		}

@@ -12,14 +12,17 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "kavach.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	})
+	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
+}
+
+// open returns a store over a new file that the test owns.
+func open(tb testing.TB) store.Store {
+	s, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "kavach.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
 }
 
 func TestFilesAreOwnerOnly(t *testing.T) {
