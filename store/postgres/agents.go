@@ -61,6 +61,31 @@ func (s *Store) CreateAgent(ctx context.Context, a *agent.Agent, tokenHash strin
 	return mapErr(err, "create agent "+a.ID)
 }
 
+// CreateAgents stores a batch of agents and their first token hashes in one transaction,
+// with COPY. The change feed announces each agent, as CreateAgent does.
+func (s *Store) CreateAgents(ctx context.Context, batch []store.AgentWithTokenHash) error {
+	agents, tokens := make([][]any, len(batch)), make([][]any, len(batch))
+	for i, b := range batch {
+		a := b.Agent
+		docs, err := store.EncodeAgentDocs(a)
+		if err != nil {
+			return err
+		}
+		agents[i] = []any{a.ID, a.TenantID, a.OwnerID, a.Name, string(a.Type), string(a.Status), a.TokenPrefix,
+			a.ExpiresAt, docs.Permissions, docs.Metadata, a.CreatedAt, a.UpdatedAt}
+		tokens[i] = []any{b.TokenHash, a.ID, a.CreatedAt}
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"agents"}, []string{"id", "tenant_id", "owner_id", "name", "type", "status",
+			"token_prefix", "expires_at", "permissions", "metadata", "created_at", "updated_at"}, pgx.CopyFromRows(agents)); err != nil {
+			return err
+		}
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"agent_tokens"}, []string{"hash", "agent_id", "created_at"}, pgx.CopyFromRows(tokens))
+		return err
+	})
+	return mapErr(err, "create agents")
+}
+
 // GetAgent returns one agent.
 func (s *Store) GetAgent(ctx context.Context, id string) (*agent.Agent, error) {
 	a, err := scanAgent(s.pool.QueryRow(ctx, `SELECT `+agentColumns+` FROM agents a WHERE a.id = $1`, id))

@@ -79,6 +79,44 @@ func (s *Store) CreateAgent(ctx context.Context, a *agent.Agent, tokenHash strin
 	return mapErr(tx.Commit(), "create agent")
 }
 
+// CreateAgents stores a batch of agents and their first token hashes in one transaction,
+// through two prepared statements.
+func (s *Store) CreateAgents(ctx context.Context, batch []store.AgentWithTokenHash) error {
+	docs := make([]store.AgentDocs, len(batch))
+	for i, b := range batch {
+		var err error
+		if docs[i], err = store.EncodeAgentDocs(b.Agent); err != nil {
+			return err
+		}
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(err, "create agents")
+	}
+	defer tx.Rollback()
+	insertAgent, err := tx.PrepareContext(ctx, `INSERT INTO agents (`+agentColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`)
+	if err != nil {
+		return mapErr(err, "create agents")
+	}
+	defer insertAgent.Close()
+	insertToken, err := tx.PrepareContext(ctx, `INSERT INTO agent_tokens (hash, agent_id, created_at) VALUES (?,?,?)`)
+	if err != nil {
+		return mapErr(err, "create agents")
+	}
+	defer insertToken.Close()
+	for i, b := range batch {
+		a := b.Agent
+		if _, err := insertAgent.ExecContext(ctx, a.ID, a.TenantID, a.OwnerID, a.Name, string(a.Type), string(a.Status), a.TokenPrefix,
+			nullMicros(a.ExpiresAt), docs[i].Permissions, docs[i].Metadata, micros(a.CreatedAt), micros(a.UpdatedAt)); err != nil {
+			return mapErr(err, "create agent "+a.ID)
+		}
+		if _, err := insertToken.ExecContext(ctx, b.TokenHash, a.ID, micros(a.CreatedAt)); err != nil {
+			return mapErr(err, "create agent token of "+a.ID)
+		}
+	}
+	return mapErr(tx.Commit(), "create agents")
+}
+
 // GetAgent returns one agent.
 func (s *Store) GetAgent(ctx context.Context, id string) (*agent.Agent, error) {
 	a, err := scanAgent(s.r.QueryRowContext(ctx, `SELECT `+agentColumns+` FROM agents WHERE id = ?`, id))

@@ -30,7 +30,10 @@ type Store struct {
 	r *sql.DB
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store            = (*Store)(nil)
+	_ store.BulkAgentCreator = (*Store)(nil)
+)
 
 // Open opens (creating it with mode 0600 if needed) the database file at path and brings
 // its schema up to date.
