@@ -62,25 +62,35 @@ func (s *Store) CreateAgent(ctx context.Context, a *agent.Agent, tokenHash strin
 }
 
 // CreateAgents stores a batch of agents and their first token hashes in one transaction,
-// with COPY. The change feed announces each agent, as CreateAgent does.
+// with COPY, encoding each agent's documents as COPY sends it. The change feed announces
+// each agent, as CreateAgent does.
 func (s *Store) CreateAgents(ctx context.Context, batch []store.AgentWithTokenHash) error {
-	agents, tokens := make([][]any, len(batch)), make([][]any, len(batch))
-	for i, b := range batch {
-		a := b.Agent
-		docs, err := store.EncodeAgentDocs(a)
-		if err != nil {
-			return err
-		}
-		agents[i] = []any{a.ID, a.TenantID, a.OwnerID, a.Name, string(a.Type), string(a.Status), a.TokenPrefix,
-			a.ExpiresAt, docs.Permissions, docs.Metadata, a.CreatedAt, a.UpdatedAt}
-		tokens[i] = []any{b.TokenHash, a.ID, a.CreatedAt}
-	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		i := 0
+		agents := pgx.CopyFromFunc(func() ([]any, error) {
+			if i == len(batch) {
+				return nil, nil
+			}
+			a := batch[i].Agent
+			i++
+			docs, err := store.EncodeAgentDocs(a)
+			return []any{a.ID, a.TenantID, a.OwnerID, a.Name, string(a.Type), string(a.Status), a.TokenPrefix,
+				a.ExpiresAt, docs.Permissions, docs.Metadata, a.CreatedAt, a.UpdatedAt}, err
+		})
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"agents"}, []string{"id", "tenant_id", "owner_id", "name", "type", "status",
-			"token_prefix", "expires_at", "permissions", "metadata", "created_at", "updated_at"}, pgx.CopyFromRows(agents)); err != nil {
+			"token_prefix", "expires_at", "permissions", "metadata", "created_at", "updated_at"}, agents); err != nil {
 			return err
 		}
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{"agent_tokens"}, []string{"hash", "agent_id", "created_at"}, pgx.CopyFromRows(tokens))
+		j := 0
+		tokens := pgx.CopyFromFunc(func() ([]any, error) {
+			if j == len(batch) {
+				return nil, nil
+			}
+			b := batch[j]
+			j++
+			return []any{b.TokenHash, b.Agent.ID, b.Agent.CreatedAt}, nil
+		})
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"agent_tokens"}, []string{"hash", "agent_id", "created_at"}, tokens)
 		return err
 	})
 	return mapErr(err, "create agents")

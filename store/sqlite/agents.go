@@ -80,15 +80,13 @@ func (s *Store) CreateAgent(ctx context.Context, a *agent.Agent, tokenHash strin
 }
 
 // CreateAgents stores a batch of agents and their first token hashes in one transaction,
-// through two prepared statements.
+// through two prepared statements. The agents' documents are encoded by another goroutine
+// while the inserts run, which is what the single writer waits on.
 func (s *Store) CreateAgents(ctx context.Context, batch []store.AgentWithTokenHash) error {
-	docs := make([]store.AgentDocs, len(batch))
-	for i, b := range batch {
-		var err error
-		if docs[i], err = store.EncodeAgentDocs(b.Agent); err != nil {
-			return err
-		}
-	}
+	docs := make(chan encodedDocs, 64)
+	stop := make(chan struct{})
+	defer close(stop)
+	go encodeAll(batch, docs, stop)
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr(err, "create agents")
@@ -104,10 +102,14 @@ func (s *Store) CreateAgents(ctx context.Context, batch []store.AgentWithTokenHa
 		return mapErr(err, "create agents")
 	}
 	defer insertToken.Close()
-	for i, b := range batch {
+	for _, b := range batch {
+		d := <-docs
+		if d.err != nil {
+			return d.err
+		}
 		a := b.Agent
 		if _, err := insertAgent.ExecContext(ctx, a.ID, a.TenantID, a.OwnerID, a.Name, string(a.Type), string(a.Status), a.TokenPrefix,
-			nullMicros(a.ExpiresAt), docs[i].Permissions, docs[i].Metadata, micros(a.CreatedAt), micros(a.UpdatedAt)); err != nil {
+			nullMicros(a.ExpiresAt), d.Permissions, d.Metadata, micros(a.CreatedAt), micros(a.UpdatedAt)); err != nil {
 			return mapErr(err, "create agent "+a.ID)
 		}
 		if _, err := insertToken.ExecContext(ctx, b.TokenHash, a.ID, micros(a.CreatedAt)); err != nil {
@@ -115,6 +117,27 @@ func (s *Store) CreateAgents(ctx context.Context, batch []store.AgentWithTokenHa
 		}
 	}
 	return mapErr(tx.Commit(), "create agents")
+}
+
+type encodedDocs struct {
+	store.AgentDocs
+	err error
+}
+
+// encodeAll sends the documents of every agent of batch, in order, until stop closes.
+func encodeAll(batch []store.AgentWithTokenHash, out chan<- encodedDocs, stop <-chan struct{}) {
+	for _, b := range batch {
+		var d encodedDocs
+		d.AgentDocs, d.err = store.EncodeAgentDocs(b.Agent)
+		select {
+		case out <- d:
+		case <-stop:
+			return
+		}
+		if d.err != nil {
+			return
+		}
+	}
 }
 
 // GetAgent returns one agent.
