@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"strings"
 	"time"
@@ -196,6 +197,10 @@ type AgentDecoder struct {
 	windowDays  []span
 	strs        []string
 	pairs       []string
+	// The strings interned for the previous document, in order, and how many were
+	// interned for this one so far.
+	previous []string
+	seq      int
 }
 
 // span is a range of scratch elements; a null list has start -1.
@@ -210,6 +215,9 @@ func slice[T any](all []T, s span) []T {
 	}
 	return all[s.start:s.end:s.end]
 }
+
+// maxPrevious bounds how many of the previous document's strings a decoder remembers.
+const maxPrevious = 1024
 
 // maxInterned bounds the strings a decoder keeps, so that strings that never repeat cost
 // no more than copying them.
@@ -233,12 +241,29 @@ func (d *AgentDecoder) Intern(s string) string {
 }
 
 // intern is Intern for a string that may point into a document: a string not kept yet is
-// copied, so that what is decoded never holds on to the document.
+// copied, so that what is decoded never holds on to the document. It first compares s
+// with the string interned at the same place in the previous document: agents made from
+// one template repeat their strings in the same order, and a comparison is cheaper than a
+// lookup.
 func (d *AgentDecoder) intern(s string) string {
-	if v, ok := d.interned[s]; ok {
-		return v
+	if d.interned == nil {
+		return strings.Clone(s)
 	}
-	return d.Intern(strings.Clone(s))
+	k := d.seq
+	d.seq++
+	if k < len(d.previous) && d.previous[k] == s {
+		return d.previous[k]
+	}
+	v, ok := d.interned[s]
+	if !ok {
+		v = d.Intern(strings.Clone(s))
+	}
+	if k < len(d.previous) {
+		d.previous[k] = v
+	} else if k < maxPrevious {
+		d.previous = append(d.previous, v)
+	}
+	return v
 }
 
 // DecodeAgentDocs fills an agent's permissions and metadata from their JSON form.
@@ -409,25 +434,25 @@ func (p *parser) str() (string, bool) {
 		return "", false
 	}
 	s, start, ascii := p.s, p.i, true
-	for i := start; i < len(s); i++ {
-		// Eight bytes at a time while none is special (SWAR: a byte's high bit is set in
-		// m if it is a quote, a backslash, a control character or not ASCII).
-		for ; i+8 <= len(s); i += 8 {
+	for i := start; i < len(s); {
+		if i+8 <= len(s) {
+			// Eight bytes at a time (SWAR): the high bit of a byte of m is set if it is a
+			// quote, a backslash, a control character or not ASCII, exactly for the first
+			// such byte.
 			w := s[i : i+8]
 			x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
 				uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
 			q, b := x^(ones*'"'), x^(ones*'\\')
-			if m := (q-ones)&^q | (b-ones)&^b | (x-ones*0x20)&^x | x; m&highs != 0 {
-				break
+			m := ((q-ones)&^q | (b-ones)&^b | (x-ones*0x20)&^x | x) & highs
+			if m == 0 {
+				i += 8
+				continue
 			}
-		}
-		for i < len(s) && byteClass[s[i]] == plain {
-			i++
-		}
-		if i == len(s) {
-			break
+			i += bits.TrailingZeros64(m) / 8
 		}
 		switch byteClass[s[i]] {
+		case plain:
+			i++
 		case quote:
 			p.i = i + 1
 			v := s[start:i]
@@ -439,6 +464,7 @@ func (p *parser) str() (string, bool) {
 			return "", false
 		default:
 			ascii = false
+			i++
 		}
 	}
 	return "", false
@@ -633,6 +659,7 @@ func (p *parser) permissions() ([]agent.Permission, bool) {
 		return nil, true
 	}
 	d := p.d
+	d.seq = 0
 	d.perms, d.permActions, d.permCons = d.perms[:0], d.permActions[:0], d.permCons[:0]
 	d.cons, d.consWindows, d.consIPs = d.cons[:0], d.consWindows[:0], d.consIPs[:0]
 	d.windows, d.windowDays, d.strs, d.pairs = d.windows[:0], d.windowDays[:0], d.strs[:0], d.pairs[:0]

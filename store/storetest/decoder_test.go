@@ -31,7 +31,14 @@ func decoderCases(t testing.TB) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return []string{
+	// Every kind of byte that ends a run of plain ones, at every offset in a word.
+	var offsets []string
+	for k := range 17 {
+		for _, special := range []string{`\"`, `\\`, `\u00e9`, "é", "\x01", "\xff", `"`} {
+			offsets = append(offsets, `[{"id":"`+strings.Repeat("a", k)+special+strings.Repeat("b", 9)+`","resource":"r"}]`)
+		}
+	}
+	return append(offsets,
 		rich, bench, escaped, "[]", "null", " [ ] ",
 		// jsonb's rendering: keys by length, spaces after separators.
 		`[{"id": "perm_1", "actions": ["read", "write"], "resource": "mcp:*", "constraints": {"rateLimit": {"max": 10, "window": "1m0s"}, "ipAllowlist": ["10.0.0.0/8"], "timeWindows": [{"end": "06:00", "days": ["mon"], "start": "22:00", "timezone": "UTC"}], "approval": {"ttl": "1h0m0s", "required": true, "approvers": ["u"]}, "argumentPatterns": {"b": "x"}}}]`,
@@ -55,7 +62,7 @@ func decoderCases(t testing.TB) []string {
 		`[{"id":"p","actions":[null]}]`,
 		`[{"id":"p","actions":["a",]}]`,
 		`[{"id":"p"}] x`, `[{"id":"p"`, `[{"id":"p\`, `{}`, `"x"`, ``, `[1]`, `[{"id":tru}]`,
-	}
+	)
 }
 
 func TestAgentDecoderAgreesWithEncodingJSON(t *testing.T) {
