@@ -258,3 +258,19 @@ type ChangeFeed interface {
 	// WatchChanges listens until ctx ends, reconnecting with back-off.
 	WatchChanges(ctx context.Context, h ChangeHandler) error
 }
+
+// AgentWithTokenHash is an agent to create with the hash of its first token.
+type AgentWithTokenHash struct {
+	Agent     *agent.Agent
+	TokenHash string
+}
+
+// BulkAgentCreator is implemented by stores that create many agents at once, for imports
+// and benchmark data sets; callers fall back to CreateAgent one by one without it.
+type BulkAgentCreator interface {
+	// CreateAgents stores the agents with their first token hashes in one transaction, as
+	// CreateAgent stores one: a duplicate id or token hash, in the store or within the
+	// batch, is ErrConflict, an unknown tenant ErrNotFound, and either writes nothing.
+	// Callers split large imports into batches (a few thousand agents each).
+	CreateAgents(ctx context.Context, agents []AgentWithTokenHash) error
+}

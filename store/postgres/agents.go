@@ -14,7 +14,10 @@ import (
 const agentColumns = `a.id, a.tenant_id, a.owner_id, a.name, a.type, a.status, a.token_prefix,
 	a.expires_at, a.permissions::text, a.metadata::text, a.created_at, a.updated_at`
 
-func scanAgent(row pgx.Row) (*agent.Agent, error) {
+func scanAgent(row pgx.Row) (*agent.Agent, error) { return scanAgentWith(row, new(store.AgentDecoder)) }
+
+// scanAgentWith decodes through dec, which interns the strings that repeat between agents.
+func scanAgentWith(row pgx.Row, dec *store.AgentDecoder) (*agent.Agent, error) {
 	var (
 		a           agent.Agent
 		docs        store.AgentDocs
@@ -24,13 +27,14 @@ func scanAgent(row pgx.Row) (*agent.Agent, error) {
 		&a.ExpiresAt, &docs.Permissions, &docs.Metadata, &a.CreatedAt, &a.UpdatedAt); err != nil {
 		return nil, err
 	}
-	a.Type, a.Status = agent.Type(typ), agent.Status(status)
+	a.TenantID, a.OwnerID = dec.Intern(a.TenantID), dec.Intern(a.OwnerID)
+	a.Type, a.Status = agent.Type(dec.Intern(typ)), agent.Status(dec.Intern(status))
 	a.CreatedAt, a.UpdatedAt = a.CreatedAt.UTC(), a.UpdatedAt.UTC()
 	if a.ExpiresAt != nil {
 		t := a.ExpiresAt.UTC()
 		a.ExpiresAt = &t
 	}
-	if err := store.DecodeAgentDocs(&a, docs); err != nil {
+	if err := dec.DecodeAgentDocs(&a, docs); err != nil {
 		return nil, err
 	}
 	return &a, nil
@@ -55,6 +59,41 @@ func (s *Store) CreateAgent(ctx context.Context, a *agent.Agent, tokenHash strin
 		return err
 	})
 	return mapErr(err, "create agent "+a.ID)
+}
+
+// CreateAgents stores a batch of agents and their first token hashes in one transaction,
+// with COPY, encoding each agent's documents as COPY sends it. The change feed announces
+// each agent, as CreateAgent does.
+func (s *Store) CreateAgents(ctx context.Context, batch []store.AgentWithTokenHash) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		i := 0
+		agents := pgx.CopyFromFunc(func() ([]any, error) {
+			if i == len(batch) {
+				return nil, nil
+			}
+			a := batch[i].Agent
+			i++
+			docs, err := store.EncodeAgentDocs(a)
+			return []any{a.ID, a.TenantID, a.OwnerID, a.Name, string(a.Type), string(a.Status), a.TokenPrefix,
+				a.ExpiresAt, docs.Permissions, docs.Metadata, a.CreatedAt, a.UpdatedAt}, err
+		})
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"agents"}, []string{"id", "tenant_id", "owner_id", "name", "type", "status",
+			"token_prefix", "expires_at", "permissions", "metadata", "created_at", "updated_at"}, agents); err != nil {
+			return err
+		}
+		j := 0
+		tokens := pgx.CopyFromFunc(func() ([]any, error) {
+			if j == len(batch) {
+				return nil, nil
+			}
+			b := batch[j]
+			j++
+			return []any{b.TokenHash, b.Agent.ID, b.Agent.CreatedAt}, nil
+		})
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"agent_tokens"}, []string{"hash", "agent_id", "created_at"}, tokens)
+		return err
+	})
+	return mapErr(err, "create agents")
 }
 
 // GetAgent returns one agent.
@@ -100,8 +139,9 @@ func (s *Store) AllAgents(ctx context.Context, fn func(*agent.Agent) error) erro
 		return mapErr(err, "all agents")
 	}
 	defer rows.Close()
+	dec := store.NewAgentDecoder()
 	for rows.Next() {
-		a, err := scanAgent(rows)
+		a, err := scanAgentWith(rows, dec)
 		if err != nil {
 			return mapErr(err, "all agents")
 		}

@@ -27,7 +27,10 @@ type Store struct {
 	pool *pgxpool.Pool
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store            = (*Store)(nil)
+	_ store.BulkAgentCreator = (*Store)(nil)
+)
 
 // Open connects to the database at url (a postgres:// URL or a key=value DSN) and brings
 // its schema up to date.

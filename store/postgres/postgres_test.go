@@ -2,8 +2,11 @@ package postgres_test
 
 import (
 	"context"
+	"encoding/json"
+	"strings"
 	"testing"
 
+	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/store"
 	"github.com/kavachos/kavach-go/store/postgres"
 	"github.com/kavachos/kavach-go/store/postgres/pgtest"
@@ -11,12 +14,42 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := postgres.Open(context.Background(), pgtest.URL(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}, storetest.WithSecond(openSecond))
+	storetest.Run(t, func(t *testing.T) store.Store { return open(t) }, storetest.WithSecond(openSecond))
+}
+
+// open returns a store over a new schema that the test owns.
+func open(tb testing.TB) store.Store {
+	s, err := postgres.Open(context.Background(), pgtest.URL(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// Agents written while their documents were jsonb come back as they went in: the
+// migration to json keeps jsonb's rendering of them (spaces, keys reordered).
+func TestAgentsWrittenAsJSONBStillLoad(t *testing.T) {
+	t.Parallel()
+	s := open(t).(*postgres.Store)
+	ctx := context.Background()
+	a := storetest.NewAgent(agent.DefaultTenant, "user_1")
+	if err := s.CreateAgent(ctx, a, agent.HashToken(agent.MintToken())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Pool().Exec(ctx, `UPDATE agents SET permissions = permissions::jsonb::json, metadata = metadata::jsonb::json`); err != nil {
+		t.Fatal(err)
+	}
+	var doc string
+	if err := s.Pool().QueryRow(ctx, `SELECT permissions::text FROM agents`).Scan(&doc); err != nil || !strings.Contains(doc, `"id": "`) {
+		t.Fatalf("the document is not in jsonb's rendering: %s, %v", doc, err)
+	}
+	var got []*agent.Agent
+	if err := s.AllAgents(ctx, func(a *agent.Agent) error { got = append(got, a); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(a)
+	if b, _ := json.Marshal(got[0]); len(got) != 1 || string(b) != string(want) {
+		t.Fatalf("got %s, want %s", b, want)
+	}
 }

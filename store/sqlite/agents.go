@@ -16,6 +16,11 @@ const agentColumns = `id, tenant_id, owner_id, name, type, status, token_prefix,
 type rowScanner interface{ Scan(dest ...any) error }
 
 func scanAgent(row rowScanner) (*agent.Agent, error) {
+	return scanAgentWith(row, new(store.AgentDecoder))
+}
+
+// scanAgentWith decodes through dec, which interns the strings that repeat between agents.
+func scanAgentWith(row rowScanner, dec *store.AgentDecoder) (*agent.Agent, error) {
 	var (
 		a                  agent.Agent
 		expires            sql.NullInt64
@@ -27,13 +32,14 @@ func scanAgent(row rowScanner) (*agent.Agent, error) {
 		&perms, &meta, &created, &updated); err != nil {
 		return nil, err
 	}
-	a.OwnerID, a.Type, a.Status = owner, agent.Type(typ), agent.Status(status)
+	a.TenantID, a.OwnerID = dec.Intern(a.TenantID), dec.Intern(owner)
+	a.Type, a.Status = agent.Type(dec.Intern(typ)), agent.Status(dec.Intern(status))
 	if expires.Valid {
 		t := fromMicros(expires.Int64)
 		a.ExpiresAt = &t
 	}
 	a.CreatedAt, a.UpdatedAt = fromMicros(created), fromMicros(updated)
-	if err := store.DecodeAgentDocs(&a, store.AgentDocs{Permissions: perms, Metadata: meta}); err != nil {
+	if err := dec.DecodeAgentDocs(&a, store.AgentDocs{Permissions: perms, Metadata: meta}); err != nil {
 		return nil, err
 	}
 	return &a, nil
@@ -71,6 +77,67 @@ func (s *Store) CreateAgent(ctx context.Context, a *agent.Agent, tokenHash strin
 		return mapErr(err, "create agent token")
 	}
 	return mapErr(tx.Commit(), "create agent")
+}
+
+// CreateAgents stores a batch of agents and their first token hashes in one transaction,
+// through two prepared statements. The agents' documents are encoded by another goroutine
+// while the inserts run, which is what the single writer waits on.
+func (s *Store) CreateAgents(ctx context.Context, batch []store.AgentWithTokenHash) error {
+	docs := make(chan encodedDocs, 64)
+	stop := make(chan struct{})
+	defer close(stop)
+	go encodeAll(batch, docs, stop)
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(err, "create agents")
+	}
+	defer tx.Rollback()
+	insertAgent, err := tx.PrepareContext(ctx, `INSERT INTO agents (`+agentColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`)
+	if err != nil {
+		return mapErr(err, "create agents")
+	}
+	defer insertAgent.Close()
+	insertToken, err := tx.PrepareContext(ctx, `INSERT INTO agent_tokens (hash, agent_id, created_at) VALUES (?,?,?)`)
+	if err != nil {
+		return mapErr(err, "create agents")
+	}
+	defer insertToken.Close()
+	for _, b := range batch {
+		d := <-docs
+		if d.err != nil {
+			return d.err
+		}
+		a := b.Agent
+		if _, err := insertAgent.ExecContext(ctx, a.ID, a.TenantID, a.OwnerID, a.Name, string(a.Type), string(a.Status), a.TokenPrefix,
+			nullMicros(a.ExpiresAt), d.Permissions, d.Metadata, micros(a.CreatedAt), micros(a.UpdatedAt)); err != nil {
+			return mapErr(err, "create agent "+a.ID)
+		}
+		if _, err := insertToken.ExecContext(ctx, b.TokenHash, a.ID, micros(a.CreatedAt)); err != nil {
+			return mapErr(err, "create agent token of "+a.ID)
+		}
+	}
+	return mapErr(tx.Commit(), "create agents")
+}
+
+type encodedDocs struct {
+	store.AgentDocs
+	err error
+}
+
+// encodeAll sends the documents of every agent of batch, in order, until stop closes.
+func encodeAll(batch []store.AgentWithTokenHash, out chan<- encodedDocs, stop <-chan struct{}) {
+	for _, b := range batch {
+		var d encodedDocs
+		d.AgentDocs, d.err = store.EncodeAgentDocs(b.Agent)
+		select {
+		case out <- d:
+		case <-stop:
+			return
+		}
+		if d.err != nil {
+			return
+		}
+	}
 }
 
 // GetAgent returns one agent.
@@ -133,8 +200,9 @@ func (s *Store) AllAgents(ctx context.Context, fn func(*agent.Agent) error) erro
 		return mapErr(err, "all agents")
 	}
 	defer rows.Close()
+	dec := store.NewAgentDecoder()
 	for rows.Next() {
-		a, err := scanAgent(rows)
+		a, err := scanAgentWith(rows, dec)
 		if err != nil {
 			return mapErr(err, "all agents")
 		}

@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,14 +13,17 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "kavach.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	})
+	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
+}
+
+// open returns a store over a new file that the test owns.
+func open(tb testing.TB) store.Store {
+	s, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "kavach.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
 }
 
 func TestFilesAreOwnerOnly(t *testing.T) {
@@ -58,5 +62,31 @@ func TestPathsWithURICharacters(t *testing.T) {
 	s.Close()
 	if st, err := os.Stat(path); err != nil || st.Size() == 0 {
 		t.Fatalf("the database was not created at %s: %v", path, err)
+	}
+}
+
+// A new database gets 8 KB pages, although it is in WAL mode from its first connection.
+func TestNewDatabasesHave8KPages(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kavach.db")
+	s, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var size int
+	var mode string
+	if err := db.QueryRow(`PRAGMA page_size`).Scan(&size); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if size != 8192 || mode != "wal" {
+		t.Fatalf("page size %d, journal mode %s; want 8192 and wal", size, mode)
 	}
 }

@@ -38,6 +38,8 @@ func Run(t *testing.T, newStore NewStore, opts ...Option) {
 		{"Tenants", testTenants},
 		{"MigrateIsIdempotent", testMigrateIdempotent},
 		{"AllAgentsWalksEveryTenantInOrder", testAllAgents},
+		{"CreateAgentsInBulk", testCreateAgentsInBulk},
+		{"CreateAgentsConflictsWriteNothing", testCreateAgentsConflictsWriteNothing},
 		{"ApprovalRoundTrip", testApprovalRoundTrip},
 		{"OpenApprovalReusesLivePending", testOpenApprovalReuses},
 		{"OpenApprovalConcurrentCallersShareOne", testOpenApprovalConcurrent},

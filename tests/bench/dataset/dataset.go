@@ -74,21 +74,86 @@ func NewAgent(i int, now time.Time) (*agent.Agent, string) {
 
 // Populate writes n generated agents into s, calling each (if not nil) after each one is
 // stored. It bypasses the engine, as a migration or restore would: a Kavach opened over s
-// afterwards compiles them all at once.
+// afterwards compiles them all at once. Stores that create agents in bulk
+// (store.BulkAgentCreator) get them in batches of PopulateBatch, one transaction each,
+// while the next batch is generated; memory stays flat however many agents are written.
 func Populate(ctx context.Context, s store.Store, n int, each func(a *agent.Agent, token string) error) error {
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	for i := range n {
-		a, token := NewAgent(i, now)
-		if err := a.Validate(); err != nil {
-			return fmt.Errorf("agent %d: %w", i, err)
+	bulk, ok := s.(store.BulkAgentCreator)
+	if !ok {
+		bulk = oneByOne{s}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan generated, 1)
+	go generate(ctx, n, batches)
+	for b := range batches {
+		if b.err != nil {
+			return b.err
 		}
-		if err := s.CreateAgent(ctx, a, agent.HashToken(token)); err != nil {
-			return fmt.Errorf("agent %d: %w", i, err)
+		if err := bulk.CreateAgents(ctx, b.agents); err != nil {
+			return fmt.Errorf("agents %d to %d: %w", b.first, b.first+len(b.agents)-1, err)
 		}
-		if each != nil {
-			if err := each(a, token); err != nil {
+		if each == nil {
+			continue
+		}
+		for j, a := range b.agents {
+			if err := each(a.Agent, b.tokens[j]); err != nil {
 				return err
 			}
+		}
+	}
+	return ctx.Err()
+}
+
+// generated is one batch of generated agents, their tokens, and the index of the first.
+type generated struct {
+	first  int
+	agents []store.AgentWithTokenHash
+	tokens []string
+	err    error
+}
+
+// generate sends n generated agents in batches, and closes out when done or ctx ends.
+func generate(ctx context.Context, n int, out chan<- generated) {
+	defer close(out)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	for first := 0; first < n; first += PopulateBatch {
+		size := min(n-first, PopulateBatch)
+		b := generated{first: first, agents: make([]store.AgentWithTokenHash, 0, size), tokens: make([]string, 0, size)}
+		for i := first; i < first+size; i++ {
+			a, token := NewAgent(i, now)
+			// Every agent has the same permissions and generated ids, so validating the
+			// first shows that they all are valid (validation loads every time zone).
+			if i == 0 {
+				if err := a.Validate(); err != nil {
+					b.err = fmt.Errorf("agent %d: %w", i, err)
+					break
+				}
+			}
+			b.agents = append(b.agents, store.AgentWithTokenHash{Agent: a, TokenHash: agent.HashToken(token)})
+			b.tokens = append(b.tokens, token)
+		}
+		select {
+		case out <- b:
+		case <-ctx.Done():
+			return
+		}
+		if b.err != nil {
+			return
+		}
+	}
+}
+
+// PopulateBatch is how many agents Populate writes in one transaction.
+const PopulateBatch = 5000
+
+// oneByOne creates agents through CreateAgent, for stores without a bulk path.
+type oneByOne struct{ s store.AgentStore }
+
+func (o oneByOne) CreateAgents(ctx context.Context, batch []store.AgentWithTokenHash) error {
+	for _, b := range batch {
+		if err := o.s.CreateAgent(ctx, b.Agent, b.TokenHash); err != nil {
+			return err
 		}
 	}
 	return nil

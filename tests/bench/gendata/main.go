@@ -63,24 +63,40 @@ func run(n int, db, opaData, idsPath string) (err error) {
 	}
 	defer func() { err = errors.Join(err, idsFile.Close()) }()
 
-	data := dataset.NewOPAData(dataFile)
-	idw := bufio.NewWriter(idsFile)
 	start := time.Now()
+	// The OPA document and the ids are written by another goroutine, while the store
+	// writes the next batch.
+	stored := make(chan *agent.Agent, 2*dataset.PopulateBatch)
+	written := make(chan error, 1)
+	go func() { written <- writeFiles(stored, dataFile, idsFile) }()
 	err = dataset.Populate(ctx, s, n, func(a *agent.Agent, _ string) error {
-		if _, err := idw.WriteString(a.ID + "\n"); err != nil {
-			return err
-		}
-		return data.Add(a)
+		stored <- a
+		return nil
 	})
-	if err != nil {
-		return err
-	}
-	if err := data.Close(); err != nil {
-		return err
-	}
-	if err := idw.Flush(); err != nil {
+	close(stored)
+	if err := errors.Join(err, <-written); err != nil {
 		return err
 	}
 	fmt.Printf("gendata: %d agents × %d permissions in %s\n", n, len(dataset.Permissions()), time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// writeFiles writes each agent to the OPA data document and its id to the ids file, and
+// drains agents even after an error.
+func writeFiles(agents <-chan *agent.Agent, dataFile, idsFile *os.File) error {
+	data := dataset.NewOPAData(dataFile)
+	idw := bufio.NewWriter(idsFile)
+	var err error
+	for a := range agents {
+		if err != nil {
+			continue
+		}
+		if _, err = idw.WriteString(a.ID + "\n"); err == nil {
+			err = data.Add(a)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return errors.Join(data.Close(), idw.Flush())
 }

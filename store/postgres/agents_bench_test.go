@@ -1,0 +1,12 @@
+package postgres_test
+
+import (
+	"testing"
+
+	"github.com/kavachos/kavach-go/store/storetest"
+)
+
+// BenchmarkAllAgents streams the benchmark data set out of a Postgres on loopback.
+//
+//	go test ./store/postgres -run '^$' -bench AllAgents -benchtime 3x
+func BenchmarkAllAgents(b *testing.B) { storetest.BenchmarkAllAgents(b, open) }
