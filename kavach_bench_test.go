@@ -1,6 +1,7 @@
 package kavach_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"log/slog"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -58,10 +60,36 @@ type population struct {
 	tokens []string
 }
 
+// populate writes n generated agents into a new SQLite database. With KAVACH_BENCH_DIR
+// set, the database and its ids and tokens are kept in that directory and reused by later
+// runs of the same size, so that a million agents are written once.
 func populate(b *testing.B, n int) *population {
 	b.Helper()
 	ctx := context.Background()
-	p := &population{db: "sqlite://" + filepath.Join(b.TempDir(), "kavach.db"), ids: make([]string, 0, n), tokens: make([]string, 0, n)}
+	dir := os.Getenv("KAVACH_BENCH_DIR")
+	keep := dir != ""
+	if !keep {
+		dir = b.TempDir()
+	}
+	path := filepath.Join(dir, fmt.Sprintf("kavach-%d.db", n))
+	p := &population{db: "sqlite://" + path, ids: make([]string, 0, n), tokens: make([]string, 0, n)}
+	tokensPath := path + ".tokens"
+	if keep {
+		if f, err := os.Open(tokensPath); err == nil {
+			defer f.Close()
+			sc := bufio.NewScanner(f)
+			for sc.Scan() {
+				id, token, _ := strings.Cut(sc.Text(), " ")
+				p.ids, p.tokens = append(p.ids, id), append(p.tokens, token)
+			}
+			if sc.Err() == nil && len(p.ids) == n {
+				b.Logf("reusing %d agents in %s", n, path)
+				return p
+			}
+			p.ids, p.tokens = p.ids[:0], p.tokens[:0]
+			os.Remove(path)
+		}
+	}
 	s, err := kavach.OpenStore(ctx, p.db)
 	if err != nil {
 		b.Fatal(err)
@@ -76,6 +104,15 @@ func populate(b *testing.B, n int) *population {
 		b.Fatal(err)
 	}
 	b.Logf("wrote %d agents in %s", n, time.Since(start).Round(time.Millisecond))
+	if keep {
+		var buf strings.Builder
+		for i := range p.ids {
+			buf.WriteString(p.ids[i] + " " + p.tokens[i] + "\n")
+		}
+		if err := os.WriteFile(tokensPath, []byte(buf.String()), 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
 	return p
 }
 
@@ -285,6 +322,19 @@ func benchmarkChange(b *testing.B, k *kavach.Kavach, p *population) {
 	}
 	reportLatency(b, &visible, "")
 	reportLatency(b, &commit, "commit-")
+	// Leave every agent as it was: a kept population (KAVACH_BENCH_DIR) is reused.
+	b.StopTimer()
+	for j, set := range on {
+		if !set {
+			continue
+		}
+		if _, err := k.Store().UpdateAgent(ctx, p.ids[j], func(a *agent.Agent) error {
+			a.Permissions[0].Actions = []string{"read"}
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // BenchmarkUpdateThroughSDK is the whole of an administrator's change through the SDK
