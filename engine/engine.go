@@ -116,11 +116,30 @@ func (e *Engine) LoadAll(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("engine: load delegations: %w", err)
 	}
+	// Agents are compiled on another goroutine than the one decoding them, in batches.
 	all := map[string]*compiledAgent{}
-	if err := e.cfg.Store.AllAgents(ctx, func(a *agent.Agent) error {
-		all[a.ID] = compileOwn(a, e.shapes)
+	batches := make(chan []*agent.Agent, 4)
+	compiled := make(chan struct{})
+	go func() {
+		defer close(compiled)
+		for batch := range batches {
+			for _, a := range batch {
+				all[a.ID] = compileOwn(a, e.shapes)
+			}
+		}
+	}()
+	batch := make([]*agent.Agent, 0, 256)
+	err := e.cfg.Store.AllAgents(ctx, func(a *agent.Agent) error {
+		if batch = append(batch, a); len(batch) == cap(batch) {
+			batches <- batch
+			batch = make([]*agent.Agent, 0, 256)
+		}
 		return nil
-	}); err != nil {
+	})
+	batches <- batch
+	close(batches)
+	<-compiled
+	if err != nil {
 		return fmt.Errorf("engine: load agents: %w", err)
 	}
 	return e.install(ctx, gr, all, e.fromStore)
