@@ -83,12 +83,14 @@ func newDataStore(set *agentSet) *dataStore {
 	}
 }
 
-// txn pins the agent a decision reads, so its header and its grants come from the same
-// published version even if a change lands between the two reads.
+// txn pins the agents a decision reads, so that an agent's header and its grants come from
+// the same published version even if a change lands between the two reads. A decision
+// reads one agent (custom rules may read more).
 type txn struct {
 	storage.Transaction
-	id    string
-	agent *compiledAgent
+	id     string
+	agent  *compiledAgent
+	others map[string]*compiledAgent
 }
 
 func (d *dataStore) NewTransaction(ctx context.Context, params ...storage.TransactionParams) (storage.Transaction, error) {
@@ -111,10 +113,22 @@ func (d *dataStore) agent(t storage.Transaction, id string) *compiledAgent {
 	if !ok {
 		return d.set.get(id)
 	}
-	if x.id != id || x.agent == nil {
+	switch {
+	case x.id == "":
 		x.id, x.agent = id, d.set.get(id)
+		return x.agent
+	case x.id == id:
+		return x.agent
 	}
-	return x.agent
+	if c, ok := x.others[id]; ok {
+		return c
+	}
+	if x.others == nil {
+		x.others = map[string]*compiledAgent{}
+	}
+	c := d.set.get(id)
+	x.others[id] = c
+	return c
 }
 
 func (d *dataStore) Read(ctx context.Context, t storage.Transaction, path storage.Path) (any, error) {
