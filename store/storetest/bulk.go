@@ -92,3 +92,33 @@ func testCreateAgentsConflictsWriteNothing(t *testing.T, s store.Store) {
 		}
 	}
 }
+
+// A walk over many agents stopped early returns the error at once and leaves the store
+// usable: a backend reading rows ahead of fn must stop reading and release its connection.
+func testAllAgentsStoppedEarly(t *testing.T, s store.Store) {
+	bulk := bulkCreator(t, s)
+	tenants := make([]string, 3000)
+	for i := range tenants {
+		tenants[i] = agent.DefaultTenant
+	}
+	if err := bulk.CreateAgents(ctx, newBatch(tenants...)); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	for _, stopAt := range []int{1, 300, 2999} {
+		calls := 0
+		err := s.AllAgents(ctx, func(*agent.Agent) error {
+			if calls++; calls == stopAt {
+				return boom
+			}
+			return nil
+		})
+		if !errors.Is(err, boom) || calls != stopAt {
+			t.Fatalf("stopping at %d: %d calls, %v", stopAt, calls, err)
+		}
+	}
+	n := 0
+	if err := s.AllAgents(ctx, func(*agent.Agent) error { n++; return nil }); err != nil || n != len(tenants) {
+		t.Fatalf("a whole walk after stopped ones: %d agents, %v", n, err)
+	}
+}

@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore NewStore, opts ...Option) {
 		{"Tenants", testTenants},
 		{"MigrateIsIdempotent", testMigrateIdempotent},
 		{"AllAgentsWalksEveryTenantInOrder", testAllAgents},
+		{"AllAgentsStoppedEarly", testAllAgentsStoppedEarly},
 		{"CreateAgentsInBulk", testCreateAgentsInBulk},
 		{"CreateAgentsConflictsWriteNothing", testCreateAgentsConflictsWriteNothing},
 		{"ApprovalRoundTrip", testApprovalRoundTrip},
