@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/topdown/cache"
 
@@ -296,13 +297,17 @@ func (e *Engine) EffectiveGrants(ctx context.Context, a *agent.Agent) ([]Grant, 
 	return out, nil
 }
 
+// noMetrics spares every evaluation a fresh metrics registry (and a timer started on every
+// data read): the engine reports its own metrics.
+var noMetrics = metrics.NoOp()
+
 // evaluate runs the active revision's query on one input and names the revision.
 func (e *Engine) evaluate(ctx context.Context, input ast.Value, opts ...rego.EvalOption) (rego.ResultSet, string, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	// The value cache must be passed per evaluation: a prepared query does not carry the
 	// one given to rego.New, and OPA then falls back to a global cache of 100 regexes.
-	rs, err := e.active.query.Eval(ctx, append(opts, rego.EvalParsedInput(input), rego.EvalInterQueryBuiltinValueCache(e.cache))...)
+	rs, err := e.active.query.Eval(ctx, append(opts, rego.EvalParsedInput(input), rego.EvalInterQueryBuiltinValueCache(e.cache), rego.EvalMetrics(noMetrics))...)
 	return rs, e.active.revision, err
 }
 
