@@ -15,7 +15,7 @@ import (
 )
 
 // compiledAgent is an agent as decisions see it. It is immutable once published: a change
-// publishes a new one. It is kept compact — a million agents must fit in a few gigabytes —
+// publishes a new one. It is kept compact — a million agents take about half a gigabyte —
 // and turned into OPA values only for the parts a decision reads.
 type compiledAgent struct {
 	tenant, owner, status string
