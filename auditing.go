@@ -38,6 +38,10 @@ type AuditConfig struct {
 	TrustedKeys []string
 	// CheckpointInterval is how often chain heads are signed (default 10s).
 	CheckpointInterval time.Duration
+	// BatchWait is how long the asynchronous writer waits for more events before it
+	// commits a batch (default 2ms; negative never waits). Longer waits make larger
+	// batches, at the cost of events waiting in memory a little longer.
+	BatchWait time.Duration
 	// InvalidTokenInterval aggregates invalid-token events per source (default 10s;
 	// negative turns aggregation off).
 	InvalidTokenInterval time.Duration
@@ -71,7 +75,7 @@ func (k *Kavach) startAudit(cfg Config) error {
 		return nil
 	}
 	k.audit.pipeline = audit.NewPipeline(audit.Config{
-		Store: k.store, QueueSize: ac.QueueSize, EnqueueTimeout: ac.EnqueueTimeout, Sync: ac.Sync,
+		Store: k.store, QueueSize: ac.QueueSize, EnqueueTimeout: ac.EnqueueTimeout, Sync: ac.Sync, BatchWait: ac.BatchWait,
 		Mask: ac.Mask, InvalidTokenInterval: ac.InvalidTokenInterval, Signer: signer,
 		CheckpointInterval: ac.CheckpointInterval, Logger: k.log,
 	})

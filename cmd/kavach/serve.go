@@ -53,10 +53,10 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		Database: cfg.Database, Logger: log, PendingApprovalTTL: cfg.PendingApprovalTTL,
 		ApprovalWebhook: webhook.Config{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret},
 		Audit: kavach.AuditConfig{
-			Sync: cfg.AuditSync, Mask: cfg.AuditMask, SigningKey: cfg.AuditSigningKey, SigningKeyFile: cfg.AuditKeyFile,
+			Sync: cfg.AuditSync, BatchWait: cfg.AuditBatchWait, Mask: cfg.AuditMask, SigningKey: cfg.AuditSigningKey, SigningKeyFile: cfg.AuditKeyFile,
 			KafkaBrokers: cfg.KafkaBrokers, KafkaTopic: cfg.KafkaTopic,
 		},
-		Staleness: cfg.Staleness,
+		Staleness: cfg.Staleness, SecretCacheSize: cfg.SecretCacheSize,
 		Policy: kavach.PolicyConfig{
 			Dir: cfg.PolicyDir, Bundle: cfg.Bundle, PollInterval: cfg.BundlePoll,
 			VerificationKey: cfg.BundleKey, KeyID: cfg.BundleKeyID,

@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	kavach "github.com/kavachos/kavach-go"
+	"github.com/kavachos/kavach-go/audit"
 	"github.com/kavachos/kavach-go/service"
 )
 
@@ -34,6 +35,8 @@ type serveConfig struct {
 	WebhookSecret      string        `yaml:"approvalWebhookSecret"`
 	LogLevel           string        `yaml:"logLevel"`
 	AuditSync          bool          `yaml:"auditSync"`
+	AuditBatchWait     time.Duration `yaml:"auditBatchWait"`
+	SecretCacheSize    int           `yaml:"secretCacheSize"`
 	AuditMask          listValue     `yaml:"auditMask"`
 	AuditSigningKey    string        `yaml:"auditSigningKey"`
 	AuditKeyFile       string        `yaml:"auditSigningKeyFile"`
@@ -78,6 +81,7 @@ var serveFlags = []serveFlag{
 	{"policy-dir", "KAVACH_POLICY_DIR"}, {"bundle", "KAVACH_BUNDLE"}, {"bundle-poll-interval", "KAVACH_BUNDLE_POLL_INTERVAL"},
 	{"bundle-verification-key", "KAVACH_BUNDLE_VERIFICATION_KEY"}, {"bundle-key-id", "KAVACH_BUNDLE_KEY_ID"},
 	{"staleness", "KAVACH_STALENESS"}, {"pprof-addr", "KAVACH_PPROF_ADDR"},
+	{"audit-batch-wait", "KAVACH_AUDIT_BATCH_WAIT"}, {"secret-cache-size", "KAVACH_SECRET_CACHE_SIZE"},
 }
 
 func bindServeFlags(fs *pflag.FlagSet, c *serveConfig, configFile *string) {
@@ -95,6 +99,8 @@ func bindServeFlags(fs *pflag.FlagSet, c *serveConfig, configFile *string) {
 	fs.StringVar(&c.WebhookSecret, "approval-webhook-secret", "", "HMAC secret for the approval webhook (env KAVACH_APPROVAL_WEBHOOK_SECRET)")
 	fs.StringVar(&c.LogLevel, "log-level", d.LogLevel, "debug, info, warn or error (env KAVACH_LOG_LEVEL)")
 	fs.BoolVar(&c.AuditSync, "audit-sync", false, "answer authorize only after its audit event is committed (env KAVACH_AUDIT_SYNC)")
+	fs.DurationVar(&c.AuditBatchWait, "audit-batch-wait", audit.DefaultBatchWait, "how long the audit writer waits for more events before committing a batch; negative never waits (env KAVACH_AUDIT_BATCH_WAIT)")
+	fs.IntVar(&c.SecretCacheSize, "secret-cache-size", kavach.DefaultSecretCacheSize, "agent tokens, and API keys, kept resolved in memory; negative turns the caches off (env KAVACH_SECRET_CACHE_SIZE)")
 	fs.Var(&c.AuditMask, "audit-mask", "comma-separated argument names never stored in the audit ledger (env KAVACH_AUDIT_MASK)")
 	fs.StringVar(&c.AuditSigningKey, "audit-signing-key", "", "base64 Ed25519 seed signing audit checkpoints; instances sharing a database need the same (env KAVACH_AUDIT_SIGNING_KEY)")
 	fs.StringVar(&c.AuditKeyFile, "audit-signing-key-file", "", "file holding that key, created if missing (default kavach-audit.key beside a SQLite database) (env KAVACH_AUDIT_SIGNING_KEY_FILE)")

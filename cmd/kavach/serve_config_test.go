@@ -55,6 +55,12 @@ logLevel: warn
 					t.Errorf("%+v", c)
 				}
 			}},
+		{"audit batching and secret caches", map[string]string{"KAVACH_AUDIT_BATCH_WAIT": "7ms", "KAVACH_SECRET_CACHE_SIZE": "50"},
+			[]string{"--secret-cache-size", "-1"}, func(t *testing.T, c serveConfig) {
+				if c.AuditBatchWait != 7*time.Millisecond || c.SecretCacheSize != -1 {
+					t.Errorf("%+v", c)
+				}
+			}},
 		{"--addr is --listen", nil, []string{"--addr", "127.0.0.1:7002"}, func(t *testing.T, c serveConfig) {
 			if c.Listen != "127.0.0.1:7002" {
 				t.Errorf("%+v", c)
@@ -63,7 +69,8 @@ logLevel: warn
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, k := range []string{"KAVACH_CONFIG", "KAVACH_DATABASE", "KAVACH_LISTEN", "KAVACH_READ_TIMEOUT", "KAVACH_TRUSTED_PROXIES"} {
+			for _, k := range []string{"KAVACH_CONFIG", "KAVACH_DATABASE", "KAVACH_LISTEN", "KAVACH_READ_TIMEOUT", "KAVACH_TRUSTED_PROXIES",
+				"KAVACH_AUDIT_BATCH_WAIT", "KAVACH_SECRET_CACHE_SIZE"} {
 				t.Setenv(k, tc.env[k])
 			}
 			c, err := parseServe(t, tc.args...)
