@@ -279,6 +279,7 @@ func (g *grant) shapeKey() string {
 	}
 	for _, set := range g.windows {
 		k.field("windows")
+		k.field(strconv.Itoa(len(set)))
 		for _, w := range set {
 			k.field(w.tz)
 			k.field(strconv.Itoa(w.start) + "-" + strconv.Itoa(w.end) + "/" + strconv.Itoa(int(w.days)))

@@ -180,3 +180,16 @@ func TestConcurrentChangesNeverMixVersions(t *testing.T) {
 		}
 	}
 }
+
+// A window whose day names are all unknown holds on no day, not on every day (validation
+// refuses such names; the compiler fails closed anyway).
+func TestUnknownDaysNeverHold(t *testing.T) {
+	w := compileWindow(agent.TimeWindow{Days: []string{"funday"}, Start: "00:00", End: "24:00", Timezone: "UTC"})
+	if spans := w.spans(); len(spans) != 0 {
+		t.Fatalf("spans %v, want none", spans)
+	}
+	every := compileWindow(agent.TimeWindow{Start: "00:00", End: "24:00", Timezone: "UTC"})
+	if spans := mergeSpans(every.spans()); len(spans) != 1 || spans[0] != [2]int{0, minutesPerWeek} {
+		t.Fatalf("a window on every day covers %v, want the whole week", spans)
+	}
+}

@@ -235,12 +235,18 @@ func asMap(v ast.Value) (map[string]any, error) {
 
 var weekdayBits = map[string]uint8{"sun": 1, "mon": 2, "tue": 4, "wed": 8, "thu": 16, "fri": 32, "sat": 64}
 
+// noDay is a day set holding no weekday, unlike 0, which means every day.
+const noDay uint8 = 1 << 7
+
 func compileWindow(w agent.TimeWindow) window {
 	start, _ := agent.ParseClock(w.Start)
 	end, _ := agent.ParseClock(w.End)
 	var days uint8
 	for _, d := range w.Days {
 		days |= weekdayBits[d]
+	}
+	if len(w.Days) > 0 && days == 0 {
+		days = noDay // days named, none known: the window never holds (validation refuses this)
 	}
 	return window{start: start, end: end, tz: w.Timezone, days: days}
 }

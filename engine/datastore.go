@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"strconv"
 	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -165,18 +166,28 @@ func (d *dataStore) readAgents(t storage.Transaction, path storage.Path) (any, e
 		}
 		rest = path[4:]
 	}
-	if len(rest) == 0 {
-		return v, nil
+	return find(v, rest, path)
+}
+
+// find walks a served value down the rest of a storage path. Storage paths carry array
+// indexes as strings, as OPA's in-memory store reads them.
+func find(v ast.Value, rest, path storage.Path) (ast.Value, error) {
+	for _, p := range rest {
+		var next *ast.Term
+		switch x := v.(type) {
+		case ast.Object:
+			next = x.Get(ast.StringTerm(p))
+		case *ast.Array:
+			if i, err := strconv.Atoi(p); err == nil && i >= 0 && i < x.Len() && strconv.Itoa(i) == p {
+				next = x.Elem(i)
+			}
+		}
+		if next == nil {
+			return nil, notFound(path)
+		}
+		v = next.Value
 	}
-	ref := make(ast.Ref, len(rest))
-	for i, p := range rest {
-		ref[i] = ast.StringTerm(p)
-	}
-	found, err := v.Find(ref)
-	if err != nil {
-		return nil, notFound(path)
-	}
-	return found, nil
+	return v, nil
 }
 
 // tree builds a whole served tree. It is costly — every agent is rendered — and only a
