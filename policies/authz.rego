@@ -34,10 +34,10 @@ decision := {"code": "AGENT_NOT_FOUND"} if {
 	agent.expires_ns > 0
 	input.now_ns >= agent.expires_ns
 } else := {"code": "POLICY_DENIED", "agent": agent, "deny": denies} if {
-	count(denies) > 0
+	count(data.kavach.custom.deny) > 0
 } else := {"code": "ALLOWED", "agent": agent, "candidates": candidates, "custom_approval": custom_approval} if {
 	count(candidates) > 0
-	count(custom_approval) > 0
+	count(data.kavach.custom.require_approval) > 0
 } else := {"code": "ALLOWED", "agent": agent, "candidates": candidates} if {
 	count(candidates) > 0
 } else := {"code": failure_code, "agent": agent}
@@ -45,7 +45,8 @@ decision := {"code": "AGENT_NOT_FOUND"} if {
 # Custom rules (package kavach.custom) may deny any call ("deny"); a deny overrides any
 # allow. They may also put an allowed call behind a human approval ("require_approval"):
 # every candidate without an approval gate of its own then gets one. Either may be a set,
-# an array or an object of reasons; a rule of any other kind does not compile.
+# an array or an object of reasons; a rule of any other kind does not compile. They are
+# listed only when there is something to list: most calls meet no custom rule.
 denies := [d | some d in data.kavach.custom.deny]
 
 custom_approval := [r | some r in data.kavach.custom.require_approval]
