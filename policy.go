@@ -54,11 +54,8 @@ func (k *Kavach) PolicyStatus(ctx context.Context) (*api.PolicyStatus, error) {
 		return nil, err
 	}
 	st := k.engine.Status()
-	return &api.PolicyStatus{
-		Revision: st.Revision, Source: st.Source, ActivatedAt: st.ActivatedAt, LastError: st.LastError,
-		LastErrorAt: st.LastErrorAt, Activations: st.Activations, Rejections: st.Rejections,
-		BundleLoaded: k.bundles == nil || k.bundles.Loaded(),
-	}, nil
+	st.BundleLoaded = k.bundles == nil || k.bundles.Loaded()
+	return &st, nil
 }
 
 // ReasonPolicyNotLoaded marks a readiness failure caused by a bundle not yet active.

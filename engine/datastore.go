@@ -43,12 +43,6 @@ func (s *agentSet) replace(all map[string]*compiledAgent) {
 	s.agents = all
 }
 
-func (s *agentSet) len() int {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return len(s.agents)
-}
-
 // snapshot returns the agents in no particular order, for reads of the whole tree.
 func (s *agentSet) snapshot() map[string]*compiledAgent {
 	s.mu.RLock()

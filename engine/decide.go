@@ -226,13 +226,8 @@ func list(t *ast.Term) []*ast.Term {
 	if t == nil {
 		return nil
 	}
-	var a *ast.Array
-	switch v := t.Value.(type) {
-	case *ast.Array:
-		a = v
-	case ast.Set: // custom rules' deny and require_approval, in sorted order
-		a = v.Sorted()
-	default:
+	a, ok := t.Value.(*ast.Array)
+	if !ok {
 		return nil
 	}
 	out := make([]*ast.Term, a.Len())

@@ -18,6 +18,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/tester"
 
+	"github.com/kavachos/kavach-go/api"
 	"github.com/kavachos/kavach-go/policies"
 )
 
@@ -44,16 +45,9 @@ type active struct {
 	revision string
 }
 
-// PolicyStatus describes the active revision and the last one refused.
-type PolicyStatus struct {
-	Revision    string    `json:"revision"`
-	Source      string    `json:"source,omitempty"`
-	ActivatedAt time.Time `json:"activatedAt"`
-	LastError   string    `json:"lastError,omitempty"`
-	LastErrorAt time.Time `json:"lastErrorAt,omitzero"`
-	Activations int64     `json:"activations"`
-	Rejections  int64     `json:"rejections"`
-}
+// PolicyStatus describes the active revision and the last one refused. The engine leaves
+// BundleLoaded to whoever loads bundles.
+type PolicyStatus = api.PolicyStatus
 
 type policyState struct {
 	mu     sync.Mutex // serialises activations

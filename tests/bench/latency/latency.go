@@ -21,7 +21,6 @@ const (
 type Histogram struct {
 	counts [buckets]atomic.Uint64
 	n      atomic.Uint64
-	sum    atomic.Uint64
 	max    atomic.Uint64
 }
 
@@ -54,7 +53,6 @@ func (h *Histogram) Record(d time.Duration) {
 	v := uint64(max(d, 0))
 	h.counts[index(v)].Add(1)
 	h.n.Add(1)
-	h.sum.Add(v)
 	for {
 		m := h.max.Load()
 		if v <= m || h.max.CompareAndSwap(m, v) {
@@ -65,15 +63,6 @@ func (h *Histogram) Record(d time.Duration) {
 
 // Count is the number of samples.
 func (h *Histogram) Count() uint64 { return h.n.Load() }
-
-// Mean is the average sample.
-func (h *Histogram) Mean() time.Duration {
-	n := h.n.Load()
-	if n == 0 {
-		return 0
-	}
-	return time.Duration(h.sum.Load() / n)
-}
 
 // Max is the largest sample.
 func (h *Histogram) Max() time.Duration { return time.Duration(h.max.Load()) }
@@ -94,14 +83,4 @@ func (h *Histogram) Quantile(q float64) time.Duration {
 		}
 	}
 	return h.Max()
-}
-
-// Reset forgets every sample.
-func (h *Histogram) Reset() {
-	for i := range h.counts {
-		h.counts[i].Store(0)
-	}
-	h.n.Store(0)
-	h.sum.Store(0)
-	h.max.Store(0)
 }
