@@ -241,7 +241,7 @@ func (s *agentService) ValidateToken(ctx context.Context, token string) (*agent.
 		return nil, invalid
 	}
 	hash := agent.HashToken(token)
-	a, err := s.k.store.AgentByTokenHash(ctx, hash, s.k.clock())
+	a, _, err := s.k.store.AgentByTokenHash(ctx, hash, s.k.clock())
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !canSee(act, a)) {
 		return nil, invalid
 	}

@@ -99,9 +99,6 @@ func (c *secretCache[V]) get(k secretKey, now time.Time) (V, bool) {
 // generation is taken before reading the store; put inserts only if it has not moved.
 func (c *secretCache[V]) generation() uint64 { return c.gen.Load() }
 
-// accepting reports whether put would keep anything now.
-func (c *secretCache[V]) accepting() bool { return c.on.Load() }
-
 // put caches v for k until the given time (zero: until forgotten), unless anything was
 // forgotten since gen. A full cache first evicts an arbitrary entry, as does another key
 // with the same head.
@@ -215,33 +212,12 @@ type keyHolder struct {
 
 func (h keyHolder) group() string { return h.id }
 
-// endOfTime is later than any grace period: a token still valid then is an agent's current
-// token.
-var endOfTime = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
-
-// graceProbe is how far ahead a token in its grace period is checked before it is cached
-// until then.
-const graceProbe = time.Minute
-
 // lookupToken resolves a token the cache does not hold from the store, and caches the
-// answer for as long as the store says it holds. The store answers only whether a token is
-// valid at a given time, so it is first asked about the end of time: a token valid then is
-// the agent's current token, cached until the agent changes — one query, as without a
-// cache. Otherwise the token may be a rotated-out one in its grace period, valid now: if
-// it is still valid graceProbe from now it is cached until then (a lower bound of its
-// grace period), after which the store is asked again. An unknown token is not cached.
+// answer for as long as the store says it holds: an agent's current token until the agent
+// changes, a rotated-out one until its grace period ends. An unknown token is not cached.
 func (k *Kavach) lookupToken(ctx context.Context, key secretKey, now time.Time) (tokenHolder, *engine.Result) {
 	gen := k.tokens.generation()
-	hash := key.hash()
-	a, err := k.store.AgentByTokenHash(ctx, hash, endOfTime)
-	if err == nil {
-		h := holderOf(a)
-		k.tokens.put(gen, key, h, time.Time{})
-		return h, nil
-	}
-	if store.IsNotFound(err) {
-		a, err = k.store.AgentByTokenHash(ctx, hash, now)
-	}
+	a, validUntil, err := k.store.AgentByTokenHash(ctx, key.hash(), now)
 	switch {
 	case store.IsNotFound(err):
 		return tokenHolder{}, tokenInvalid()
@@ -249,12 +225,7 @@ func (k *Kavach) lookupToken(ctx context.Context, key secretKey, now time.Time) 
 		return tokenHolder{}, &engine.Result{Code: api.EngineError, Reason: "internal error: the decision failed closed", Err: err}
 	}
 	h := holderOf(a)
-	if k.tokens.accepting() {
-		probe := now.Add(graceProbe)
-		if _, err := k.store.AgentByTokenHash(ctx, hash, probe); err == nil {
-			k.tokens.put(gen, key, h, probe)
-		}
-	}
+	k.tokens.put(gen, key, h, validUntil)
 	return h, nil
 }
 

@@ -39,9 +39,10 @@ type AgentStore interface {
 	// token hash is ErrConflict; an unknown tenant is ErrNotFound.
 	CreateAgent(ctx context.Context, a *agent.Agent, tokenHash string) error
 	GetAgent(ctx context.Context, id string) (*agent.Agent, error)
-	// AgentByTokenHash finds the agent holding a token that is still valid at now
-	// (a rotated-out token is valid until its grace period ends).
-	AgentByTokenHash(ctx context.Context, hash string, now time.Time) (*agent.Agent, error)
+	// AgentByTokenHash finds the agent holding a token that is still valid at now (a
+	// rotated-out token is valid until its grace period ends), and when the token stops
+	// being valid: the end of its grace period, or zero for the agent's current token.
+	AgentByTokenHash(ctx context.Context, hash string, now time.Time) (a *agent.Agent, validUntil time.Time, err error)
 	ListAgents(ctx context.Context, f AgentFilter) (agents []*agent.Agent, next string, err error)
 	// AllAgents calls fn for every agent of every tenant, in id order, streaming: it is how
 	// the engine compiles its data at start-up. An error from fn stops the walk.

@@ -158,13 +158,28 @@ func (s *Store) GetAgent(ctx context.Context, id string) (*agent.Agent, error) {
 	return a, mapErr(err, "agent "+id)
 }
 
-// AgentByTokenHash returns the agent holding a token valid at now.
-func (s *Store) AgentByTokenHash(ctx context.Context, hash string, now time.Time) (*agent.Agent, error) {
-	a, err := scanAgent(s.r.QueryRowContext(ctx, `SELECT `+prefixed("a.")+` FROM agent_tokens t
+// AgentByTokenHash returns the agent holding a token valid at now, and when it stops.
+func (s *Store) AgentByTokenHash(ctx context.Context, hash string, now time.Time) (*agent.Agent, time.Time, error) {
+	var until sql.NullInt64
+	a, err := scanAgent(withColumn{s.r.QueryRowContext(ctx, `SELECT `+prefixed("a.")+`, t.valid_until FROM agent_tokens t
 		JOIN agents a ON a.id = t.agent_id
-		WHERE t.hash = ? AND (t.valid_until IS NULL OR t.valid_until > ?)`, hash, micros(now)))
-	return a, mapErr(err, "agent token")
+		WHERE t.hash = ? AND (t.valid_until IS NULL OR t.valid_until > ?)`, hash, micros(now)), &until})
+	if err != nil {
+		return nil, time.Time{}, mapErr(err, "agent token")
+	}
+	if !until.Valid {
+		return a, time.Time{}, nil
+	}
+	return a, fromMicros(until.Int64), nil
 }
+
+// withColumn scans one more column after an agent's.
+type withColumn struct {
+	row   rowScanner
+	extra any
+}
+
+func (w withColumn) Scan(dest ...any) error { return w.row.Scan(append(dest, w.extra)...) }
 
 // ListAgents returns one page of agents in id order.
 func (s *Store) ListAgents(ctx context.Context, f store.AgentFilter) ([]*agent.Agent, string, error) {

@@ -56,7 +56,7 @@ func testNotFound(t *testing.T, s store.Store) {
 	if _, err := s.GetAgent(ctx, "agt_missing"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("GetAgent: want ErrNotFound, got %v", err)
 	}
-	if _, err := s.AgentByTokenHash(ctx, agent.HashToken("kv_nope"), now()); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := s.AgentByTokenHash(ctx, agent.HashToken("kv_nope"), now()); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("AgentByTokenHash: want ErrNotFound, got %v", err)
 	}
 	if _, err := s.UpdateAgent(ctx, "agt_missing", func(*agent.Agent) error { return nil }); !errors.Is(err, store.ErrNotFound) {
@@ -74,7 +74,7 @@ func testTokenLookup(t *testing.T, s store.Store) {
 	a := NewAgent(agent.DefaultTenant, "user_1")
 	hash := mustCreate(t, s, a)
 	mustCreate(t, s, NewAgent(agent.DefaultTenant, "user_1"))
-	got, err := s.AgentByTokenHash(ctx, hash, now())
+	got, _, err := s.AgentByTokenHash(ctx, hash, now())
 	if err != nil || got.ID != a.ID {
 		t.Fatalf("lookup by hash: %v, %v", got, err)
 	}
@@ -91,10 +91,10 @@ func testRotateNoGrace(t *testing.T, s store.Store) {
 	if got.TokenPrefix != "kv_newprefx" {
 		t.Fatalf("prefix not updated: %q", got.TokenPrefix)
 	}
-	if _, err := s.AgentByTokenHash(ctx, old, now()); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := s.AgentByTokenHash(ctx, old, now()); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("old token must stop at once: %v", err)
 	}
-	if b, err := s.AgentByTokenHash(ctx, fresh, now()); err != nil || b.ID != a.ID {
+	if b, _, err := s.AgentByTokenHash(ctx, fresh, now()); err != nil || b.ID != a.ID {
 		t.Fatalf("new token must work: %v", err)
 	}
 }
@@ -108,10 +108,13 @@ func testRotateGrace(t *testing.T, s store.Store) {
 	if _, err := s.RotateToken(ctx, a.ID, fresh, "kv_newprefx", until, t0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AgentByTokenHash(ctx, old, t0.Add(30*time.Second)); err != nil {
-		t.Fatalf("old token must work during the grace period: %v", err)
+	if _, validUntil, err := s.AgentByTokenHash(ctx, old, t0.Add(30*time.Second)); err != nil || !validUntil.Equal(until) {
+		t.Fatalf("old token must work during the grace period, until %v: %v, %v", until, validUntil, err)
 	}
-	if _, err := s.AgentByTokenHash(ctx, old, until); !errors.Is(err, store.ErrNotFound) {
+	if _, validUntil, err := s.AgentByTokenHash(ctx, fresh, t0); err != nil || !validUntil.IsZero() {
+		t.Fatalf("the current token must have no end: %v, %v", validUntil, err)
+	}
+	if _, _, err := s.AgentByTokenHash(ctx, old, until); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("old token must stop when the grace period ends: %v", err)
 	}
 	// A second rotation without grace ends every earlier token, graced or not.
@@ -120,7 +123,7 @@ func testRotateGrace(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	for _, h := range []string{old, fresh} {
-		if _, err := s.AgentByTokenHash(ctx, h, t0); !errors.Is(err, store.ErrNotFound) {
+		if _, _, err := s.AgentByTokenHash(ctx, h, t0); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("earlier token must stop after rotation without grace: %v", err)
 		}
 	}

@@ -44,7 +44,7 @@ func testCreateAgentsInBulk(t *testing.T, s store.Store) {
 			t.Fatal(err)
 		}
 		equalAgents(t, got, b.Agent)
-		if got, err := s.AgentByTokenHash(ctx, b.TokenHash, now()); err != nil || got.ID != b.Agent.ID {
+		if got, _, err := s.AgentByTokenHash(ctx, b.TokenHash, now()); err != nil || got.ID != b.Agent.ID {
 			t.Fatalf("the agent's token does not find it: %v, %v", got, err)
 		}
 	}
@@ -87,7 +87,7 @@ func testCreateAgentsConflictsWriteNothing(t *testing.T, s store.Store) {
 		if err != nil || len(list) != 1 {
 			t.Fatalf("%s: a failed batch must write nothing: %d agents, %v", c.name, len(list), err)
 		}
-		if _, err := s.AgentByTokenHash(ctx, batch[0].TokenHash, now()); !errors.Is(err, store.ErrNotFound) {
+		if _, _, err := s.AgentByTokenHash(ctx, batch[0].TokenHash, now()); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("%s: a failed batch stored a token: %v", c.name, err)
 		}
 	}
