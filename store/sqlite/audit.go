@@ -15,16 +15,45 @@ const auditColumns = `tenant_id, seq, id, time, kind, agent_id, owner_id, actor,
 	result, code, reason, duration_ns, ip, user_agent, grant_id, via, approval_id, revision, prev_hash, hash`
 
 // AppendAudit chains and writes the events in one transaction. SQLite's single writer is the
-// lock that orders each tenant's chain.
+// lock that orders each tenant's chain. It is idempotent by event id: when an id is already
+// committed (a retry after an ambiguous COMMIT), a second transaction appends only the
+// events the ledger does not hold yet.
 func (s *Store) AppendAudit(ctx context.Context, events ...*store.AuditEvent) error {
 	if len(events) == 0 {
 		return nil
 	}
+	err := s.appendAudit(ctx, events, false)
+	if errors.Is(err, store.ErrConflict) {
+		err = s.appendAudit(ctx, events, true)
+	}
+	return err
+}
+
+func (s *Store) appendAudit(ctx context.Context, events []*store.AuditEvent, reconcile bool) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr(err, "append audit")
 	}
 	defer tx.Rollback()
+	if reconcile {
+		if events, err = reconcileCommitted(ctx, tx, events); err != nil {
+			return err
+		}
+	}
+	if err := appendChain(ctx, tx, events); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: append audit: %w: %w", store.ErrCommitUnknown, err)
+	}
+	return nil
+}
+
+// appendChain extends each tenant's chain with events inside tx.
+func appendChain(ctx context.Context, tx *sql.Tx, events []*store.AuditEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit_events (`+auditColumns+`)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
 	if err != nil {
@@ -56,7 +85,24 @@ func (s *Store) AppendAudit(ctx context.Context, events ...*store.AuditEvent) er
 			return mapErr(err, "audit head")
 		}
 	}
-	return mapErr(tx.Commit(), "append audit")
+	return nil
+}
+
+// reconcileCommitted drops from events the ones already committed with the same content
+// (they take their stored place) and returns the rest.
+func reconcileCommitted(ctx context.Context, tx *sql.Tx, events []*store.AuditEvent) ([]*store.AuditEvent, error) {
+	committed := map[string]*store.AuditEvent{}
+	for _, e := range events {
+		c, err := scanAudit(tx.QueryRowContext(ctx, `SELECT `+auditColumns+` FROM audit_events WHERE id = ?`, e.ID))
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, mapErr(err, "append audit: committed events")
+		}
+		committed[c.ID] = c
+	}
+	return store.Reconcile(committed, events)
 }
 
 type queryRower interface {

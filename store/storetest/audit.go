@@ -157,23 +157,49 @@ func testAuditQuery(t *testing.T, s store.Store) {
 	}
 }
 
-func testAuditAllOrNothing(t *testing.T, s store.Store) {
+// testAuditAppendIdempotent: appending events the ledger already holds (a retry after an
+// ambiguous COMMIT) succeeds without duplicating them, appends only the rest, and gives
+// each event its committed place; an id held with other content appends nothing.
+func testAuditAppendIdempotent(t *testing.T, s store.Store) {
 	t0 := now()
 	first := NewDecisionEvent(agent.DefaultTenant, "agt_a", t0)
 	if err := s.AppendAudit(ctx, first); err != nil {
 		t.Fatal(err)
 	}
+	// The resent copy carries stale chain fields, as a writer's retry would.
 	again := *first
-	batch := []*store.AuditEvent{NewDecisionEvent(agent.DefaultTenant, "agt_a", t0.Add(time.Second)), &again}
-	if err := s.AppendAudit(ctx, batch...); !errors.Is(err, store.ErrConflict) {
-		t.Fatalf("a duplicate event id: want ErrConflict, got %v", err)
+	again.Seq, again.PrevHash, again.Hash = 7, "stale", "stale"
+	second := NewDecisionEvent(agent.DefaultTenant, "agt_a", t0.Add(time.Second))
+	if err := s.AppendAudit(ctx, &again, second); err != nil {
+		t.Fatalf("resending a committed event with a new one: %v", err)
 	}
-	checkChain(t, s, agent.DefaultTenant, 1)
+	checkChain(t, s, agent.DefaultTenant, 2)
+	if again.Seq != 1 || again.Hash != first.Hash || second.Seq != 2 {
+		t.Fatalf("committed event got seq %d hash %q, new one seq %d; want 1, %q, 2", again.Seq, again.Hash, second.Seq, first.Hash)
+	}
+	// A whole batch already committed appends nothing.
+	fresh := NewDecisionEvent(agent.DefaultTenant, "agt_a", t0)
+	fresh.ID = second.ID
+	fresh.Time = second.Time
+	if err := s.AppendAudit(ctx, fresh); err != nil || fresh.Seq != 2 {
+		t.Fatalf("resending a committed batch: seq %d, %v", fresh.Seq, err)
+	}
+	checkChain(t, s, agent.DefaultTenant, 2)
+
+	// Same id, other content: nothing of the batch is appended, and the error says why.
+	forged := *first
+	forged.Code = "ALLOWED"
+	err := s.AppendAudit(ctx, NewDecisionEvent(agent.DefaultTenant, "agt_a", t0.Add(2*time.Second)), &forged)
+	var ie *store.IntegrityError
+	if !errors.Is(err, store.ErrIntegrity) || !errors.As(err, &ie) || ie.ID != first.ID {
+		t.Fatalf("an id committed with other content: want an IntegrityError naming %s, got %v", first.ID, err)
+	}
+	checkChain(t, s, agent.DefaultTenant, 2)
 	// The next append continues the chain as if the failed one never happened.
 	if err := s.AppendAudit(ctx, NewDecisionEvent(agent.DefaultTenant, "agt_a", t0)); err != nil {
 		t.Fatal(err)
 	}
-	checkChain(t, s, agent.DefaultTenant, 2)
+	checkChain(t, s, agent.DefaultTenant, 3)
 }
 
 func testAuditConcurrentAppendsStayGapFree(t *testing.T, s store.Store) {

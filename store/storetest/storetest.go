@@ -56,7 +56,7 @@ func Run(t *testing.T, newStore NewStore, opts ...Option) {
 		{"ConsumeRejectsInvalidLimits", testConsumeInvalidLimits},
 		{"RateRemaining", testRateRemaining},
 		{"AuditRoundTrip", testAuditRoundTrip},
-		{"AuditAppendIsAllOrNothing", testAuditAllOrNothing},
+		{"AuditAppendIsIdempotent", testAuditAppendIdempotent},
 		{"AuditQuery", testAuditQuery},
 		{"CurrentApprovalPrefersDecisions", testCurrentApprovalPrefersDecisions},
 		{"AuditConcurrentAppendsStayGapFree", testAuditConcurrentAppendsStayGapFree},
