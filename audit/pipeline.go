@@ -345,6 +345,14 @@ func (p *Pipeline) writeBatch(batch []item) {
 	}
 }
 
+// Touch marks a tenant's chain as written by someone else (a management event committed
+// with the change it describes), so that the next checkpoint covers it.
+func (p *Pipeline) Touch(tenant string) {
+	p.mu.Lock()
+	p.touched[tenant] = true
+	p.mu.Unlock()
+}
+
 // ticker flushes invalid-token summaries and signs checkpoints on their intervals.
 func (p *Pipeline) ticker() {
 	defer p.wg.Done()
