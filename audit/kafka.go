@@ -20,7 +20,8 @@ import (
 //     schema; a later incompatible format gets a new name.
 //   - header kavach-event-id: the event id. Delivery is at least once: after a failure or
 //     a change of leader an event may be published again, so consumers de-duplicate by
-//     this id (or by tenantId and seq).
+//     this id (or by tenantId and seq). Keeping each event's first delivery leaves one
+//     agent's events in seq order, failures included.
 //   - timestamp: the event's time.
 //
 // An event too large for one Kafka message (possible only with huge arguments or reason)
@@ -63,6 +64,16 @@ func newKafkaWriter(cfg RelayConfig) *kafka.Writer {
 			DialTimeout: 5 * time.Second,
 		},
 	}
+}
+
+// messageSize bounds what the writer counts for a message against BatchBytes: key, value
+// and headers with their length prefixes, and the record's fixed fields.
+func messageSize(m kafka.Message) int64 {
+	n := 32 + len(m.Key) + len(m.Value)
+	for _, h := range m.Headers {
+		n += 10 + len(h.Key) + len(h.Value)
+	}
+	return int64(n)
 }
 
 // closeWriter flushes the writer and closes its connections.

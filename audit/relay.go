@@ -126,7 +126,9 @@ type RelayStats struct {
 // While it holds RelayLease it reads each tenant's chain after its stored position, writes
 // a batch, and only then moves the position forward; a failure (broker unreachable, store
 // error) is retried with capped exponential back-off from the same position, so nothing
-// is lost and consumers de-duplicate by event id. Positions are kept per topic: a relay
+// is lost and consumers de-duplicate by event id. A batch is written in parts that are each
+// acknowledged before the next is sent, so a resend never lands after later events: by
+// first delivery, one agent's events are in seq order. Positions are kept per topic: a relay
 // pointed at a new topic publishes the whole ledger to it.
 type Relay struct {
 	ledger   RelayLedger

@@ -87,7 +87,7 @@ func (r *Relay) publishBatch(ctx context.Context, tenant string) (more bool, err
 		}
 		r.positions[tenant] = pos
 	}
-	msgs, last, gapTo, err := r.read(ctx, tenant, pos)
+	msgs, gapTo, err := r.read(ctx, tenant, pos)
 	if err != nil || len(msgs) == 0 && gapTo == 0 {
 		return false, err
 	}
@@ -98,18 +98,56 @@ func (r *Relay) publishBatch(ctx context.Context, tenant string) (more bool, err
 		}
 		return true, r.advance(ctx, tenant, gapTo-1) // past the hole: go on from there
 	}
-	// A write under way when the relay stops may finish and be saved, so that a clean
-	// handover does not publish the batch twice.
-	wctx, cancel := outlive(ctx, stopGrace)
-	defer cancel()
-	if err := r.writer.WriteMessages(wctx, msgs...); err != nil {
-		return false, fmt.Errorf("writing to Kafka: %w", summarize(err))
-	}
-	r.wrote(len(msgs))
-	if err := r.advance(wctx, tenant, last); err != nil {
+	if err := r.write(ctx, tenant, pos, msgs); err != nil {
 		return false, err
 	}
 	return len(msgs) == r.cfg.BatchSize, nil
+}
+
+// write publishes msgs, the tenant's events pos+1, pos+2, … in order, and saves the
+// position after each acknowledged part.
+//
+// The writer splits one write into produce requests of at most BatchSize messages and
+// BatchBytes bytes per partition, and those succeed or fail on their own: a failed request
+// would not stop the partition's next one, and its resend would land after later events.
+// So each write here is small enough to be one request per partition, the next starts
+// only once it is acknowledged, and a failure stops the batch: the next attempt resends
+// from the first write that was not acknowledged, and one agent's events keep their order.
+func (r *Relay) write(ctx context.Context, tenant string, pos int64, msgs []kafka.Message) error {
+	// A write under way when the relay stops may finish and be saved, so that a clean
+	// handover does not publish it twice.
+	wctx, cancel := outlive(ctx, stopGrace)
+	defer cancel()
+	for len(msgs) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := r.requestLen(msgs)
+		if err := r.writer.WriteMessages(wctx, msgs[:n]...); err != nil {
+			return fmt.Errorf("writing to Kafka: %w", summarize(err))
+		}
+		r.wrote(n)
+		pos += int64(n) // read returns events without holes in seq
+		if err := r.advance(wctx, tenant, pos); err != nil {
+			return err
+		}
+		msgs = msgs[n:]
+	}
+	return nil
+}
+
+// requestLen returns how many of msgs, from the first, the writer sends as at most one
+// produce request per partition: no more than its BatchSize messages and BatchBytes bytes
+// in all, whichever partitions they go to.
+func (r *Relay) requestLen(msgs []kafka.Message) int {
+	var size int64
+	for i, m := range msgs {
+		size += messageSize(m)
+		if i == r.writer.BatchSize || i > 0 && size > r.writer.BatchBytes {
+			return i
+		}
+	}
+	return len(msgs)
 }
 
 func (r *Relay) advance(ctx context.Context, tenant string, seq int64) error {
@@ -148,9 +186,9 @@ func summarize(err error) error {
 var errHole = errors.New("hole in the chain")
 
 // read encodes the tenant's next events after pos, stopping before any hole in seq:
-// events are published strictly in chain order. If the very first event does not follow
-// pos, it returns no messages and gapTo, that event's seq.
-func (r *Relay) read(ctx context.Context, tenant string, pos int64) (msgs []kafka.Message, last, gapTo int64, err error) {
+// events are published strictly in chain order, and msgs[i] is event pos+1+i. If the very
+// first event does not follow pos, it returns no messages and gapTo, that event's seq.
+func (r *Relay) read(ctx context.Context, tenant string, pos int64) (msgs []kafka.Message, gapTo int64, err error) {
 	next := pos + 1
 	q := store.AuditQuery{TenantID: tenant, AfterSeq: pos, Limit: r.cfg.BatchSize}
 	err = r.ledger.StreamAudit(ctx, q, func(e *store.AuditEvent) error {
@@ -165,19 +203,19 @@ func (r *Relay) read(ctx context.Context, tenant string, pos int64) (msgs []kafk
 			return err
 		}
 		msgs = append(msgs, m)
-		last, next = e.Seq, e.Seq+1
+		next = e.Seq + 1
 		return nil
 	})
 	if errors.Is(err, errHole) {
 		err = nil
 	}
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("reading the ledger: %w", err)
+		return nil, 0, fmt.Errorf("reading the ledger: %w", err)
 	}
 	if len(msgs) > 0 || gapTo == 0 {
 		delete(r.gaps, tenant)
 	}
-	return msgs, last, gapTo, nil
+	return msgs, gapTo, nil
 }
 
 // gap is a hole in a tenant's chain, first seen at since.

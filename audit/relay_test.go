@@ -25,9 +25,9 @@ const testTopic = "kavach.audit.test"
 var quietLogger = slog.New(slog.DiscardHandler)
 
 // newBroker starts an in-process Kafka-protocol broker with the test topic (3 partitions).
-func newBroker(t *testing.T) *kfake.Cluster {
+func newBroker(t *testing.T, opts ...kfake.Opt) *kfake.Cluster {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, testTopic))
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(3, testTopic)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
