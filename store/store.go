@@ -17,7 +17,8 @@ var (
 	ErrConflict = errors.New("conflict")
 )
 
-// Store is everything a backend provides.
+// Store is everything a backend provides. Its writes that make management changes commit
+// the audit events attached to their context (WithAudit) in their own transaction.
 type Store interface {
 	AgentStore
 	TenantStore

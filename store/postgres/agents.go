@@ -40,13 +40,14 @@ func scanAgentWith(row pgx.Row, dec *store.AgentDecoder) (*agent.Agent, error) {
 	return &a, nil
 }
 
-// CreateAgent stores a new agent and its first token hash in one transaction.
+// CreateAgent stores a new agent and its first token hash in one transaction, with the
+// audit events attached to ctx.
 func (s *Store) CreateAgent(ctx context.Context, a *agent.Agent, tokenHash string) error {
 	docs, err := store.EncodeAgentDocs(a)
 	if err != nil {
 		return err
 	}
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = s.write(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO agents (id, tenant_id, owner_id, name, type, status,
 			token_prefix, expires_at, permissions, metadata, created_at, updated_at)
 			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`,
@@ -62,10 +63,10 @@ func (s *Store) CreateAgent(ctx context.Context, a *agent.Agent, tokenHash strin
 }
 
 // CreateAgents stores a batch of agents and their first token hashes in one transaction,
-// with COPY, encoding each agent's documents as COPY sends it. The change feed announces
-// each agent, as CreateAgent does.
+// with COPY, encoding each agent's documents as COPY sends it, and with the audit events
+// attached to ctx. The change feed announces each agent, as CreateAgent does.
 func (s *Store) CreateAgents(ctx context.Context, batch []store.AgentWithTokenHash) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.write(ctx, func(tx pgx.Tx) error {
 		i := 0
 		agents := pgx.CopyFromFunc(func() ([]any, error) {
 			if i == len(batch) {
@@ -168,10 +169,11 @@ func (s *Store) AllAgents(ctx context.Context, fn func(*agent.Agent) error) erro
 }
 
 // UpdateAgent applies fn to the agent under a row lock (SELECT … FOR UPDATE), so concurrent
-// updates serialise instead of overwriting each other.
+// updates serialise instead of overwriting each other, with the audit events attached to
+// ctx.
 func (s *Store) UpdateAgent(ctx context.Context, id string, fn func(*agent.Agent) error) (*agent.Agent, error) {
 	var out *agent.Agent
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.write(ctx, func(tx pgx.Tx) error {
 		a, err := scanAgent(tx.QueryRow(ctx, `SELECT `+agentColumns+` FROM agents a WHERE a.id = $1 FOR UPDATE`, id))
 		if err != nil {
 			return mapErr(err, "agent "+id)
@@ -198,10 +200,10 @@ func (s *Store) UpdateAgent(ctx context.Context, id string, fn func(*agent.Agent
 	return out, nil
 }
 
-// RotateToken replaces the agent's current token.
+// RotateToken replaces the agent's current token, with the audit events attached to ctx.
 func (s *Store) RotateToken(ctx context.Context, id, newHash, newPrefix string, graceUntil, now time.Time) (*agent.Agent, error) {
 	var out *agent.Agent
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.write(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE agents SET token_prefix = $1, updated_at = $2 WHERE id = $3`, newPrefix, now, id)
 		if err != nil {
 			return err
@@ -234,9 +236,12 @@ func (s *Store) RotateToken(ctx context.Context, id, newHash, newPrefix string, 
 	return out, nil
 }
 
-// CreateTenant stores a tenant.
+// CreateTenant stores a tenant, with the audit events attached to ctx.
 func (s *Store) CreateTenant(ctx context.Context, t *agent.Tenant) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO tenants (id, name, created_at) VALUES ($1,$2,$3)`, t.ID, t.Name, t.CreatedAt)
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO tenants (id, name, created_at) VALUES ($1,$2,$3)`, t.ID, t.Name, t.CreatedAt)
+		return err
+	})
 	return mapErr(err, "tenant "+t.ID)
 }
 

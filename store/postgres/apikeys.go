@@ -36,9 +36,9 @@ func insertAPIKey(ctx context.Context, db interface {
 	return mapErr(err, "create API key "+k.ID)
 }
 
-// CreateAPIKey stores a new API key.
+// CreateAPIKey stores a new API key, with the audit events attached to ctx.
 func (s *Store) CreateAPIKey(ctx context.Context, k *agent.APIKey, hash string) error {
-	return insertAPIKey(ctx, s.pool, k, hash)
+	return s.write(ctx, func(tx pgx.Tx) error { return insertAPIKey(ctx, tx, k, hash) })
 }
 
 // BootstrapAPIKey stores k if the table is empty. The table lock (which still admits
@@ -89,9 +89,18 @@ func (s *Store) ListAPIKeys(ctx context.Context, f store.APIKeyFilter) ([]*agent
 	return out, mapErr(err, "list API keys")
 }
 
-// RevokeAPIKey marks a key revoked, keeping the first revocation time.
+// RevokeAPIKey marks a key revoked, keeping the first revocation time, with the audit
+// events attached to ctx.
 func (s *Store) RevokeAPIKey(ctx context.Context, id string, at time.Time) (*agent.APIKey, error) {
-	k, err := scanAPIKey(s.pool.QueryRow(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, $1)
-		WHERE id = $2 RETURNING `+apiKeyColumns, at, id))
-	return k, mapErr(err, "API key "+id)
+	var out *agent.APIKey
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		k, err := scanAPIKey(tx.QueryRow(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, $1)
+			WHERE id = $2 RETURNING `+apiKeyColumns, at, id))
+		out = k
+		return mapErr(err, "API key "+id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }

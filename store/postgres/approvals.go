@@ -145,11 +145,12 @@ var statusConditions = map[agent.ApprovalStatus]string{
 		OR (status = 'approved' AND uses_left > 0 AND grant_expires_at <= $now))`,
 }
 
-// UpdateApproval applies fn to the request under a row lock. The key fields (agent,
-// permission, action, resource, arguments) are not written back.
+// UpdateApproval applies fn to the request under a row lock, with the audit events
+// attached to ctx. The key fields (agent, permission, action, resource, arguments) are not
+// written back.
 func (s *Store) UpdateApproval(ctx context.Context, id string, fn func(*agent.ApprovalRequest) error) (*agent.ApprovalRequest, error) {
 	var out *agent.ApprovalRequest
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.write(ctx, func(tx pgx.Tx) error {
 		r, err := scanApproval(tx.QueryRow(ctx, `SELECT `+approvalColumns+` FROM approvals WHERE id = $1 FOR UPDATE`, id))
 		if err != nil {
 			return mapErr(err, "approval "+id)

@@ -30,17 +30,20 @@ func scanDelegation(row pgx.Row) (*agent.Delegation, error) {
 	return &d, nil
 }
 
-// CreateDelegation stores a new delegation.
+// CreateDelegation stores a new delegation, with the audit events attached to ctx.
 func (s *Store) CreateDelegation(ctx context.Context, d *agent.Delegation) error {
 	perms, err := store.EncodePermissions(d.Permissions)
 	if err != nil {
 		return err
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO delegations (id, tenant_id, from_agent_id, to_agent_id,
-		permissions, depth, max_depth, expires_at, status, created_by, created_at, revoked_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`,
-		d.ID, d.TenantID, d.FromAgentID, d.ToAgentID, perms, d.Depth, d.MaxDepth, d.ExpiresAt,
-		string(d.Status), d.CreatedBy, d.CreatedAt, d.RevokedAt)
+	err = s.write(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO delegations (id, tenant_id, from_agent_id, to_agent_id,
+			permissions, depth, max_depth, expires_at, status, created_by, created_at, revoked_at)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`,
+			d.ID, d.TenantID, d.FromAgentID, d.ToAgentID, perms, d.Depth, d.MaxDepth, d.ExpiresAt,
+			string(d.Status), d.CreatedBy, d.CreatedAt, d.RevokedAt)
+		return err
+	})
 	return mapErr(err, "create delegation "+d.ID)
 }
 
@@ -78,12 +81,12 @@ func (s *Store) ListDelegations(ctx context.Context, f store.DelegationFilter) (
 	return out, mapErr(err, "list delegations")
 }
 
-// UpdateDelegation applies fn to the delegation under a row lock. Only status, revocation
-// time, expiry and permissions are written back; the tenant, the two agents and the
-// creation time never change.
+// UpdateDelegation applies fn to the delegation under a row lock, with the audit events
+// attached to ctx. Only status, revocation time, expiry and permissions are written back;
+// the tenant, the two agents and the creation time never change.
 func (s *Store) UpdateDelegation(ctx context.Context, id string, fn func(*agent.Delegation) error) (*agent.Delegation, error) {
 	var out *agent.Delegation
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.write(ctx, func(tx pgx.Tx) error {
 		d, err := scanDelegation(tx.QueryRow(ctx, `SELECT `+delegationColumns+` FROM delegations WHERE id = $1 FOR UPDATE`, id))
 		if err != nil {
 			return mapErr(err, "delegation "+id)

@@ -99,6 +99,27 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 	return applied, nil
 }
 
+// write runs fn in a transaction, then appends the audit events attached to ctx
+// (store.WithAudit) in the same transaction and commits: a change and the events that
+// describe it are committed together or not at all.
+//
+// The chain's advisory lock is taken last, after whatever rows fn locked, and held only
+// until COMMIT. Appenders outside a write (the audit pipeline, pruning) take that lock
+// alone and touch only the audit tables, so no cycle of waits can form between them and
+// writes, nor between two writes.
+func (s *Store) write(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		events, err := store.AuditFrom(ctx)
+		if err != nil {
+			return err
+		}
+		return mapErr(appendChain(ctx, tx, events), "append audit")
+	})
+}
+
 // Pool returns the underlying pool, for components that need Postgres features directly
 // (advisory locks, LISTEN/NOTIFY).
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }

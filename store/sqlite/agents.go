@@ -68,67 +68,61 @@ func nullMicros(t *time.Time) sql.NullInt64 {
 	return sql.NullInt64{Int64: micros(*t), Valid: true}
 }
 
-// CreateAgent stores a new agent and its first token hash in one transaction.
+// CreateAgent stores a new agent and its first token hash in one transaction, with the
+// audit events attached to ctx.
 func (s *Store) CreateAgent(ctx context.Context, a *agent.Agent, tokenHash string) error {
 	docs, err := store.EncodeAgentDocs(a)
 	if err != nil {
 		return err
 	}
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return mapErr(err, "create agent")
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO agents (`+agentColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
-		a.ID, a.TenantID, a.OwnerID, a.Name, string(a.Type), string(a.Status), a.TokenPrefix,
-		nullMicros(a.ExpiresAt), docs.Permissions, docs.Metadata, micros(a.CreatedAt), micros(a.UpdatedAt)); err != nil {
-		return mapErr(err, "create agent "+a.ID)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO agent_tokens (hash, agent_id, created_at) VALUES (?,?,?)`,
-		tokenHash, a.ID, micros(a.CreatedAt)); err != nil {
+	return s.write(ctx, "create agent", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO agents (`+agentColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+			a.ID, a.TenantID, a.OwnerID, a.Name, string(a.Type), string(a.Status), a.TokenPrefix,
+			nullMicros(a.ExpiresAt), docs.Permissions, docs.Metadata, micros(a.CreatedAt), micros(a.UpdatedAt)); err != nil {
+			return mapErr(err, "create agent "+a.ID)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO agent_tokens (hash, agent_id, created_at) VALUES (?,?,?)`,
+			tokenHash, a.ID, micros(a.CreatedAt))
 		return mapErr(err, "create agent token")
-	}
-	return mapErr(tx.Commit(), "create agent")
+	})
 }
 
 // CreateAgents stores a batch of agents and their first token hashes in one transaction,
-// through two prepared statements. The agents' documents are encoded by another goroutine
-// while the inserts run, which is what the single writer waits on.
+// through two prepared statements, with the audit events attached to ctx. The agents'
+// documents are encoded by another goroutine while the inserts run, which is what the
+// single writer waits on.
 func (s *Store) CreateAgents(ctx context.Context, batch []store.AgentWithTokenHash) error {
 	docs := make(chan encodedDocs, 64)
 	stop := make(chan struct{})
 	defer close(stop)
 	go encodeAll(batch, docs, stop)
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return mapErr(err, "create agents")
-	}
-	defer tx.Rollback()
-	insertAgent, err := tx.PrepareContext(ctx, `INSERT INTO agents (`+agentColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`)
-	if err != nil {
-		return mapErr(err, "create agents")
-	}
-	defer insertAgent.Close()
-	insertToken, err := tx.PrepareContext(ctx, `INSERT INTO agent_tokens (hash, agent_id, created_at) VALUES (?,?,?)`)
-	if err != nil {
-		return mapErr(err, "create agents")
-	}
-	defer insertToken.Close()
-	for _, b := range batch {
-		d := <-docs
-		if d.err != nil {
-			return d.err
+	return s.write(ctx, "create agents", func(tx *sql.Tx) error {
+		insertAgent, err := tx.PrepareContext(ctx, `INSERT INTO agents (`+agentColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`)
+		if err != nil {
+			return mapErr(err, "create agents")
 		}
-		a := b.Agent
-		if _, err := insertAgent.ExecContext(ctx, a.ID, a.TenantID, a.OwnerID, a.Name, string(a.Type), string(a.Status), a.TokenPrefix,
-			nullMicros(a.ExpiresAt), d.Permissions, d.Metadata, micros(a.CreatedAt), micros(a.UpdatedAt)); err != nil {
-			return mapErr(err, "create agent "+a.ID)
+		defer insertAgent.Close()
+		insertToken, err := tx.PrepareContext(ctx, `INSERT INTO agent_tokens (hash, agent_id, created_at) VALUES (?,?,?)`)
+		if err != nil {
+			return mapErr(err, "create agents")
 		}
-		if _, err := insertToken.ExecContext(ctx, b.TokenHash, a.ID, micros(a.CreatedAt)); err != nil {
-			return mapErr(err, "create agent token of "+a.ID)
+		defer insertToken.Close()
+		for _, b := range batch {
+			d := <-docs
+			if d.err != nil {
+				return d.err
+			}
+			a := b.Agent
+			if _, err := insertAgent.ExecContext(ctx, a.ID, a.TenantID, a.OwnerID, a.Name, string(a.Type), string(a.Status), a.TokenPrefix,
+				nullMicros(a.ExpiresAt), d.Permissions, d.Metadata, micros(a.CreatedAt), micros(a.UpdatedAt)); err != nil {
+				return mapErr(err, "create agent "+a.ID)
+			}
+			if _, err := insertToken.ExecContext(ctx, b.TokenHash, a.ID, micros(a.CreatedAt)); err != nil {
+				return mapErr(err, "create agent token of "+a.ID)
+			}
 		}
-	}
-	return mapErr(tx.Commit(), "create agents")
+		return nil
+	})
 }
 
 type encodedDocs struct {
@@ -276,72 +270,71 @@ func (s *Store) AllAgents(ctx context.Context, fn func(*agent.Agent) error) erro
 	return mapErr(scanErr, "all agents")
 }
 
-// UpdateAgent applies fn to the agent inside a write transaction. SQLite's single writer
-// makes the read-modify-write atomic.
+// UpdateAgent applies fn to the agent inside a write transaction, with the audit events
+// attached to ctx. SQLite's single writer makes the read-modify-write atomic.
 func (s *Store) UpdateAgent(ctx context.Context, id string, fn func(*agent.Agent) error) (*agent.Agent, error) {
-	tx, err := s.w.BeginTx(ctx, nil)
+	var out *agent.Agent
+	err := s.write(ctx, "update agent "+id, func(tx *sql.Tx) error {
+		a, err := scanAgent(tx.QueryRowContext(ctx, `SELECT `+agentColumns+` FROM agents WHERE id = ?`, id))
+		if err != nil {
+			return mapErr(err, "agent "+id)
+		}
+		if err := fn(a); err != nil {
+			return err
+		}
+		docs, err := store.EncodeAgentDocs(a)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE agents SET owner_id = ?, name = ?, type = ?, status = ?,
+			token_prefix = ?, expires_at = ?, permissions = ?, metadata = ?, updated_at = ? WHERE id = ?`,
+			a.OwnerID, a.Name, string(a.Type), string(a.Status), a.TokenPrefix, nullMicros(a.ExpiresAt),
+			docs.Permissions, docs.Metadata, micros(a.UpdatedAt), id); err != nil {
+			return mapErr(err, "update agent "+id)
+		}
+		out = a
+		return nil
+	})
 	if err != nil {
-		return nil, mapErr(err, "update agent")
-	}
-	defer tx.Rollback()
-	a, err := scanAgent(tx.QueryRowContext(ctx, `SELECT `+agentColumns+` FROM agents WHERE id = ?`, id))
-	if err != nil {
-		return nil, mapErr(err, "agent "+id)
-	}
-	if err := fn(a); err != nil {
 		return nil, err
 	}
-	docs, err := store.EncodeAgentDocs(a)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE agents SET owner_id = ?, name = ?, type = ?, status = ?,
-		token_prefix = ?, expires_at = ?, permissions = ?, metadata = ?, updated_at = ? WHERE id = ?`,
-		a.OwnerID, a.Name, string(a.Type), string(a.Status), a.TokenPrefix, nullMicros(a.ExpiresAt),
-		docs.Permissions, docs.Metadata, micros(a.UpdatedAt), id); err != nil {
-		return nil, mapErr(err, "update agent "+id)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, mapErr(err, "update agent "+id)
-	}
-	return a, nil
+	return out, nil
 }
 
-// RotateToken replaces the agent's current token.
+// RotateToken replaces the agent's current token, with the audit events attached to ctx.
 func (s *Store) RotateToken(ctx context.Context, id, newHash, newPrefix string, graceUntil, now time.Time) (*agent.Agent, error) {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, mapErr(err, "rotate token")
-	}
-	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE agents SET token_prefix = ?, updated_at = ? WHERE id = ?`, newPrefix, micros(now), id)
-	if err != nil {
-		return nil, mapErr(err, "rotate token of "+id)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return nil, fmt.Errorf("agent %s: %w", id, store.ErrNotFound)
-	}
-	if graceUntil.IsZero() {
-		_, err = tx.ExecContext(ctx, `DELETE FROM agent_tokens WHERE agent_id = ?`, id)
-	} else {
-		// Keep earlier tokens no longer than they were already allowed to live.
-		_, err = tx.ExecContext(ctx, `DELETE FROM agent_tokens WHERE agent_id = ? AND valid_until <= ?`, id, micros(now))
-		if err == nil {
-			_, err = tx.ExecContext(ctx, `UPDATE agent_tokens SET valid_until = min(coalesce(valid_until, ?1), ?1)
-				WHERE agent_id = ?2`, micros(graceUntil), id)
+	var out *agent.Agent
+	err := s.write(ctx, "rotate token of "+id, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE agents SET token_prefix = ?, updated_at = ? WHERE id = ?`, newPrefix, micros(now), id)
+		if err != nil {
+			return mapErr(err, "rotate token of "+id)
 		}
-	}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("agent %s: %w", id, store.ErrNotFound)
+		}
+		if graceUntil.IsZero() {
+			_, err = tx.ExecContext(ctx, `DELETE FROM agent_tokens WHERE agent_id = ?`, id)
+		} else {
+			// Keep earlier tokens no longer than they were already allowed to live.
+			_, err = tx.ExecContext(ctx, `DELETE FROM agent_tokens WHERE agent_id = ? AND valid_until <= ?`, id, micros(now))
+			if err == nil {
+				_, err = tx.ExecContext(ctx, `UPDATE agent_tokens SET valid_until = min(coalesce(valid_until, ?1), ?1)
+					WHERE agent_id = ?2`, micros(graceUntil), id)
+			}
+		}
+		if err != nil {
+			return mapErr(err, "rotate token of "+id)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO agent_tokens (hash, agent_id, created_at) VALUES (?,?,?)`, newHash, id, micros(now)); err != nil {
+			return mapErr(err, "rotate token of "+id)
+		}
+		out, err = scanAgent(tx.QueryRowContext(ctx, `SELECT `+agentColumns+` FROM agents WHERE id = ?`, id))
+		return mapErr(err, "agent "+id)
+	})
 	if err != nil {
-		return nil, mapErr(err, "rotate token of "+id)
+		return nil, err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO agent_tokens (hash, agent_id, created_at) VALUES (?,?,?)`, newHash, id, micros(now)); err != nil {
-		return nil, mapErr(err, "rotate token of "+id)
-	}
-	a, err := scanAgent(tx.QueryRowContext(ctx, `SELECT `+agentColumns+` FROM agents WHERE id = ?`, id))
-	if err != nil {
-		return nil, mapErr(err, "agent "+id)
-	}
-	return a, mapErr(tx.Commit(), "rotate token of "+id)
+	return out, nil
 }
 
 func prefixed(p string) string {
@@ -349,10 +342,12 @@ func prefixed(p string) string {
 		p + `token_prefix, ` + p + `expires_at, ` + p + `permissions, ` + p + `metadata, ` + p + `created_at, ` + p + `updated_at`
 }
 
-// CreateTenant stores a tenant.
+// CreateTenant stores a tenant, with the audit events attached to ctx.
 func (s *Store) CreateTenant(ctx context.Context, t *agent.Tenant) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO tenants (id, name, created_at) VALUES (?,?,?)`, t.ID, t.Name, micros(t.CreatedAt))
-	return mapErr(err, "tenant "+t.ID)
+	return s.write(ctx, "tenant "+t.ID, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO tenants (id, name, created_at) VALUES (?,?,?)`, t.ID, t.Name, micros(t.CreatedAt))
+		return mapErr(err, "tenant "+t.ID)
+	})
 }
 
 // GetTenant returns one tenant.

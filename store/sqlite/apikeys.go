@@ -41,9 +41,9 @@ func insertAPIKey(ctx context.Context, ex interface {
 	return mapErr(err, "create API key "+k.ID)
 }
 
-// CreateAPIKey stores a new API key.
+// CreateAPIKey stores a new API key, with the audit events attached to ctx.
 func (s *Store) CreateAPIKey(ctx context.Context, k *agent.APIKey, hash string) error {
-	return insertAPIKey(ctx, s.w, k, hash)
+	return s.write(ctx, "create API key "+k.ID, func(tx *sql.Tx) error { return insertAPIKey(ctx, tx, k, hash) })
 }
 
 // BootstrapAPIKey stores k if the table is empty. The write transaction begins IMMEDIATE,
@@ -96,9 +96,18 @@ func (s *Store) ListAPIKeys(ctx context.Context, f store.APIKeyFilter) ([]*agent
 	return out, mapErr(rows.Err(), "list API keys")
 }
 
-// RevokeAPIKey marks a key revoked, keeping the first revocation time.
+// RevokeAPIKey marks a key revoked, keeping the first revocation time, with the audit
+// events attached to ctx.
 func (s *Store) RevokeAPIKey(ctx context.Context, id string, at time.Time) (*agent.APIKey, error) {
-	k, err := scanAPIKey(s.w.QueryRowContext(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?)
-		WHERE id = ? RETURNING `+apiKeyColumns, micros(at), id))
-	return k, mapErr(err, "API key "+id)
+	var out *agent.APIKey
+	err := s.write(ctx, "revoke API key "+id, func(tx *sql.Tx) error {
+		k, err := scanAPIKey(tx.QueryRowContext(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?)
+			WHERE id = ? RETURNING `+apiKeyColumns, micros(at), id))
+		out = k
+		return mapErr(err, "API key "+id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }

@@ -163,36 +163,37 @@ var statusConditions = map[agent.ApprovalStatus]string{
 		OR (status = 'approved' AND uses_left > 0 AND grant_expires_at <= ?))`,
 }
 
-// UpdateApproval applies fn to the request inside a write transaction. The key fields
-// (agent, permission, action, resource, arguments) are not written back.
+// UpdateApproval applies fn to the request inside a write transaction, with the audit
+// events attached to ctx. The key fields (agent, permission, action, resource, arguments)
+// are not written back.
 func (s *Store) UpdateApproval(ctx context.Context, id string, fn func(*agent.ApprovalRequest) error) (*agent.ApprovalRequest, error) {
-	tx, err := s.w.BeginTx(ctx, nil)
+	var out *agent.ApprovalRequest
+	err := s.write(ctx, "update approval "+id, func(tx *sql.Tx) error {
+		r, err := scanApproval(tx.QueryRowContext(ctx, `SELECT `+approvalColumns+` FROM approvals WHERE id = ?`, id))
+		if err != nil {
+			return mapErr(err, "approval "+id)
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+		approvers, err := store.EncodeList(r.Approvers)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE approvals SET owner_id = ?, approvers = ?, grant_ttl_ns = ?,
+			status = ?, expires_at = ?, decided_by = ?, decided_at = ?, reason = ?, uses_left = ?,
+			grant_expires_at = ? WHERE id = ?`,
+			r.OwnerID, approvers, int64(r.GrantTTL), string(r.Status), micros(r.ExpiresAt), r.DecidedBy,
+			nullMicros(r.DecidedAt), r.Reason, r.UsesLeft, nullMicros(r.GrantExpiresAt), id); err != nil {
+			return mapErr(err, "update approval "+id)
+		}
+		out = r
+		return nil
+	})
 	if err != nil {
-		return nil, mapErr(err, "update approval")
-	}
-	defer tx.Rollback()
-	r, err := scanApproval(tx.QueryRowContext(ctx, `SELECT `+approvalColumns+` FROM approvals WHERE id = ?`, id))
-	if err != nil {
-		return nil, mapErr(err, "approval "+id)
-	}
-	if err := fn(r); err != nil {
 		return nil, err
 	}
-	approvers, err := store.EncodeList(r.Approvers)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE approvals SET owner_id = ?, approvers = ?, grant_ttl_ns = ?,
-		status = ?, expires_at = ?, decided_by = ?, decided_at = ?, reason = ?, uses_left = ?,
-		grant_expires_at = ? WHERE id = ?`,
-		r.OwnerID, approvers, int64(r.GrantTTL), string(r.Status), micros(r.ExpiresAt), r.DecidedBy,
-		nullMicros(r.DecidedAt), r.Reason, r.UsesLeft, nullMicros(r.GrantExpiresAt), id); err != nil {
-		return nil, mapErr(err, "update approval "+id)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, mapErr(err, "update approval "+id)
-	}
-	return r, nil
+	return out, nil
 }
 
 // nullString and stringOrNil carry a nullable JSON document between the store codec's

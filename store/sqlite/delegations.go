@@ -31,16 +31,18 @@ func scanDelegation(row rowScanner) (*agent.Delegation, error) {
 	return &d, nil
 }
 
-// CreateDelegation stores a new delegation.
+// CreateDelegation stores a new delegation, with the audit events attached to ctx.
 func (s *Store) CreateDelegation(ctx context.Context, d *agent.Delegation) error {
 	perms, err := store.EncodePermissions(d.Permissions)
 	if err != nil {
 		return err
 	}
-	_, err = s.w.ExecContext(ctx, `INSERT INTO delegations (`+delegationColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
-		d.ID, d.TenantID, d.FromAgentID, d.ToAgentID, perms, d.Depth, d.MaxDepth, nullMicros(d.ExpiresAt),
-		string(d.Status), d.CreatedBy, micros(d.CreatedAt), nullMicros(d.RevokedAt))
-	return mapErr(err, "create delegation "+d.ID)
+	return s.write(ctx, "create delegation "+d.ID, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO delegations (`+delegationColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+			d.ID, d.TenantID, d.FromAgentID, d.ToAgentID, perms, d.Depth, d.MaxDepth, nullMicros(d.ExpiresAt),
+			string(d.Status), d.CreatedBy, micros(d.CreatedAt), nullMicros(d.RevokedAt))
+		return mapErr(err, "create delegation "+d.ID)
+	})
 }
 
 // GetDelegation returns one delegation.
@@ -90,35 +92,35 @@ func (s *Store) ListDelegations(ctx context.Context, f store.DelegationFilter) (
 	return out, mapErr(rows.Err(), "list delegations")
 }
 
-// UpdateDelegation applies fn to the delegation inside a write transaction. Only status,
-// revocation time, expiry and permissions are written back; the tenant, the two agents and
-// the creation time never change.
+// UpdateDelegation applies fn to the delegation inside a write transaction, with the audit
+// events attached to ctx. Only status, revocation time, expiry and permissions are written
+// back; the tenant, the two agents and the creation time never change.
 func (s *Store) UpdateDelegation(ctx context.Context, id string, fn func(*agent.Delegation) error) (*agent.Delegation, error) {
-	tx, err := s.w.BeginTx(ctx, nil)
+	var out *agent.Delegation
+	err := s.write(ctx, "update delegation "+id, func(tx *sql.Tx) error {
+		d, err := scanDelegation(tx.QueryRowContext(ctx, `SELECT `+delegationColumns+` FROM delegations WHERE id = ?`, id))
+		if err != nil {
+			return mapErr(err, "delegation "+id)
+		}
+		if err := fn(d); err != nil {
+			return err
+		}
+		perms, err := store.EncodePermissions(d.Permissions)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE delegations SET status = ?, revoked_at = ?, expires_at = ?,
+			permissions = ? WHERE id = ?`,
+			string(d.Status), nullMicros(d.RevokedAt), nullMicros(d.ExpiresAt), perms, id); err != nil {
+			return mapErr(err, "update delegation "+id)
+		}
+		out = d
+		return nil
+	})
 	if err != nil {
-		return nil, mapErr(err, "update delegation")
-	}
-	defer tx.Rollback()
-	d, err := scanDelegation(tx.QueryRowContext(ctx, `SELECT `+delegationColumns+` FROM delegations WHERE id = ?`, id))
-	if err != nil {
-		return nil, mapErr(err, "delegation "+id)
-	}
-	if err := fn(d); err != nil {
 		return nil, err
 	}
-	perms, err := store.EncodePermissions(d.Permissions)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE delegations SET status = ?, revoked_at = ?, expires_at = ?,
-		permissions = ? WHERE id = ?`,
-		string(d.Status), nullMicros(d.RevokedAt), nullMicros(d.ExpiresAt), perms, id); err != nil {
-		return nil, mapErr(err, "update delegation "+id)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, mapErr(err, "update delegation "+id)
-	}
-	return d, nil
+	return out, nil
 }
 
 // AllDelegations calls fn for every active delegation in id order, reading rows as fn

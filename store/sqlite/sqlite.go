@@ -146,6 +146,28 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 	return applied, nil
 }
 
+// write runs fn in a write transaction, then appends the audit events attached to ctx
+// (store.WithAudit) in the same transaction and commits: a change and the events that
+// describe it are committed together or not at all.
+func (s *Store) write(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(err, what)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	events, err := store.AuditFrom(ctx)
+	if err != nil {
+		return err
+	}
+	if err := appendChain(ctx, tx, events); err != nil {
+		return err
+	}
+	return mapErr(tx.Commit(), what)
+}
+
 // Close closes the database.
 func (s *Store) Close() error {
 	return errors.Join(s.r.Close(), s.w.Close())

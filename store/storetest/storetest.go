@@ -79,6 +79,9 @@ func Run(t *testing.T, newStore NewStore, opts ...Option) {
 		{"ListAPIKeysFilters", testListAPIKeys},
 		{"RevokeAPIKeyKeepsFirstTime", testRevokeAPIKey},
 		{"BootstrapAPIKeyOnlyOnce", testBootstrapAPIKey},
+		{"ManagedWritesCommitTheirEvents", testManagedWritesCommitTheirEvents},
+		{"ManagedWriteFailuresCommitNothing", testManagedWriteFailuresCommitNothing},
+		{"ManagedWriteCancelledCommitsNothing", testManagedWriteCancelledCommitsNothing},
 		{"OAuth", testOAuth},
 	}
 	for _, tc := range tests {
