@@ -45,6 +45,10 @@ type AuditConfig struct {
 	// InvalidTokenInterval aggregates invalid-token events per source (default 10s;
 	// negative turns aggregation off).
 	InvalidTokenInterval time.Duration
+	// SpoolFile is where a stop that cannot commit queued events in time writes them, for
+	// the next start to commit first (default kavach-audit.spool beside a SQLite database,
+	// or in the working directory).
+	SpoolFile string
 	// KafkaBrokers turns on the Kafka stream: one relay per cluster (a lease in the store)
 	// publishes the ledger to KafkaTopic (default kavach.audit), at least once.
 	KafkaBrokers []string
@@ -74,25 +78,42 @@ func (k *Kavach) startAudit(cfg Config) error {
 	if k.recorder != nil {
 		return nil
 	}
-	k.audit.pipeline = audit.NewPipeline(audit.Config{
-		Store: k.store, QueueSize: ac.QueueSize, EnqueueTimeout: ac.EnqueueTimeout, Sync: ac.Sync, BatchWait: ac.BatchWait,
-		Mask: ac.Mask, InvalidTokenInterval: ac.InvalidTokenInterval, Signer: signer,
-		CheckpointInterval: ac.CheckpointInterval, Logger: k.log,
-	})
-	k.audit.pipeline.Start()
-	k.recorder = k.audit.pipeline
 	if len(ac.KafkaBrokers) > 0 {
 		relay, err := audit.NewRelay(k.store, audit.RelayConfig{Brokers: ac.KafkaBrokers, Topic: ac.KafkaTopic, Logger: k.log})
 		if err == nil {
-			err = relay.Start(context.Background())
+			err = k.parts.StartAdvisory(context.Background(), relay)
 		}
 		if err != nil {
-			k.audit.pipeline.Stop(context.Background())
 			return fmt.Errorf("kafka relay: %w", err)
 		}
 		k.audit.relay = relay
 	}
+	spool := ac.SpoolFile
+	if spool == "" {
+		spool = besideDatabase(cfg.Database, "kavach-audit.spool")
+	}
+	k.audit.pipeline = audit.NewPipeline(audit.Config{
+		Store: k.store, QueueSize: ac.QueueSize, EnqueueTimeout: ac.EnqueueTimeout, Sync: ac.Sync, BatchWait: ac.BatchWait,
+		Mask: ac.Mask, InvalidTokenInterval: ac.InvalidTokenInterval, Signer: signer,
+		CheckpointInterval: ac.CheckpointInterval, SpoolFile: spool, Logger: k.log,
+	})
+	if err := k.parts.Start(context.Background(), k.audit.pipeline); err != nil {
+		return err
+	}
+	k.recorder = k.audit.pipeline
 	return nil
+}
+
+// besideDatabase is where a file that belongs with the database lives: beside a SQLite
+// file, or in the working directory for a server database.
+func besideDatabase(database, name string) string {
+	if database == "" {
+		database = DefaultDatabase
+	}
+	if db, ok := strings.CutPrefix(database, "sqlite://"); ok {
+		return filepath.Join(filepath.Dir(db), name)
+	}
+	return name
 }
 
 func signingSeed(ac AuditConfig, database string) ([]byte, error) {
@@ -110,18 +131,6 @@ func signingSeed(ac AuditConfig, database string) ([]byte, error) {
 		}
 	}
 	return audit.LoadOrCreateKey(path)
-}
-
-// stop writes what is queued, then stops the relay; the next leader publishes the rest.
-func (a *auditService) stop(ctx context.Context) error {
-	if a == nil || a.pipeline == nil {
-		return nil
-	}
-	err := a.pipeline.Stop(ctx)
-	if a.relay != nil {
-		err = errors.Join(err, a.relay.Stop(ctx))
-	}
-	return err
 }
 
 // RelayLeading reports whether this instance's Kafka relay holds the cluster's lease.

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/kavachos/kavach-go/agent"
-	"github.com/kavachos/kavach-go/api"
+	"github.com/kavachos/kavach-go/lifecycle"
 	"github.com/kavachos/kavach-go/store"
 )
 
@@ -21,6 +21,7 @@ const DefaultStaleness = 30 * time.Second
 // when the state is too stale to decide on.
 type feed struct {
 	k         *Kavach
+	cf        store.ChangeFeed
 	staleness time.Duration
 	cancel    context.CancelFunc
 	done      chan struct{}
@@ -35,37 +36,65 @@ type feed struct {
 }
 
 // startFeed watches the store's change feed, if it has one (Postgres).
-func (k *Kavach) startFeed(staleness time.Duration) {
+func (k *Kavach) startFeed(ctx context.Context, staleness time.Duration) error {
 	cf, ok := k.store.(store.ChangeFeed)
 	if !ok {
-		return
+		return nil
 	}
 	if staleness <= 0 {
 		staleness = DefaultStaleness
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	f := &feed{k: k, staleness: staleness, cancel: cancel, done: make(chan struct{}), lostAt: time.Now(),
+	f := &feed{k: k, cf: cf, staleness: staleness, done: make(chan struct{}), lostAt: time.Now(),
 		first: make(chan struct{})}
 	k.feed = f
-	k.resetSecrets(false) // until the first sync
+	return k.parts.Start(ctx, f)
+}
+
+// Name names the component in readiness reports and metrics.
+func (f *feed) Name() string { return "store.feed" }
+
+// Start listens to the feed. It returns once the instance listens, so that it starts
+// ready; a database that cannot be listened to within the wait leaves it not ready until
+// it can.
+func (f *feed) Start(context.Context) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	f.cancel = cancel
+	f.k.resetSecrets(false) // until the first sync
 	go func() {
 		defer close(f.done)
-		cf.WatchChanges(ctx, store.ChangeHandler{Synced: f.resync, Changed: f.apply, Lost: f.lost})
+		f.cf.WatchChanges(ctx, store.ChangeHandler{Synced: f.resync, Changed: f.apply, Lost: f.lost})
 	}()
-	// Open returns once the instance listens, so that it starts ready; a database that
-	// cannot be listened to within the wait leaves it not ready until it can.
 	select {
 	case <-f.first:
 	case <-time.After(10 * time.Second):
 	}
+	return nil
 }
 
-func (f *feed) stop() {
-	if f == nil {
-		return
-	}
+// Stop stops listening.
+func (f *feed) Stop(ctx context.Context) error {
 	f.cancel()
-	<-f.done
+	select {
+	case <-f.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Status is OK while the instance listens and is fully loaded, ERROR once the feed is lost
+// (decisions fail closed after the staleness bound).
+func (f *feed) Status() lifecycle.Status {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case f.synced:
+		return lifecycle.Status{State: lifecycle.OK}
+	case f.resyncs == 0 && f.lastErr == nil:
+		return lifecycle.Status{State: lifecycle.NotReady, Message: "connecting to the database's change feed", Since: f.lostAt}
+	}
+	return lifecycle.Status{State: lifecycle.Error, Since: f.lostAt,
+		Message: fmt.Sprintf("not listening to the database's change feed: %v", f.lastErr)}
 }
 
 // resync reloads everything: changes made while this instance was not listening were
@@ -146,20 +175,3 @@ func (k *Kavach) FeedStatus() (synced bool, lostAt time.Time, resyncs int, chang
 	defer k.feed.mu.Unlock()
 	return k.feed.synced, k.feed.lostAt, k.feed.resyncs, k.feed.changes
 }
-
-// feedReady fails readiness while the instance is not listening to the change feed.
-func (k *Kavach) feedReady() error {
-	if k.feed == nil {
-		return nil
-	}
-	k.feed.mu.Lock()
-	defer k.feed.mu.Unlock()
-	if !k.feed.synced {
-		return &api.Error{Code: api.CodeInternal, Reason: ReasonOutOfSync,
-			Message: fmt.Sprintf("not listening to the database's change feed: %v", k.feed.lastErr)}
-	}
-	return nil
-}
-
-// ReasonOutOfSync marks a readiness failure caused by a lost change feed.
-const ReasonOutOfSync = "OUT_OF_SYNC"

@@ -19,6 +19,7 @@ import (
 	"github.com/kavachos/kavach-go/api"
 	"github.com/kavachos/kavach-go/audit"
 	"github.com/kavachos/kavach-go/engine"
+	"github.com/kavachos/kavach-go/lifecycle"
 	"github.com/kavachos/kavach-go/store"
 	"github.com/kavachos/kavach-go/store/postgres"
 	"github.com/kavachos/kavach-go/store/sqlite"
@@ -66,6 +67,7 @@ type Kavach struct {
 	notifier  *webhook.Notifier
 	bundles   *engine.BundleLoader
 	feed      *feed
+	parts     lifecycle.Group // the long-running parts, started in order and stopped in reverse
 	audit     *auditService
 	agents    *agentService
 	tenants   *tenantService
@@ -92,6 +94,7 @@ func Open(ctx context.Context, cfg Config) (*Kavach, error) {
 		k.log = slog.Default()
 	}
 	if err := k.startAudit(cfg); err != nil {
+		k.parts.Stop(ctx)
 		s.Close()
 		return nil, err
 	}
@@ -100,7 +103,7 @@ func Open(ctx context.Context, cfg Config) (*Kavach, error) {
 	k.approvals = &approvalService{k: k}
 	k.delegs = &delegationService{k: k}
 	if err := k.start(ctx, cfg); err != nil {
-		k.audit.stop(ctx)
+		k.parts.Stop(ctx)
 		s.Close()
 		return nil, err
 	}
@@ -117,6 +120,9 @@ func (k *Kavach) start(ctx context.Context, cfg Config) error {
 		n, err := webhook.New(wc)
 		if err != nil {
 			return fmt.Errorf("approval webhook: %w", err)
+		}
+		if err := k.parts.StartAdvisory(ctx, n); err != nil {
+			return err
 		}
 		k.notifier = n
 	}
@@ -141,9 +147,10 @@ func (k *Kavach) start(ctx context.Context, cfg Config) error {
 		return err
 	}
 	k.engine = e
-	k.startBundles(ctx, cfg.Policy)
-	k.startFeed(cfg.Staleness)
-	return nil
+	if err := k.startBundles(ctx, cfg.Policy); err != nil {
+		return err
+	}
+	return k.startFeed(ctx, cfg.Staleness)
 }
 
 // OpenStore opens the store a database URL names.
@@ -188,21 +195,17 @@ func (k *Kavach) Approvals() api.Approvals { return k.approvals }
 // Engine returns the decision engine.
 func (k *Kavach) Engine() *engine.Engine { return k.engine }
 
-// Close delivers pending webhooks (for up to 10 seconds) and releases the database.
+// Close stops the long-running parts — the change feed, the bundle loader, the webhook
+// notifier (delivering what is pending), the audit pipeline (committing what is queued, or
+// spooling it) and the Kafka relay — within 10 seconds, and releases the database.
 func (k *Kavach) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var errs []error
-	k.feed.stop()
-	if k.bundles != nil {
-		errs = append(errs, k.bundles.Stop(ctx))
-	}
-	if k.notifier != nil {
-		errs = append(errs, k.notifier.Close(ctx))
-	}
-	errs = append(errs, k.audit.stop(ctx))
-	return errors.Join(append(errs, k.store.Close())...)
+	return errors.Join(k.parts.Stop(ctx), k.store.Close())
 }
+
+// Parts reports the state of each long-running part by name.
+func (k *Kavach) Parts() map[string]lifecycle.Status { return k.parts.Statuses() }
 
 // WithActor returns a context in which calls act as a.
 func WithActor(ctx context.Context, a api.Actor) context.Context { return api.WithActor(ctx, a) }

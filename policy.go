@@ -2,7 +2,6 @@ package kavach
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/kavachos/kavach-go/api"
@@ -34,9 +33,9 @@ func customPolicy(pc PolicyConfig) (*engine.PolicySet, error) {
 }
 
 // startBundles starts polling the configured bundle source.
-func (k *Kavach) startBundles(ctx context.Context, pc PolicyConfig) {
+func (k *Kavach) startBundles(ctx context.Context, pc PolicyConfig) error {
 	if pc.Bundle == "" {
-		return
+		return nil
 	}
 	var key *engine.BundleKey
 	if pc.VerificationKey != "" {
@@ -45,7 +44,7 @@ func (k *Kavach) startBundles(ctx context.Context, pc PolicyConfig) {
 	k.bundles = engine.NewBundleLoader(k.engine, engine.BundleSource{
 		Location: pc.Bundle, Key: key, PollInterval: pc.PollInterval, Logger: k.log,
 	})
-	k.bundles.Start(ctx)
+	return k.parts.Start(ctx, k.bundles)
 }
 
 // PolicyStatus reports the active policy revision; any authenticated caller may read it.
@@ -56,17 +55,4 @@ func (k *Kavach) PolicyStatus(ctx context.Context) (*api.PolicyStatus, error) {
 	st := k.engine.Status()
 	st.BundleLoaded = k.bundles == nil || k.bundles.Loaded()
 	return &st, nil
-}
-
-// ReasonPolicyNotLoaded marks a readiness failure caused by a bundle not yet active.
-const ReasonPolicyNotLoaded = "POLICY_NOT_LOADED"
-
-// policyReady fails while a configured bundle has not been activated: serving without
-// the operator's rules would allow what they deny.
-func (k *Kavach) policyReady() error {
-	if k.bundles == nil || k.bundles.Loaded() {
-		return nil
-	}
-	return &api.Error{Code: api.CodeInternal, Reason: ReasonPolicyNotLoaded,
-		Message: fmt.Sprintf("the policy bundle is not loaded yet: %s", k.engine.Status().LastError)}
 }

@@ -2,6 +2,7 @@ package kavach_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +15,7 @@ import (
 	kavach "github.com/kavachos/kavach-go"
 	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/api"
+	"github.com/kavachos/kavach-go/lifecycle"
 )
 
 func exampleBundle() string {
@@ -94,7 +96,8 @@ func TestUnloadableBundleIsNotReady(t *testing.T) {
 	defer srv.Close()
 	k, _ := openWithPolicy(t, kavach.PolicyConfig{Bundle: srv.URL, PollInterval: time.Hour})
 	err := k.Ready(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "not loaded") {
+	var se *lifecycle.StateError
+	if !errors.As(err, &se) || se.Component != "policy.bundle" || se.Status.State != lifecycle.NotReady {
 		t.Fatalf("ready with an unloadable bundle: %v", err)
 	}
 	if st, _ := k.PolicyStatus(root); st.BundleLoaded || st.LastError == "" {

@@ -17,7 +17,7 @@ import (
 func BenchmarkLedgerThroughput(b *testing.B) {
 	s := sqliteStore(b)
 	p := audit.NewPipeline(audit.Config{Store: s, Signer: signer(b)})
-	p.Start()
+	p.Start(ctx)
 	n := b.N * 1000
 	b.ResetTimer()
 	start := time.Now()

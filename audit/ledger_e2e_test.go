@@ -86,7 +86,7 @@ func TestDecisionsReachLedgerAndTopicOnSQLite(t *testing.T) {
 	broker := newBroker(t)
 	sg, _ := NewSigner(make([]byte, 32), nil)
 	p := NewPipeline(Config{Store: s, Signer: sg, Logger: quietLogger})
-	p.Start()
+	p.Start(context.Background())
 	relay := startRelay(t, s, broker, func(c *RelayConfig) { c.BatchSize = 1000 })
 	reader := newTopicReader(t, broker)
 	events := e2eEvents(ledgerEvents())
@@ -104,8 +104,8 @@ func TestTwoRecordersOnePostgresLedgerAndTopic(t *testing.T) {
 	sg, _ := NewSigner(make([]byte, 32), nil)
 	p1 := NewPipeline(Config{Store: s1, Signer: sg, Logger: quietLogger})
 	p2 := NewPipeline(Config{Store: s2, Signer: sg, Logger: quietLogger})
-	p1.Start()
-	p2.Start()
+	p1.Start(context.Background())
+	p2.Start(context.Background())
 	relay := startRelay(t, s1, broker, func(c *RelayConfig) { c.BatchSize = 1000 })
 	reader := newTopicReader(t, broker)
 	events := e2eEvents(ledgerEvents())
@@ -133,7 +133,7 @@ func BenchmarkLedgerThroughputWithRelay(b *testing.B) {
 		}
 		relay.Start(context.Background())
 		p := NewPipeline(Config{Store: s, Logger: quietLogger})
-		p.Start()
+		p.Start(context.Background())
 		events := e2eEvents(100_000)
 		start := time.Now()
 		var wg sync.WaitGroup

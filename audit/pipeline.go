@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kavachos/kavach-go/lifecycle"
 	"github.com/kavachos/kavach-go/store"
 )
 
@@ -37,6 +38,13 @@ type Config struct {
 	// the first in each interval is recorded, the rest are counted into one summary event
 	// at the interval's end (default 10s; negative turns aggregation off).
 	InvalidTokenInterval time.Duration
+	// AttemptTimeout bounds one commit attempt, so that a connection that hangs is given up
+	// and retried (default 10s).
+	AttemptTimeout time.Duration
+	// SpoolFile is where Stop writes, durably, the events it could not commit before its
+	// deadline, and where Start finds them to write first. Empty: such events are logged,
+	// each in full, at ERROR level.
+	SpoolFile string
 	// Signer signs chain heads; nil writes no checkpoints.
 	Signer *Signer
 	// CheckpointInterval is how often touched chains are checkpointed (default 10s).
@@ -51,40 +59,67 @@ const DefaultBatchWait = 2 * time.Millisecond
 
 // Stats are the pipeline's counters.
 type Stats struct {
-	Queued       int   // waiting now
-	Written      int64 // committed
-	Batches      int64
-	FailedClosed int64 // refused because the queue stayed full, or a sync write failed
-	WriteErrors  int64 // failed commits (retried)
-	Aggregated   int64 // invalid-token events folded into summaries
-	Checkpoints  int64
+	Queued          int   // waiting now
+	Written         int64 // committed
+	Batches         int64
+	FailedClosed    int64 // refused because the queue stayed full, or a sync write failed
+	WriteErrors     int64 // failed commits (retried)
+	IntegrityErrors int64 // events whose id the ledger holds with other content (set aside)
+	Aggregated      int64 // invalid-token events folded into summaries
+	Checkpoints     int64
+	Spooled         int64 // events Stop wrote to the spool file instead of the ledger
+	Replayed        int64 // spooled events written to the ledger by Start
 }
 
+// item is a queued event and, in sync mode, the caller waiting for its verdict.
 type item struct {
-	e    *store.AuditEvent
-	done chan error // non-nil in sync mode
+	e *store.AuditEvent
+	w *waiter // nil when nobody waits
+}
+
+// A waiter's states. A queued event's caller may give up (abandoned) and the writer then
+// skips it; once the writer has taken it, the caller waits for the verdict, so that the
+// answer it gives never disagrees with the ledger.
+const (
+	waitQueued int32 = iota
+	waitTaken
+	waitAbandoned
+)
+
+type waiter struct {
+	done  chan error // buffered: the writer never blocks on it
+	state atomic.Int32
+	// inDoubt is set by the writer when an attempt holding the event failed after COMMIT
+	// was sent: from then on only a commit settles it.
+	inDoubt bool
 }
 
 // Pipeline is a Recorder that batches events into group commits. It is a long-running
 // component: Start it once, Stop it to flush.
 type Pipeline struct {
+	lifecycle.Reporter
 	cfg   Config
 	log   *slog.Logger
 	queue chan item
 	stop  chan struct{}
-	wg    sync.WaitGroup
+	// abort ends the writer's retries and its commit in flight once Stop's deadline has
+	// passed; what is left then goes to the spool.
+	abort     context.Context
+	abortNow  context.CancelFunc
+	writerEnd chan struct{}
 
 	// sending is held shared by every enqueue and exclusively by Stop while it sets
 	// stopped, so that no event can enter the queue after the writer's final drain.
 	sending sync.RWMutex
 	stopped atomic.Bool
 
-	mu      sync.Mutex
-	started bool
-	buckets map[bucketKey]*bucket
-	touched map[string]bool // tenants written since the last checkpoint
+	mu       sync.Mutex
+	started  bool
+	buckets  map[bucketKey]*bucket
+	touched  map[string]bool // tenants written since the last checkpoint
+	failures int             // consecutive failed commits
 
-	written, batches, failedClosed, writeErrors, aggregated, checkpoints atomic.Int64
+	written, batches, failedClosed, writeErrors, integrityErrors, aggregated, checkpoints, spooled, replayed atomic.Int64
 }
 
 // NewPipeline returns a pipeline; call Start before Record.
@@ -106,6 +141,12 @@ func NewPipeline(cfg Config) *Pipeline {
 	}
 	if cfg.InvalidTokenInterval == 0 {
 		cfg.InvalidTokenInterval = 10 * time.Second
+		if cfg.Sync {
+			cfg.InvalidTokenInterval = DefaultSyncInvalidTokenInterval
+		}
+	}
+	if cfg.AttemptTimeout <= 0 {
+		cfg.AttemptTimeout = 10 * time.Second
 	}
 	if cfg.CheckpointInterval <= 0 {
 		cfg.CheckpointInterval = 10 * time.Second
@@ -114,28 +155,39 @@ func NewPipeline(cfg Config) *Pipeline {
 	if log == nil {
 		log = slog.Default()
 	}
+	abort, abortNow := context.WithCancel(context.Background())
 	return &Pipeline{
 		cfg: cfg, log: log, queue: make(chan item, cfg.QueueSize), stop: make(chan struct{}),
+		abort: abort, abortNow: abortNow, writerEnd: make(chan struct{}),
 		buckets: map[bucketKey]*bucket{}, touched: map[string]bool{},
 	}
 }
 
-// Start launches the writer and the timers.
-func (p *Pipeline) Start() {
+// Name names the component in readiness reports and metrics.
+func (p *Pipeline) Name() string { return "audit.pipeline" }
+
+// Start launches the writer and the timers. The writer first commits whatever a previous
+// Stop left in the spool file.
+func (p *Pipeline) Start(context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.started {
-		return
+		return nil
 	}
 	p.started = true
-	p.wg.Add(2)
-	go p.writer()
+	spooled, err := readSpool(p.cfg.SpoolFile)
+	if err != nil {
+		return err
+	}
+	p.Set(lifecycle.OK, "")
+	go p.writer(spooled)
 	go p.ticker()
+	return nil
 }
 
 // Stop stops accepting events, writes invalid-token summaries and everything queued, and
-// signs a last checkpoint. It returns an error if ctx ends first; events still queued then
-// are reported in the log.
+// signs a last checkpoint. If ctx ends first, it stops the writer and writes what was not
+// committed to the spool file (or, without one, to the log) and returns an error saying so.
 func (p *Pipeline) Stop(ctx context.Context) error {
 	p.mu.Lock()
 	if !p.started || p.stopped.Load() {
@@ -143,7 +195,7 @@ func (p *Pipeline) Stop(ctx context.Context) error {
 		return nil
 	}
 	p.mu.Unlock()
-	p.flushBuckets()
+	p.flushBuckets(ctx)
 	p.sending.Lock()
 	stopped := p.stopped.Swap(true)
 	p.sending.Unlock()
@@ -151,15 +203,19 @@ func (p *Pipeline) Stop(ctx context.Context) error {
 		return nil
 	}
 	close(p.stop)
-	done := make(chan struct{})
-	go func() { p.wg.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-p.writerEnd:
+		p.abortNow()
 		return nil
 	case <-ctx.Done():
-		p.log.Error("audit: stopped before the queue was written", "queued", len(p.queue))
-		return ctx.Err()
 	}
+	before := p.spooled.Load()
+	p.abortNow()
+	<-p.writerEnd // the writer gives up its retries and its commit in flight at once
+	if n := p.spooled.Load() - before; n > 0 {
+		return fmt.Errorf("audit: stopped before %d events were committed; they are in %s: %w", n, p.cfg.SpoolFile, ctx.Err())
+	}
+	return ctx.Err()
 }
 
 // Stats returns the counters.
@@ -167,7 +223,8 @@ func (p *Pipeline) Stats() Stats {
 	return Stats{
 		Queued: len(p.queue), Written: p.written.Load(), Batches: p.batches.Load(),
 		FailedClosed: p.failedClosed.Load(), WriteErrors: p.writeErrors.Load(),
-		Aggregated: p.aggregated.Load(), Checkpoints: p.checkpoints.Load(),
+		IntegrityErrors: p.integrityErrors.Load(), Aggregated: p.aggregated.Load(),
+		Checkpoints: p.checkpoints.Load(), Spooled: p.spooled.Load(), Replayed: p.replayed.Load(),
 	}
 }
 
@@ -184,8 +241,11 @@ func (p *Pipeline) Record(ctx context.Context, e *store.AuditEvent) error {
 		e.ID = NewID()
 	}
 	e.Arguments = mask(e.Arguments, p.cfg.Mask)
-	if p.aggregate(e) {
-		return nil
+	if folded, wait := p.aggregate(e); folded {
+		if wait == nil {
+			return nil
+		}
+		return p.await(ctx, e.ID, wait)
 	}
 	return p.enqueue(ctx, e)
 }
@@ -193,27 +253,38 @@ func (p *Pipeline) Record(ctx context.Context, e *store.AuditEvent) error {
 func (p *Pipeline) enqueue(ctx context.Context, e *store.AuditEvent) error {
 	it := item{e: e}
 	if p.cfg.Sync {
-		it.done = make(chan error, 1)
+		it.w = &waiter{done: make(chan error, 1)}
 	}
 	if err := p.send(ctx, it); err != nil {
 		return err
 	}
-	if it.done == nil {
+	if it.w == nil {
 		return nil
 	}
+	return p.await(ctx, e.ID, it.w)
+}
+
+// await waits for the writer's verdict on a sync event. After SyncTimeout the caller gives
+// up, unless the writer has already taken the event: then only the verdict (or the caller
+// leaving) ends the wait, because the event may be committed.
+func (p *Pipeline) await(ctx context.Context, id string, w *waiter) error {
 	t := time.NewTimer(p.cfg.SyncTimeout)
 	defer t.Stop()
-	select {
-	case err := <-it.done:
-		if err != nil {
-			p.failedClosed.Add(1)
+	for {
+		select {
+		case err := <-w.done:
+			if err != nil {
+				p.failedClosed.Add(1)
+			}
+			return err
+		case <-t.C:
+			if w.state.CompareAndSwap(waitQueued, waitAbandoned) {
+				p.failedClosed.Add(1)
+				return fmt.Errorf("audit: event %s not committed within %s", id, p.cfg.SyncTimeout)
+			}
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		return err
-	case <-t.C:
-		p.failedClosed.Add(1)
-		return fmt.Errorf("audit: event %s not committed within %s", e.ID, p.cfg.SyncTimeout)
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 
@@ -243,108 +314,6 @@ func (p *Pipeline) send(ctx context.Context, it item) error {
 	}
 }
 
-// writer drains the queue in batches: whatever accumulated while the previous commit ran
-// goes into the next one (group commit). When callers do not wait for their events
-// (asynchronous mode) they arrive one at a time, so the writer also waits up to BatchWait
-// for a batch to fill: a commit costs far more than an event in it.
-func (p *Pipeline) writer() {
-	defer p.wg.Done()
-	var wait *time.Timer
-	if p.cfg.BatchWait > 0 {
-		wait = time.NewTimer(time.Hour)
-		wait.Stop()
-	}
-	batch := make([]item, 0, min(p.cfg.MaxBatch, 1024))
-	for {
-		select {
-		case first := <-p.queue:
-			batch = p.take(append(batch[:0], first))
-			if wait != nil && len(batch) < p.cfg.MaxBatch {
-				batch = p.fill(batch, wait)
-			}
-			p.writeBatch(batch)
-			clear(batch) // let the written events be collected
-		case <-p.stop:
-			// Drain what is left, then sign a final checkpoint.
-			for len(p.queue) > 0 {
-				p.writeBatch(p.take(append(batch[:0], <-p.queue)))
-			}
-			p.checkpoint()
-			return
-		}
-	}
-}
-
-// take adds to batch whatever is queued now, up to MaxBatch.
-func (p *Pipeline) take(batch []item) []item {
-	for len(batch) < p.cfg.MaxBatch {
-		select {
-		case it := <-p.queue:
-			batch = append(batch, it)
-		default:
-			return batch
-		}
-	}
-	return batch
-}
-
-// fill waits up to BatchWait for more events, until the batch is full or Stop is called.
-func (p *Pipeline) fill(batch []item, wait *time.Timer) []item {
-	wait.Reset(p.cfg.BatchWait)
-	defer wait.Stop()
-	for len(batch) < p.cfg.MaxBatch {
-		select {
-		case it := <-p.queue:
-			batch = p.take(append(batch, it))
-		case <-wait.C:
-			return batch
-		case <-p.stop:
-			return batch
-		}
-	}
-	return batch
-}
-
-// writeBatch commits a batch, retrying with back-off until it goes through: events are
-// never dropped. Sync callers are answered after the first failure and again on success.
-func (p *Pipeline) writeBatch(batch []item) {
-	events := make([]*store.AuditEvent, len(batch))
-	for i, it := range batch {
-		events[i] = it.e
-	}
-	backoff := 10 * time.Millisecond
-	for attempt := 0; ; attempt++ {
-		err := p.cfg.Store.AppendAudit(context.Background(), events...)
-		if err == nil {
-			break
-		}
-		p.writeErrors.Add(1)
-		p.log.Error("audit: ledger write failed; retrying", "events", len(events), "attempt", attempt+1, "error", err)
-		if attempt == 0 {
-			for i := range batch {
-				if batch[i].done != nil {
-					batch[i].done <- err
-					batch[i].done = nil
-				}
-			}
-		}
-		time.Sleep(backoff)
-		backoff = min(backoff*2, 5*time.Second)
-	}
-	p.written.Add(int64(len(events)))
-	p.batches.Add(1)
-	p.mu.Lock()
-	for _, e := range events {
-		p.touched[e.TenantID] = true
-	}
-	p.mu.Unlock()
-	for _, it := range batch {
-		if it.done != nil {
-			it.done <- nil
-		}
-	}
-}
-
 // Touch marks a tenant's chain as written by someone else (a management event committed
 // with the change it describes), so that the next checkpoint covers it.
 func (p *Pipeline) Touch(tenant string) {
@@ -355,7 +324,6 @@ func (p *Pipeline) Touch(tenant string) {
 
 // ticker flushes invalid-token summaries and signs checkpoints on their intervals.
 func (p *Pipeline) ticker() {
-	defer p.wg.Done()
 	tokens := p.cfg.InvalidTokenInterval
 	if tokens < 0 {
 		tokens = time.Hour
@@ -367,7 +335,7 @@ func (p *Pipeline) ticker() {
 	for {
 		select {
 		case <-flush.C:
-			p.flushBuckets()
+			p.flushBuckets(context.Background())
 		case <-cp.C:
 			p.checkpoint()
 		case <-p.stop:

@@ -58,7 +58,7 @@ func benchTrickle(b *testing.B, cfg audit.Config) {
 	cfg.Store = sqliteStore(b)
 	cfg.Signer = signer(b)
 	p := audit.NewPipeline(cfg)
-	p.Start()
+	p.Start(ctx)
 	const callers, every = 16, 2 * time.Millisecond
 	n := max(b.N, 2_000)
 	cpu0 := cpuTime()

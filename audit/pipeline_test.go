@@ -109,7 +109,7 @@ func TestPipelineRecordsEverythingGapFreeOnSQLite(t *testing.T) {
 	s := sqliteStore(t)
 	sg := signer(t)
 	p := audit.NewPipeline(audit.Config{Store: s, Signer: sg, CheckpointInterval: 50 * time.Millisecond})
-	p.Start()
+	p.Start(ctx)
 	n := events(t)
 	record(t, p, n, 8)
 	if err := p.Stop(ctx); err != nil {
@@ -130,8 +130,8 @@ func TestTwoPipelinesShareOnePostgresChain(t *testing.T) {
 	sg := signer(t)
 	p1 := audit.NewPipeline(audit.Config{Store: s1, Signer: sg})
 	p2 := audit.NewPipeline(audit.Config{Store: s2, Signer: sg})
-	p1.Start()
-	p2.Start()
+	p1.Start(ctx)
+	p2.Start(ctx)
 	n := events(t)
 	var wg sync.WaitGroup
 	wg.Go(func() { record(t, p1, n/2, 4) })
@@ -143,28 +143,36 @@ func TestTwoPipelinesShareOnePostgresChain(t *testing.T) {
 	checkLedger(t, s1, int64(n), []string{sg.PublicKey()})
 }
 
-// gated is a real store whose audit writes can be held back or made to fail.
+// gated is a real store whose audit writes can be held back or made to fail: before
+// anything is sent (fails, down), or after a real commit whose answer is lost (lost), as
+// when a connection drops right after COMMIT.
 type gated struct {
 	store.Store
 	gate  chan struct{}
 	fails atomic.Int32
+	lost  atomic.Int32
+	down  atomic.Bool
 }
 
 func (g *gated) AppendAudit(ctx context.Context, events ...*store.AuditEvent) error {
 	if g.gate != nil {
 		<-g.gate
 	}
-	if g.fails.Add(-1) >= 0 {
+	if g.down.Load() || g.fails.Add(-1) >= 0 {
 		return errors.New("ledger unavailable")
 	}
-	return g.Store.AppendAudit(ctx, events...)
+	err := g.Store.AppendAudit(ctx, events...)
+	if err == nil && g.lost.Add(-1) >= 0 {
+		return fmt.Errorf("connection lost: %w", store.ErrCommitUnknown)
+	}
+	return err
 }
 
 func TestFullQueueFailsClosedAndDropsNothing(t *testing.T) {
 	t.Parallel()
 	g := &gated{Store: sqliteStore(t), gate: make(chan struct{})}
 	p := audit.NewPipeline(audit.Config{Store: g, QueueSize: 2, MaxBatch: 1, EnqueueTimeout: 20 * time.Millisecond})
-	p.Start()
+	p.Start(ctx)
 	accepted := 0
 	var refused error
 	for i := 0; i < 10 && refused == nil; i++ {
@@ -189,7 +197,7 @@ func TestWriteFailuresAreRetried(t *testing.T) {
 	g := &gated{Store: sqliteStore(t)}
 	g.fails.Store(2)
 	p := audit.NewPipeline(audit.Config{Store: g})
-	p.Start()
+	p.Start(ctx)
 	for i := range 5 {
 		if err := p.Record(ctx, event("default", i)); err != nil {
 			t.Fatal(err)
@@ -209,7 +217,7 @@ func TestBatchWaitEndsWhenTheBatchIsFullOrOnStop(t *testing.T) {
 	t.Parallel()
 	s := sqliteStore(t)
 	p := audit.NewPipeline(audit.Config{Store: s, MaxBatch: 5, BatchWait: time.Hour})
-	p.Start()
+	p.Start(ctx)
 	for i := range 12 {
 		if err := p.Record(ctx, event("default", i)); err != nil {
 			t.Fatal(err)
@@ -234,7 +242,7 @@ func TestSyncModeReturnsAfterCommitAndReportsFailures(t *testing.T) {
 	t.Parallel()
 	g := &gated{Store: sqliteStore(t)}
 	p := audit.NewPipeline(audit.Config{Store: g, Sync: true})
-	p.Start()
+	p.Start(ctx)
 	defer p.Stop(ctx)
 	e := event("default", 1)
 	if err := p.Record(ctx, e); err != nil {
@@ -253,7 +261,7 @@ func TestInvalidTokensAreAggregatedPerSource(t *testing.T) {
 	t.Parallel()
 	s := sqliteStore(t)
 	p := audit.NewPipeline(audit.Config{Store: s, InvalidTokenInterval: time.Hour})
-	p.Start()
+	p.Start(ctx)
 	ids := map[string]bool{}
 	for i := range 53 {
 		e := event("default", i)
@@ -291,7 +299,7 @@ func TestMaskedArgumentsAreNeverStored(t *testing.T) {
 	t.Parallel()
 	s := sqliteStore(t)
 	p := audit.NewPipeline(audit.Config{Store: s, Sync: true, Mask: []string{"password"}})
-	p.Start()
+	p.Start(ctx)
 	defer p.Stop(ctx)
 	e := event("default", 1)
 	e.Arguments = map[string]any{"password": "hunter2", "user": "ann"}

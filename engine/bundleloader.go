@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kavachos/kavach-go/lifecycle"
 )
 
 // BundleSource is where custom rules come from: a bundle file (.tar.gz), an unpacked bundle
@@ -28,6 +30,7 @@ type BundleSource struct {
 // BundleLoader keeps the engine on the source's newest good revision. It is a long-running
 // component: Start, then Stop.
 type BundleLoader struct {
+	lifecycle.Reporter
 	e    *Engine
 	src  BundleSource
 	stop chan struct{}
@@ -58,16 +61,21 @@ func (l *BundleLoader) remote() bool {
 	return strings.HasPrefix(l.src.Location, "http://") || strings.HasPrefix(l.src.Location, "https://")
 }
 
+// Name names the component in readiness reports and metrics.
+func (l *BundleLoader) Name() string { return "policy.bundle" }
+
 // Start loads the first revision, then, for an HTTP source, polls in the background. A
-// first revision that cannot be loaded leaves the engine on what it had; Loaded reports it
-// so that the service does not claim to be ready without the operator's rules.
-func (l *BundleLoader) Start(ctx context.Context) {
+// first revision that cannot be loaded leaves the engine on what it had and the loader
+// NOT_READY, so that the service does not claim to be ready without the operator's rules.
+func (l *BundleLoader) Start(ctx context.Context) error {
+	l.Set(lifecycle.NotReady, "loading "+l.src.Location)
 	l.poll(ctx)
 	if !l.remote() {
 		close(l.done)
-		return
+		return nil
 	}
 	go l.run()
+	return nil
 }
 
 // Stop ends polling.
@@ -130,12 +138,18 @@ func (l *BundleLoader) poll(ctx context.Context) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
-	case err != nil:
+	case err != nil && l.loaded:
 		l.failures++
 		l.src.Logger.Error("policy bundle refused; the previous revision stays active", "source", l.src.Location, "error", err)
+		l.Set(lifecycle.OK, "the last revision was refused; the previous one stays active: "+err.Error())
+	case err != nil:
+		l.failures++
+		l.src.Logger.Error("policy bundle refused; no revision from this source is active", "source", l.src.Location, "error", err)
+		l.Set(lifecycle.NotReady, "no revision from "+l.src.Location+" is active: "+err.Error())
 	case ps != nil:
 		l.failures, l.loaded = 0, true
 		l.src.Logger.Info("policy revision active", "revision", ps.Revision, "source", l.src.Location)
+		l.Set(lifecycle.OK, "")
 	default:
 		l.failures = 0
 	}

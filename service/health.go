@@ -11,6 +11,7 @@ import (
 
 	kavach "github.com/kavachos/kavach-go"
 	"github.com/kavachos/kavach-go/api"
+	"github.com/kavachos/kavach-go/lifecycle"
 )
 
 // healthz says the process is up. It checks nothing else, so a slow database never gets a
@@ -31,15 +32,19 @@ func (s *Server) readyz(c echo.Context) error {
 	defer cancel()
 	if err := s.k.Ready(ctx); err != nil {
 		s.log.WarnContext(ctx, "not ready", "error", err)
-		var ae *api.Error
-		if errors.As(err, &ae) && (ae.Reason == kavach.ReasonPolicyNotLoaded || ae.Reason == kavach.ReasonOutOfSync) {
-			return unavailable(ae.Message)
+		var se *lifecycle.StateError
+		if errors.As(err, &se) {
+			return unavailable(err.Error())
 		}
 		return unavailable("the store does not answer")
 	}
-	// The policy revision in force, and the last one refused if any, are part of the answer:
-	// a refused bundle leaves the service ready on the previous revision, but visibly so.
+	// Each part's state, the policy revision in force, and the last one refused if any, are
+	// part of the answer: a refused bundle leaves the service ready on the previous
+	// revision, but visibly so.
 	body := map[string]any{"status": "ready"}
+	if parts := s.k.Parts(); len(parts) > 0 {
+		body["parts"] = parts
+	}
 	if st, err := s.k.PolicyStatus(kavach.WithActor(ctx, api.Root)); err == nil {
 		policy := map[string]any{"revision": st.Revision}
 		if st.LastError != "" {

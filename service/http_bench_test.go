@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kavachos/kavach-go/api"
+	"github.com/kavachos/kavach-go/lifecycle"
 	"github.com/kavachos/kavach-go/service"
 )
 
@@ -31,6 +32,8 @@ func (f *layerFacade) AuthenticateAPIKey(context.Context, string) (api.Actor, er
 }
 
 func (f *layerFacade) Ready(context.Context) error { return nil }
+
+func (f *layerFacade) Parts() map[string]lifecycle.Status { return nil }
 
 func (f *layerFacade) Authorize(context.Context, string, api.AuthorizeRequest, api.CallContext) (*api.Decision, error) {
 	d := f.decision

@@ -17,6 +17,7 @@ import (
 	"github.com/kavachos/kavach-go/api"
 	"github.com/kavachos/kavach-go/audit"
 	"github.com/kavachos/kavach-go/engine"
+	"github.com/kavachos/kavach-go/lifecycle"
 )
 
 // metrics are the service's Prometheus series, in a registry of its own so that several
@@ -162,6 +163,28 @@ func (s *Server) serveMetrics(c echo.Context) error {
 	return nil
 }
 
+// partsCollector exports each long-running part's state as kavach_part_state{part, state},
+// 1 for the state it is in and 0 for the others, read at scrape time.
+type partsCollector struct{ k Facade }
+
+var partStateDesc = prometheus.NewDesc("kavach_part_state",
+	"State of each long-running part (audit pipeline, Kafka relay, change feed, bundle loader, webhook): 1 for the current state.",
+	[]string{"part", "state"}, nil)
+
+func (c partsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- partStateDesc }
+
+func (c partsCollector) Collect(ch chan<- prometheus.Metric) {
+	for name, st := range c.k.Parts() {
+		for _, state := range lifecycle.States {
+			v := 0.0
+			if st.State == state {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(partStateDesc, prometheus.GaugeValue, v, name, string(state))
+		}
+	}
+}
+
 // AuditSource is what the audit metrics read: the ledger pipeline's counters and the Kafka
 // relay's lag. *kavach.Kavach provides both.
 type AuditSource interface {
@@ -184,6 +207,8 @@ func AuditCollectors(src AuditSource) []prometheus.Collector {
 		counter("kavach_audit_commits_total", "Ledger transactions committed; events written over commits is the group commit's batch size.", func(s audit.Stats) float64 { return float64(s.Batches) }),
 		counter("kavach_audit_failed_closed_total", "Decisions denied because their audit event could not be queued or committed.", func(s audit.Stats) float64 { return float64(s.FailedClosed) }),
 		counter("kavach_audit_write_errors_total", "Failed ledger commits (retried).", func(s audit.Stats) float64 { return float64(s.WriteErrors) }),
+		counter("kavach_audit_integrity_errors_total", "Events set aside because the ledger holds their id with other content.", func(s audit.Stats) float64 { return float64(s.IntegrityErrors) }),
+		counter("kavach_audit_spooled_total", "Events a stop could not commit in time and wrote to the spool file.", func(s audit.Stats) float64 { return float64(s.Spooled) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kavach_audit_relay_leading", Help: "1 if this instance's Kafka relay holds the cluster's lease."},
 			func() float64 {
 				if src.RelayLeading() {

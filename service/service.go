@@ -18,6 +18,7 @@ import (
 
 	"github.com/kavachos/kavach-go/api"
 	"github.com/kavachos/kavach-go/clientip"
+	"github.com/kavachos/kavach-go/lifecycle"
 )
 
 // Facade is what the service needs from Kavach: the API every caller speaks, plus the
@@ -28,8 +29,11 @@ type Facade interface {
 	// AuthenticateAPIKey returns the actor a presented "kva_" key acts as, or an
 	// unauthenticated error.
 	AuthenticateAPIKey(ctx context.Context, key string) (api.Actor, error)
-	// Ready reports whether the backing store answers.
+	// Ready reports whether the backing store answers and every part decisions depend on
+	// is OK; a part that is not is a *lifecycle.StateError.
 	Ready(ctx context.Context) error
+	// Parts reports each long-running part's state, for /readyz and /metrics.
+	Parts() map[string]lifecycle.Status
 }
 
 // Config tunes the HTTP server. Zero values take the defaults below.
@@ -110,7 +114,7 @@ func New(k Facade, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(cfg.Collectors)
+	m, err := newMetrics(append([]prometheus.Collector{partsCollector{k}}, cfg.Collectors...))
 	if err != nil {
 		return nil, err
 	}

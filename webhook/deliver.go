@@ -3,11 +3,14 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"time"
+
+	"github.com/kavachos/kavach-go/lifecycle"
 )
 
 // userAgent names the sender and the version of the request format.
@@ -38,12 +41,16 @@ func (n *Notifier) deliver(ev event) {
 		attempt++
 		if err = n.attempt(ev); err == nil {
 			n.delivered.Add(1)
+			n.Set(lifecycle.OK, "")
 			return
 		}
 		n.log.Warn("webhook attempt failed", "id", ev.id, "type", ev.typ, "attempt", attempt, "err", err)
 	}
 	n.failed.Add(1)
 	n.log.Error("webhook event dropped", "id", ev.id, "type", ev.typ, "attempts", attempt, "err", err)
+	if !errors.Is(err, errClosed) {
+		n.Set(lifecycle.Error, fmt.Sprintf("event %s dropped after %d attempts: %v", ev.id, attempt, err))
+	}
 }
 
 // attempt makes one signed POST of ev. Any answer but 2xx is an error.

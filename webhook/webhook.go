@@ -19,6 +19,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/kavachos/kavach-go/lifecycle"
 )
 
 // Defaults for zero Config fields, and the longest wait between two attempts.
@@ -79,6 +81,7 @@ type Stats struct {
 // Notifier delivers events to one endpoint from a single background worker. It is safe for
 // concurrent use.
 type Notifier struct {
+	lifecycle.Reporter
 	cfg    Config
 	log    *slog.Logger
 	client *http.Client
@@ -123,6 +126,7 @@ func New(cfg Config) (*Notifier, error) {
 		done:   make(chan struct{}),
 	}
 	n.stop, n.cancel = context.WithCancel(context.Background())
+	n.Set(lifecycle.OK, "")
 	go n.run()
 	return n, nil
 }
