@@ -1,0 +1,192 @@
+package faults
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kavachos/kavach-go/agent"
+	"github.com/kavachos/kavach-go/client"
+)
+
+// Bounds every scenario holds the service to.
+const (
+	// answerBound is how long after a fault ends (a cut, a restart) the service may take
+	// to answer decisions again.
+	answerBound = 10 * time.Second
+	// stopBound is how long a graceful stop may take.
+	stopBound = 30 * time.Second
+)
+
+// server is one `kavach serve` process, restartable on the same database and directory.
+type server struct {
+	t        *testing.T
+	name     string
+	dir      string // working directory: the signing key, a SQLite file, the log
+	database string
+	flags    []string
+	key      string // the root API key
+	url      string
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	api      *client.Client
+}
+
+// newServer describes a server; start runs it. Servers sharing a database share dir, so
+// that they (and the CLI run there) share the audit signing key.
+func newServer(t *testing.T, name, dir, database, key string, flags ...string) *server {
+	s := &server{t: t, name: name, dir: dir, database: database, key: key, flags: flags}
+	t.Cleanup(func() {
+		if s.running() {
+			s.kill()
+		}
+		if t.Failed() {
+			t.Logf("%s log (last lines):\n%s", name, tail(s.logPath(), 40))
+		}
+	})
+	return s
+}
+
+func (s *server) logPath() string { return filepath.Join(s.dir, s.name+".log") }
+
+func (s *server) running() bool {
+	if s.cmd == nil {
+		return false
+	}
+	select {
+	case <-s.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// start launches the process and waits until /readyz answers 200.
+func (s *server) start() {
+	t := s.t
+	t.Helper()
+	addr := freePort(t)
+	args := append([]string{"serve", "--listen", addr, "--database", s.database, "--log-level", "warn"}, s.flags...)
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = s.dir
+	cmd.Env = append(os.Environ(), "KAVACH_BOOTSTRAP_ADMIN_KEY="+s.key)
+	logs, err := os.OpenFile(s.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logs.Close()
+	fmt.Fprintf(logs, "--- %s %s\n", time.Now().Format(time.RFC3339Nano), strings.Join(args, " "))
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s.cmd, s.exited, s.url = cmd, make(chan struct{}), "http://"+addr
+	go func(exited chan struct{}) { cmd.Wait(); close(exited) }(s.exited)
+	if s.api, err = client.New(s.url, s.key, client.WithHTTPClient(&http.Client{Timeout: 20 * time.Second})); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if ready(s.url) == http.StatusOK {
+			return
+		}
+		if !s.running() {
+			t.Fatalf("%s exited while starting: %v\n%s", s.name, cmd.ProcessState, tail(s.logPath(), 40))
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready within 30s", s.name)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// kill ends the process with SIGKILL: no chance to flush, answer or release anything.
+func (s *server) kill() {
+	s.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.exited
+}
+
+// stop asks the process to shut down (SIGTERM) and fails the test if it does not exit by
+// itself, cleanly, within stopBound.
+func (s *server) stop() {
+	s.t.Helper()
+	if !s.running() {
+		return
+	}
+	start := time.Now()
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+		if !s.cmd.ProcessState.Success() {
+			s.t.Errorf("%s did not stop cleanly: %v", s.name, s.cmd.ProcessState)
+		}
+		s.t.Logf("%s stopped in %v", s.name, time.Since(start).Round(time.Millisecond))
+	case <-time.After(stopBound):
+		s.t.Errorf("%s still running %v after SIGTERM; killed", s.name, stopBound)
+		s.kill()
+	}
+}
+
+// ready returns the status /readyz answers, or 0 when nothing answers.
+func ready(url string) int {
+	hc := http.Client{Timeout: 3 * time.Second}
+	resp, err := hc.Get(url + "/readyz")
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func freePort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// cli runs a kavach command on database from dir and returns its standard output.
+func cli(dir, database string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, append([]string{"--database", database}, args...)...)
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			err = fmt.Errorf("kavach %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		}
+	}
+	return stdout.String(), err
+}
+
+// tail returns the last n lines of a file.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// newKey mints the root API key a test's servers are bootstrapped with.
+func newKey() string { return agent.MintAPIKey() }
