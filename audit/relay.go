@@ -147,6 +147,7 @@ type Relay struct {
 	statsMu                                                sync.Mutex
 	lastErr                                                string
 	lastErrAt, lastWriteAt                                 time.Time
+	lastCaughtUpAt                                         time.Time // the last pass that published everything pending
 
 	// Owned by the running goroutine while it leads.
 	positions map[string]int64
@@ -289,6 +290,12 @@ func (r *Relay) failed(err error) {
 	r.failures.Add(1)
 	r.statsMu.Lock()
 	r.lastErr, r.lastErrAt = err.Error(), time.Now()
+	r.statsMu.Unlock()
+}
+
+func (r *Relay) caughtUp() {
+	r.statsMu.Lock()
+	r.lastCaughtUpAt = time.Now()
 	r.statsMu.Unlock()
 }
 

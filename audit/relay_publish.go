@@ -41,6 +41,7 @@ func (r *Relay) lead(ctx context.Context, lease store.Lease) {
 			r.log.Warn("publishing audit events failed; retrying", "err", err, "attempt", failures, "backoff", delay)
 		} else {
 			failures = 0
+			r.caughtUp()
 		}
 		if !wait(ctx, delay) {
 			break
