@@ -55,16 +55,17 @@ func (s *agentService) Create(ctx context.Context, req api.CreateAgentRequest) (
 	if err := a.Validate(); err != nil {
 		return nil, apiError(err)
 	}
-	if err := s.k.store.CreateAgent(ctx, a, agent.HashToken(token)); err != nil {
+	e := s.k.manage(act, "agent.create", a.TenantID, a.ID, a.OwnerID, a.ID, map[string]any{"after": agentSummary(a)})
+	if err := s.k.store.CreateAgent(store.WithAudit(ctx, e), a, agent.HashToken(token)); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, invalidField("tenantId", "tenant %q does not exist", tenant)
 		}
 		return nil, apiError(err)
 	}
+	s.k.managed(e)
 	if err := s.k.sync(ctx, a); err != nil {
 		return nil, apiError(err)
 	}
-	s.k.manage(ctx, act, "agent.create", a.TenantID, a.ID, a.OwnerID, a.ID, map[string]any{"after": agentSummary(a)})
 	return &api.AgentWithToken{Agent: *a, Token: token}, nil
 }
 
@@ -129,15 +130,15 @@ func (s *agentService) Update(ctx context.Context, id string, req api.UpdateAgen
 	if err := checkExpiry(req.ExpiresAt, now); err != nil {
 		return nil, err
 	}
-	var before map[string]any
-	a, err := s.k.store.UpdateAgent(ctx, id, func(a *agent.Agent) error {
+	e := s.k.manage(act, "agent.update", "", id, "", id, nil)
+	a, err := s.k.store.UpdateAgent(store.WithAudit(ctx, e), id, func(a *agent.Agent) error {
 		if !canSee(act, a) {
 			return notFound(id)
 		}
 		if a.Status != agent.StatusActive {
 			return api.Errorf(api.CodeConflict, "agent %s is revoked and cannot change", id)
 		}
-		before = agentSummary(a)
+		before := agentSummary(a)
 		if req.Name != nil {
 			a.Name = *req.Name
 		}
@@ -156,7 +157,12 @@ func (s *agentService) Update(ctx context.Context, id string, req api.UpdateAgen
 			a.Permissions = next
 		}
 		a.UpdatedAt = now
-		return a.Validate()
+		if err := a.Validate(); err != nil {
+			return err
+		}
+		e.TenantID, e.OwnerID = a.TenantID, a.OwnerID
+		e.Arguments = map[string]any{"before": before, "after": agentSummary(a)}
+		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, notFound(id)
@@ -164,10 +170,10 @@ func (s *agentService) Update(ctx context.Context, id string, req api.UpdateAgen
 	if err != nil {
 		return nil, apiError(err)
 	}
+	s.k.managed(e)
 	if err := s.k.sync(ctx, a); err != nil {
 		return nil, apiError(err)
 	}
-	s.k.manage(ctx, act, "agent.update", a.TenantID, a.ID, a.OwnerID, a.ID, map[string]any{"before": before, "after": agentSummary(a)})
 	return a, nil
 }
 
@@ -193,13 +199,15 @@ func (s *agentService) Rotate(ctx context.Context, id string, req api.RotateRequ
 		until = now.Add(grace)
 	}
 	token := agent.MintToken()
-	a, err = s.k.store.RotateToken(ctx, id, agent.HashToken(token), agent.DisplayPrefix(token), until, now)
+	prefix := agent.DisplayPrefix(token)
+	e := s.k.manage(act, "agent.rotate", a.TenantID, a.ID, a.OwnerID, a.ID,
+		map[string]any{"gracePeriod": req.GracePeriod.String(), "tokenPrefix": prefix})
+	a, err = s.k.store.RotateToken(store.WithAudit(ctx, e), id, agent.HashToken(token), prefix, until, now)
 	s.k.forgetTokens(id) // even after an error: the rotation may have committed
 	if err != nil {
 		return nil, apiError(err)
 	}
-	s.k.manage(ctx, act, "agent.rotate", a.TenantID, a.ID, a.OwnerID, a.ID,
-		map[string]any{"gracePeriod": req.GracePeriod.String(), "tokenPrefix": a.TokenPrefix})
+	s.k.managed(e)
 	return &api.RotateResult{Agent: *a, Token: token}, nil
 }
 
@@ -209,13 +217,15 @@ func (s *agentService) Revoke(ctx context.Context, id string) (*agent.Agent, err
 		return nil, err
 	}
 	now := s.k.clock()
-	a, err := s.k.store.UpdateAgent(ctx, id, func(a *agent.Agent) error {
+	e := s.k.manage(act, "agent.revoke", "", id, "", id, nil)
+	a, err := s.k.store.UpdateAgent(store.WithAudit(ctx, e), id, func(a *agent.Agent) error {
 		if !canSee(act, a) {
 			return notFound(id)
 		}
 		if a.Status != agent.StatusRevoked { // revoking twice is not an error
 			a.Status, a.UpdatedAt = agent.StatusRevoked, now
 		}
+		e.TenantID, e.OwnerID = a.TenantID, a.OwnerID
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -224,10 +234,10 @@ func (s *agentService) Revoke(ctx context.Context, id string) (*agent.Agent, err
 	if err != nil {
 		return nil, apiError(err)
 	}
+	s.k.managed(e)
 	if err := s.k.sync(ctx, a); err != nil {
 		return nil, apiError(err)
 	}
-	s.k.manage(ctx, act, "agent.revoke", a.TenantID, a.ID, a.OwnerID, a.ID, nil)
 	return a, nil
 }
 

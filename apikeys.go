@@ -55,14 +55,15 @@ func (s *apiKeyService) Create(ctx context.Context, req api.CreateAPIKeyRequest)
 		ID: agent.NewID(agent.PrefixAPIKeyID), TenantID: tenant, OwnerID: req.OwnerID, Role: string(req.Role),
 		Name: req.Name, Prefix: agent.DisplayPrefix(secret), CreatedBy: actorName(act), CreatedAt: s.k.clock(),
 	}
-	if err := s.k.store.CreateAPIKey(ctx, key, agent.HashToken(secret)); err != nil {
+	e := s.k.manage(act, "apikey.create", ledgerTenant(key), "", key.OwnerID, key.ID,
+		map[string]any{"role": key.Role, "name": key.Name, "prefix": key.Prefix})
+	if err := s.k.store.CreateAPIKey(store.WithAudit(ctx, e), key, agent.HashToken(secret)); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, invalidField("tenantId", "tenant %q does not exist", tenant)
 		}
 		return nil, apiError(err)
 	}
-	s.k.manage(ctx, act, "apikey.create", ledgerTenant(key), "", key.OwnerID, key.ID,
-		map[string]any{"role": key.Role, "name": key.Name, "prefix": key.Prefix})
+	s.k.managed(e)
 	return &api.APIKeyWithSecret{APIKey: *key, Key: secret}, nil
 }
 
@@ -119,7 +120,8 @@ func (s *apiKeyService) Revoke(ctx context.Context, id string) (*agent.APIKey, e
 	if err != nil {
 		return nil, apiError(err)
 	}
-	key, err = s.k.store.RevokeAPIKey(ctx, id, s.k.clock())
+	e := s.k.manage(act, "apikey.revoke", ledgerTenant(key), "", key.OwnerID, key.ID, map[string]any{"role": key.Role})
+	key, err = s.k.store.RevokeAPIKey(store.WithAudit(ctx, e), id, s.k.clock())
 	s.k.keys.forget(id) // even after an error: the revocation may have committed
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, notFound
@@ -127,7 +129,7 @@ func (s *apiKeyService) Revoke(ctx context.Context, id string) (*agent.APIKey, e
 	if err != nil {
 		return nil, apiError(err)
 	}
-	s.k.manage(ctx, act, "apikey.revoke", ledgerTenant(key), "", key.OwnerID, key.ID, map[string]any{"role": key.Role})
+	s.k.managed(e)
 	return key, nil
 }
 

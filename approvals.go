@@ -107,7 +107,8 @@ func (s *approvalService) decide(ctx context.Context, id, reason string, apply f
 		return nil, invalidField("reason", "longer than 1000 bytes")
 	}
 	now := s.k.clock()
-	r, err := s.k.store.UpdateApproval(ctx, id, func(r *agent.ApprovalRequest) error {
+	e := s.k.manage(act, "", "", "", "", id, nil)
+	r, err := s.k.store.UpdateApproval(store.WithAudit(ctx, e), id, func(r *agent.ApprovalRequest) error {
 		if !canSeeApproval(act, r) {
 			return api.Errorf(api.CodeNotFound, "approval %s not found", id)
 		}
@@ -119,6 +120,7 @@ func (s *approvalService) decide(ctx context.Context, id, reason string, apply f
 		}
 		apply(r, now)
 		r.DecidedBy, r.DecidedAt, r.Reason = actorName(act), &now, reason
+		describeDecision(e, r)
 		return nil
 	})
 	if store.IsNotFound(err) {
@@ -127,17 +129,22 @@ func (s *approvalService) decide(ctx context.Context, id, reason string, apply f
 	if err != nil {
 		return nil, apiError(err)
 	}
-	action := "approval.approve"
-	details := map[string]any{"reason": reason, "action": r.Action, "resource": r.Resource}
+	s.k.managed(e)
+	r.Status = r.EffectiveStatus(now)
+	return r, nil
+}
+
+// describeDecision completes e, the management event of a decision just applied to r.
+func describeDecision(e *store.AuditEvent, r *agent.ApprovalRequest) {
+	e.Action = "approval.approve"
+	details := map[string]any{"reason": r.Reason, "action": r.Action, "resource": r.Resource}
 	if r.Status == agent.ApprovalDenied {
-		action = "approval.deny"
+		e.Action = "approval.deny"
 	} else {
 		details["uses"] = r.UsesLeft
 		details["grantExpiresAt"] = r.GrantExpiresAt.Format(time.RFC3339)
 	}
-	s.k.manage(ctx, act, action, r.TenantID, r.AgentID, r.OwnerID, r.ID, details)
-	r.Status = r.EffectiveStatus(now)
-	return r, nil
+	e.TenantID, e.AgentID, e.OwnerID, e.Arguments = r.TenantID, r.AgentID, r.OwnerID, details
 }
 
 // canSeeApproval: tenant staff see the tenant's requests; a user sees those for its own

@@ -173,16 +173,25 @@ func (k *Kavach) Checkpoint(ctx context.Context) error {
 	return nil
 }
 
-// manage records a management action by the actor. The change has already been made, so
-// a failure to record it is logged, not returned.
-func (k *Kavach) manage(ctx context.Context, act api.Actor, action, tenant, agentID, ownerID, object string, details map[string]any) {
-	e := &store.AuditEvent{
+// manage returns the event recording a management action by the actor. It is written in
+// the same transaction as the change it describes: the caller attaches it to the one store
+// write that makes the change (store.WithAudit), so that a change whose event cannot be
+// written is not made. What only the stored object tells (its tenant, a summary before the
+// change) may be filled in by the write's update function. It never goes through the
+// pipeline, so Audit.Mask, which is for decision arguments, does not apply to it.
+func (k *Kavach) manage(act api.Actor, action, tenant, agentID, ownerID, object string, details map[string]any) *store.AuditEvent {
+	return &store.AuditEvent{
 		ID: audit.NewID(), Time: k.clock(), TenantID: tenant, Kind: audit.KindManagement, AgentID: agentID,
 		OwnerID: ownerID, Actor: actorName(act), Action: action, Resource: object, Arguments: details,
 		Result: audit.ResultOK,
 	}
-	if err := k.recorder.Record(ctx, e); err != nil {
-		k.log.ErrorContext(ctx, "management event not recorded", "action", action, "object", object, "error", err)
+}
+
+// managed tells the pipeline that e was committed outside it, so that the next checkpoint
+// covers e's chain.
+func (k *Kavach) managed(e *store.AuditEvent) {
+	if k.audit.pipeline != nil {
+		k.audit.pipeline.Touch(e.TenantID)
 	}
 }
 
@@ -399,7 +408,13 @@ func (k *Kavach) PruneAudit(ctx context.Context, tenantID string, before time.Ti
 	if err != nil {
 		return 0, apiError(err)
 	}
-	k.manage(ctx, act, "audit.prune", tenant, "", "", "audit:"+tenant,
+	// The store's PruneAudit does not take attached events, so the event follows the
+	// pruning at once; if it cannot be written, the caller hears so.
+	e := k.manage(act, "audit.prune", tenant, "", "", "audit:"+tenant,
 		map[string]any{"before": before.UTC().Format(time.RFC3339), "firstRetainedSeq": base.Seq})
+	if err := k.store.AppendAudit(ctx, e); err != nil {
+		return 0, apiError(fmt.Errorf("pruned before seq %d, but the audit.prune event was not recorded: %w", base.Seq, err))
+	}
+	k.managed(e)
 	return base.Seq, nil
 }

@@ -68,14 +68,15 @@ func (s *delegationService) Delegate(ctx context.Context, req api.DelegateReques
 		Permissions: perms, Depth: depth, MaxDepth: maxDepth, ExpiresAt: truncate(req.ExpiresAt),
 		Status: agent.DelegationActive, CreatedBy: actorName(act), CreatedAt: now,
 	}
-	if err := s.k.store.CreateDelegation(ctx, d); err != nil {
+	e := s.k.manage(act, "delegation.create", d.TenantID, d.ToAgentID, to.OwnerID, d.ID, map[string]any{
+		"fromAgentId": d.FromAgentID, "toAgentId": d.ToAgentID, "permissions": len(d.Permissions), "maxDepth": d.MaxDepth})
+	if err := s.k.store.CreateDelegation(store.WithAudit(ctx, e), d); err != nil {
 		return nil, apiError(err)
 	}
+	s.k.managed(e)
 	if err := s.k.engine.PutDelegation(ctx, d); err != nil {
 		return nil, apiError(err)
 	}
-	s.k.manage(ctx, act, "delegation.create", d.TenantID, d.ToAgentID, to.OwnerID, d.ID, map[string]any{
-		"fromAgentId": d.FromAgentID, "toAgentId": d.ToAgentID, "permissions": len(d.Permissions), "maxDepth": d.MaxDepth})
 	return d, nil
 }
 
@@ -257,10 +258,13 @@ func (s *delegationService) Revoke(ctx context.Context, id string) (*agent.Deleg
 		return nil, err
 	}
 	now := s.k.clock()
-	d, err := s.k.store.UpdateDelegation(ctx, id, func(d *agent.Delegation) error {
+	e := s.k.manage(act, "delegation.revoke", "", "", "", id, nil)
+	d, err := s.k.store.UpdateDelegation(store.WithAudit(ctx, e), id, func(d *agent.Delegation) error {
 		if d.Status != agent.DelegationRevoked { // revoking twice is not an error
 			d.Status, d.RevokedAt = agent.DelegationRevoked, &now
 		}
+		e.TenantID, e.AgentID = d.TenantID, d.ToAgentID
+		e.Arguments = map[string]any{"fromAgentId": d.FromAgentID, "toAgentId": d.ToAgentID}
 		return nil
 	})
 	if store.IsNotFound(err) {
@@ -269,11 +273,10 @@ func (s *delegationService) Revoke(ctx context.Context, id string) (*agent.Deleg
 	if err != nil {
 		return nil, apiError(err)
 	}
+	s.k.managed(e)
 	if err := s.k.engine.PutDelegation(ctx, d); err != nil {
 		return nil, apiError(err)
 	}
-	s.k.manage(ctx, act, "delegation.revoke", d.TenantID, d.ToAgentID, "", d.ID,
-		map[string]any{"fromAgentId": d.FromAgentID, "toAgentId": d.ToAgentID})
 	d.Status = d.EffectiveStatus(now)
 	return d, nil
 }

@@ -34,10 +34,11 @@ func (s *tenantService) Create(ctx context.Context, req api.CreateTenantRequest)
 		return nil, apiError(err)
 	}
 	t := &agent.Tenant{ID: req.ID, Name: name, CreatedAt: s.k.clock()}
-	if err := s.k.store.CreateTenant(ctx, t); err != nil {
+	e := s.k.manage(act, "tenant.create", t.ID, "", "", t.ID, map[string]any{"name": t.Name})
+	if err := s.k.store.CreateTenant(store.WithAudit(ctx, e), t); err != nil {
 		return nil, apiError(err)
 	}
-	s.k.manage(ctx, act, "tenant.create", t.ID, "", "", t.ID, map[string]any{"name": t.Name})
+	s.k.managed(e)
 	return t, nil
 }
 
