@@ -103,13 +103,21 @@ func decide(ctx context.Context, s *server, rec *record, tg target) answer {
 	return a
 }
 
+// pace is the least time between two decisions a client asks for: a steady load that
+// leaves the machine some room, rather than the most the server can take.
+const pace = 5 * time.Millisecond
+
 // ask keeps n clients asking s for decisions about targets, round robin.
 func ask(s *server, rec *record, targets []target, n int) *workers {
 	w := &workers{}
 	w.run(n, func(ctx context.Context, i int) {
 		for j := i; ctx.Err() == nil; j++ {
-			if a := decide(ctx, s, rec, targets[j%len(targets)]); a.err != nil {
+			a := decide(ctx, s, rec, targets[j%len(targets)])
+			switch {
+			case a.err != nil:
 				pause(ctx, 20*time.Millisecond) // nothing answers: do not spin
+			case time.Since(a.sent) < pace:
+				pause(ctx, pace-time.Since(a.sent))
 			}
 		}
 	})

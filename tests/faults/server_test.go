@@ -130,7 +130,11 @@ func (s *server) stop() {
 		if !s.cmd.ProcessState.Success() {
 			s.t.Errorf("%s did not stop cleanly: %v", s.name, s.cmd.ProcessState)
 		}
-		s.t.Logf("%s stopped in %v", s.name, time.Since(start).Round(time.Millisecond))
+		took := time.Since(start)
+		s.t.Logf("%s stopped in %v", s.name, took.Round(time.Millisecond))
+		if took > 2*time.Second {
+			s.t.Logf("%s log of a slow stop (last lines):\n%s", s.name, tail(s.logPath(), 15))
+		}
 	case <-time.After(stopBound):
 		s.t.Errorf("%s still running %v after SIGTERM; killed", s.name, stopBound)
 		s.kill()
