@@ -2,6 +2,7 @@ package kavach_test
 
 import (
 	"context"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -16,7 +17,13 @@ import (
 // behind a load balancer would run.
 func twoInstances(t *testing.T) (a, b *kavach.Kavach) {
 	t.Helper()
-	url := pgtest.URL(t)
+	return twoInstancesOn(t, pgtest.URL(t))
+}
+
+// twoInstancesOn opens two Kavach instances over one database: with a SQLite file, as a
+// server and the CLI beside it would.
+func twoInstancesOn(t *testing.T, url string) (a, b *kavach.Kavach) {
+	t.Helper()
 	open := func() *kavach.Kavach {
 		k, err := kavach.Open(context.Background(), kavach.Config{Database: url, Audit: kavach.AuditConfig{SigningKey: testAuditKey}})
 		if err != nil {
@@ -64,7 +71,14 @@ func propagation(t *testing.T, decide func() *api.Decision, want func(*api.Decis
 // delegation and narrowing a permission on A are refused on B. It logs the p99 of the
 // time B takes to follow (docs/performance.md reports it).
 func TestChangesPropagateBetweenInstances(t *testing.T) {
-	a, b := twoInstances(t)
+	t.Run("postgres", func(t *testing.T) { testChangesPropagate(t, pgtest.URL(t)) })
+	t.Run("sqlite", func(t *testing.T) {
+		testChangesPropagate(t, "sqlite://"+filepath.Join(t.TempDir(), "kavach.db"))
+	})
+}
+
+func testChangesPropagate(t *testing.T, url string) {
+	a, b := twoInstancesOn(t, url)
 	read := api.AuthorizeRequest{Action: "read", Resource: "mcp:github:repos"}
 	onB := func(id string) func() *api.Decision {
 		return func() *api.Decision {

@@ -33,40 +33,54 @@ type feed struct {
 	resyncs int
 	changes int64
 	first   chan struct{} // closed at the first sync
+	failed  chan struct{} // closed when the feed is first lost
+	failOne sync.Once
 }
 
-// startFeed watches the store's change feed, if it has one (Postgres).
-func (k *Kavach) startFeed(ctx context.Context, staleness time.Duration) error {
+// startFeed watches the store's change feed, if it has one (Postgres across instances,
+// SQLite across processes on one file). It reports whether the feed's first sync loaded
+// every agent; if not, the caller loads them itself.
+func (k *Kavach) startFeed(ctx context.Context, staleness time.Duration) (bool, error) {
 	cf, ok := k.store.(store.ChangeFeed)
 	if !ok {
-		return nil
+		return false, nil
 	}
 	if staleness <= 0 {
 		staleness = DefaultStaleness
 	}
 	f := &feed{k: k, cf: cf, staleness: staleness, done: make(chan struct{}), lostAt: time.Now(),
-		first: make(chan struct{})}
+		first: make(chan struct{}), failed: make(chan struct{})}
 	k.feed = f
-	return k.parts.Start(ctx, f)
+	if err := k.parts.Start(ctx, f); err != nil {
+		return false, err
+	}
+	select {
+	case <-f.first:
+		return true, nil
+	default:
+		return false, nil
+	}
 }
 
 // Name names the component in readiness reports and metrics.
 func (f *feed) Name() string { return "store.feed" }
 
-// Start listens to the feed. It returns once the instance listens, so that it starts
-// ready; a database that cannot be listened to within the wait leaves it not ready until
-// it can.
-func (f *feed) Start(context.Context) error {
-	ctx, cancel := context.WithCancel(context.Background())
+// Start listens to the feed. It returns once the instance listens and has loaded every
+// agent (the feed's first sync), so that it starts ready, or once the feed first fails: a
+// database that cannot be listened to leaves the instance not ready until it can.
+func (f *feed) Start(ctx context.Context) error {
+	wait := ctx
+	watch, cancel := context.WithCancel(context.Background())
 	f.cancel = cancel
 	f.k.resetSecrets(false) // until the first sync
 	go func() {
 		defer close(f.done)
-		f.cf.WatchChanges(ctx, store.ChangeHandler{Synced: f.resync, Changed: f.apply, Lost: f.lost})
+		f.cf.WatchChanges(watch, store.ChangeHandler{Synced: f.resync, Changed: f.apply, Lost: f.lost})
 	}()
 	select {
 	case <-f.first:
-	case <-time.After(10 * time.Second):
+	case <-f.failed:
+	case <-wait.Done():
 	}
 	return nil
 }
@@ -146,6 +160,7 @@ func (f *feed) lost(err error) {
 		f.k.log.Warn("lost the database's change feed; deciding from compiled state", "staleness", f.staleness.String(), "error", err)
 	}
 	f.synced, f.lastErr = false, err
+	f.failOne.Do(func() { close(f.failed) })
 }
 
 // errStale fails decisions closed once the feed has been lost for longer than the

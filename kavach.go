@@ -143,14 +143,19 @@ func (k *Kavach) start(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	if err := e.LoadAll(ctx); err != nil {
-		return err
-	}
 	k.engine = e
-	if err := k.startBundles(ctx, cfg.Policy); err != nil {
+	// A store with a change feed loads every agent in the feed's first sync, after it
+	// listens, so that nothing committed meanwhile is missed; otherwise load them here.
+	loaded, err := k.startFeed(ctx, cfg.Staleness)
+	if err != nil {
 		return err
 	}
-	return k.startFeed(ctx, cfg.Staleness)
+	if !loaded {
+		if err := e.LoadAll(ctx); err != nil {
+			return err
+		}
+	}
+	return k.startBundles(ctx, cfg.Policy)
 }
 
 // OpenStore opens the store a database URL names.

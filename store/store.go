@@ -253,9 +253,10 @@ type ChangeHandler struct {
 	Lost func(err error)
 }
 
-// ChangeFeed is implemented by stores that several instances share (Postgres): it
+// ChangeFeed is implemented by stores that several instances or processes share: Postgres
+// (instances behind a load balancer) and SQLite (a server and the CLI on one file). It
 // announces every committed change to agents (their tokens included), delegations and API
-// keys.
+// keys; SQLite leaves out the changes the same Store made, which its caller has applied.
 type ChangeFeed interface {
 	// WatchChanges listens until ctx ends, reconnecting with back-off.
 	WatchChanges(ctx context.Context, h ChangeHandler) error

@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"time"
 
 	msqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -28,6 +29,9 @@ var migrations embed.FS
 type Store struct {
 	w *sql.DB // one connection; transactions begin IMMEDIATE so they never upgrade locks
 	r *sql.DB
+
+	own        ownChanges    // change rows written here, not announced back
+	changePoll time.Duration // 0: DefaultChangePoll
 }
 
 var (
@@ -155,6 +159,10 @@ func (s *Store) write(ctx context.Context, what string, fn func(tx *sql.Tx) erro
 		return mapErr(err, what)
 	}
 	defer tx.Rollback()
+	before, err := lastChange(ctx, tx)
+	if err != nil {
+		return err
+	}
 	if err := fn(tx); err != nil {
 		return err
 	}
@@ -165,7 +173,18 @@ func (s *Store) write(ctx context.Context, what string, fn func(tx *sql.Tx) erro
 	if err := appendChain(ctx, tx, events); err != nil {
 		return err
 	}
-	return mapErr(tx.Commit(), what)
+	after, err := lastChange(ctx, tx)
+	if err != nil {
+		return err
+	}
+	// Known as this Store's own before they are visible to its watcher; forgotten if the
+	// commit fails, since another writer then reuses those seqs.
+	s.own.add(before, after)
+	if err := tx.Commit(); err != nil {
+		s.own.remove(before, after)
+		return mapErr(err, what)
+	}
+	return nil
 }
 
 // Close closes the database.
