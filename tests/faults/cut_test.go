@@ -220,6 +220,7 @@ func TestCopyCut(t *testing.T) {
 // although the database answers everything else. If decisions fail closed throughout,
 // /readyz must say so; afterwards the service must recover.
 func TestLedgerOutage(t *testing.T) {
+	t.Parallel() // mostly waiting: overlaps the other waiting scenarios
 	const outage = 8 * time.Second
 	pg := newPG(t)
 	s := pg.server("kavach", true, "--audit-sync")

@@ -19,11 +19,13 @@ const changeFeed = "kavach_changes"
 // B right after that, and another once A listens again, must both be enforced by A within
 // a bound; A's decisions must stay in its ledger.
 func TestListenCut(t *testing.T) {
+	t.Parallel() // mostly waiting for A to notice: overlaps the other waiting scenarios
 	for _, c := range []struct {
 		name  string
 		stall bool
 	}{{"cut", false}, {"stall", true}} {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			pg := newPG(t)
 			a := pg.server("a", true)
 			a.start()
