@@ -61,6 +61,7 @@ func Run(t *testing.T, newStore NewStore, opts ...Option) {
 		{"CurrentApprovalPrefersDecisions", testCurrentApprovalPrefersDecisions},
 		{"AuditConcurrentAppendsStayGapFree", testAuditConcurrentAppendsStayGapFree},
 		{"AuditCheckpointsAndPruning", testAuditCheckpointsAndPruning},
+		{"AuditVerifiedRecord", testAuditVerified},
 		{"DelegationRoundTrip", testDelegationRoundTrip},
 		{"DelegationCreateConflicts", testDelegationCreateConflicts},
 		{"DelegationNotFound", testDelegationNotFound},
