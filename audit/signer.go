@@ -7,20 +7,31 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/kavachos/kavach-go/store"
 )
 
 // Signer signs chain heads with an Ed25519 key. A checkpoint lets Verify detect that the
-// newest events were deleted (truncation), which a hash chain alone cannot show.
+// newest events were deleted (truncation), which a hash chain alone cannot show. With a
+// witness, every checkpoint it stores also leaves the database.
 type Signer struct {
 	key ed25519.PrivateKey
 	now func() time.Time
+
+	witness         Witness
+	log             *slog.Logger
+	witnessFailures atomic.Int64
 }
+
+// witnessTimeout bounds one publication to a witness.
+const witnessTimeout = 10 * time.Second
 
 // NewSigner signs with the key derived from a 32-byte seed.
 func NewSigner(seed []byte, now func() time.Time) (*Signer, error) {
@@ -42,6 +53,15 @@ func ParseSeed(s string) ([]byte, error) {
 		}
 	}
 	return nil, errors.New("audit signing key: not base64")
+}
+
+// LoadKey reads a base64 seed from path; a missing file is an error.
+func LoadKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("audit signing key: %w", err)
+	}
+	return ParseSeed(string(b))
 }
 
 // LoadOrCreateKey reads a base64 seed from path, or generates one and writes it there with
@@ -91,27 +111,55 @@ func (s *Signer) Sign(tenantID string, seq int64, hash string) *store.AuditCheck
 	return c
 }
 
+// PublishTo sends every checkpoint the signer stores to w as well. Call it before the
+// signer is used. A publication that fails is logged and counted (WitnessFailures), never
+// returned: the checkpoint is in the database, and recording must not stop for a witness.
+func (s *Signer) PublishTo(w Witness, log *slog.Logger) {
+	if log == nil {
+		log = slog.Default()
+	}
+	s.witness, s.log = w, log
+}
+
+// WitnessFailures counts checkpoints the witness did not take.
+func (s *Signer) WitnessFailures() int64 { return s.witnessFailures.Load() }
+
 // Checkpoint signs and stores the current head of a tenant's chain.
 func (s *Signer) Checkpoint(ctx context.Context, st store.AuditStore, tenantID string) error {
 	seq, hash, err := st.AuditHead(ctx, tenantID)
 	if err != nil || seq == 0 {
 		return err
 	}
-	return st.SaveCheckpoint(ctx, s.Sign(tenantID, seq, hash))
+	return s.Save(ctx, st, s.Sign(tenantID, seq, hash))
+}
+
+// Save stores a signed checkpoint, then publishes it to the witness, if there is one.
+func (s *Signer) Save(ctx context.Context, st store.AuditStore, c *store.AuditCheckpoint) error {
+	if err := st.SaveCheckpoint(ctx, c); err != nil {
+		return err
+	}
+	if s.witness != nil {
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), witnessTimeout)
+		defer cancel()
+		if err := s.witness.Publish(wctx, c); err != nil {
+			s.witnessFailures.Add(1)
+			s.log.Error("audit: checkpoint not published to the witness", "tenant", c.TenantID, "seq", c.Seq, "error", err)
+		}
+	}
+	return nil
 }
 
 // VerifyCheckpoint checks a checkpoint's signature and that its key is one of trusted
 // (base64 public keys).
 func VerifyCheckpoint(c *store.AuditCheckpoint, trusted []string) error {
-	known := false
-	for _, k := range trusted {
-		if k == c.PublicKey {
-			known = true
-		}
+	if !slices.Contains(trusted, c.PublicKey) {
+		return fmt.Errorf("checkpoint at seq %d is signed by an untrusted key (%s)", c.Seq, c.PublicKey)
 	}
-	if !known {
-		return fmt.Errorf("checkpoint at seq %d is signed by an untrusted key", c.Seq)
-	}
+	return checkSignature(c)
+}
+
+// checkSignature checks that a checkpoint is signed by the key it names.
+func checkSignature(c *store.AuditCheckpoint) error {
 	pub, err := base64.StdEncoding.DecodeString(c.PublicKey)
 	if err != nil || len(pub) != ed25519.PublicKeySize {
 		return fmt.Errorf("checkpoint at seq %d has a malformed public key", c.Seq)
