@@ -27,15 +27,23 @@ type AuditConfig struct {
 	EnqueueTimeout time.Duration
 	// Mask lists top-level argument names whose values are never stored.
 	Mask []string
-	// SigningKey is a base64 Ed25519 seed for checkpoint signatures. Instances sharing a
-	// database must share it. Empty: read or create SigningKeyFile.
+	// SigningKey is a base64 Ed25519 seed for checkpoint signatures. Every instance and
+	// CLI sharing a database must use the same. Empty: read SigningKeyFile.
 	SigningKey string
-	// SigningKeyFile defaults to kavach-audit.key beside a SQLite database, or in the
-	// working directory.
+	// SigningKeyFile holds that seed. With SQLite it defaults to kavach-audit.key beside
+	// the database and is created on first use. A shared database (Postgres) has no
+	// default: without SigningKey or an existing SigningKeyFile, no checkpoints are
+	// signed, verification trusts only TrustedKeys, and pruning is refused.
 	SigningKeyFile string
 	// TrustedKeys are further base64 public keys whose checkpoints Verify accepts (for
 	// example, keys rotated out).
 	TrustedKeys []string
+	// WitnessFile, if set, receives every signed checkpoint as one JSON line as well, so
+	// that the checkpoints also exist outside the database (see audit.FileWitness);
+	// Witness is any other witness, and wins over WitnessFile. A witness that fails is
+	// logged and counted (AuditWitnessFailures); it never holds up a decision.
+	WitnessFile string
+	Witness     audit.Witness
 	// CheckpointInterval is how often chain heads are signed (default 10s).
 	CheckpointInterval time.Duration
 	// BatchWait is how long the asynchronous writer waits for more events before it
@@ -66,15 +74,11 @@ type auditService struct {
 // startAudit sets up the signing key and the ledger pipeline.
 func (k *Kavach) startAudit(cfg Config) error {
 	ac := cfg.Audit
-	seed, err := signingSeed(ac, cfg.Database)
+	signer, trusted, err := auditSigner(ac, cfg.Database, k.now, k.log)
 	if err != nil {
 		return err
 	}
-	signer, err := audit.NewSigner(seed, k.now)
-	if err != nil {
-		return err
-	}
-	k.audit = &auditService{k: k, signer: signer, trusted: append([]string{signer.PublicKey()}, ac.TrustedKeys...)}
+	k.audit = &auditService{k: k, signer: signer, trusted: trusted}
 	if k.recorder != nil {
 		return nil
 	}
@@ -116,23 +120,6 @@ func besideDatabase(database, name string) string {
 	return name
 }
 
-func signingSeed(ac AuditConfig, database string) ([]byte, error) {
-	if ac.SigningKey != "" {
-		return audit.ParseSeed(ac.SigningKey)
-	}
-	path := ac.SigningKeyFile
-	if path == "" {
-		path = "kavach-audit.key"
-		if db, ok := strings.CutPrefix(database, "sqlite://"); ok || database == "" {
-			if database == "" {
-				db = strings.TrimPrefix(DefaultDatabase, "sqlite://")
-			}
-			path = filepath.Join(filepath.Dir(db), "kavach-audit.key")
-		}
-	}
-	return audit.LoadOrCreateKey(path)
-}
-
 // RelayLeading reports whether this instance's Kafka relay holds the cluster's lease.
 func (k *Kavach) RelayLeading() bool {
 	return k.audit.relay != nil && k.audit.relay.State() == audit.RelayLeading
@@ -161,6 +148,9 @@ func (k *Kavach) AuditStats() audit.Stats {
 // Checkpoint signs the current head of every chain now (retention and tests use it; the
 // pipeline does it on its own schedule).
 func (k *Kavach) Checkpoint(ctx context.Context) error {
+	if k.audit.signer == nil {
+		return errNoSigningKey
+	}
 	tenants, err := k.store.AuditTenants(ctx)
 	if err != nil {
 		return err
@@ -311,40 +301,7 @@ func (a *auditService) Export(ctx context.Context, q api.AuditQuery, format stri
 }
 
 func (a *auditService) Verify(ctx context.Context, tenantID string) (*api.AuditReport, error) {
-	act, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if act.Role == api.RoleUser {
-		return nil, api.Errorf(api.CodeForbidden, "verifying the ledger needs an admin, app or root caller")
-	}
-	var tenants []string
-	switch {
-	case tenantID != "":
-		t, err := tenantFor(act, tenantID)
-		if err != nil {
-			return nil, err
-		}
-		tenants = []string{t}
-	case act.Role == api.RoleRoot:
-		if tenants, err = a.k.store.AuditTenants(ctx); err != nil {
-			return nil, apiError(err)
-		}
-	default:
-		tenants = []string{act.TenantID}
-	}
-	out := &api.AuditReport{OK: true}
-	for _, t := range tenants {
-		r, err := audit.Verify(ctx, a.k.store, t, a.trusted)
-		if err != nil {
-			return nil, apiError(fmt.Errorf("verify %s: %w", t, err))
-		}
-		out.Checked += r.Checked
-		if !r.OK && out.OK {
-			out.OK, out.FirstBrokenID, out.FirstBrokenSeq, out.TenantID, out.Problem = false, r.FirstBrokenID, r.FirstBrokenSeq, t, r.Problem
-		}
-	}
-	return out, nil
+	return a.VerifyWith(ctx, api.AuditVerifyOptions{TenantID: tenantID})
 }
 
 // agentSummary is what management events record of an agent: never its token.
@@ -376,6 +333,9 @@ func (k *Kavach) PruneAudit(ctx context.Context, tenantID string, before time.Ti
 	if err != nil {
 		return 0, err
 	}
+	if k.audit.signer == nil {
+		return 0, errNoSigningKey
+	}
 	// The first event at or after the cut is the new base; nothing newer is touched.
 	var first int64
 	err = k.store.StreamAudit(ctx, store.AuditQuery{TenantID: tenant, Since: before, Limit: 1}, func(e *store.AuditEvent) error {
@@ -401,7 +361,7 @@ func (k *Kavach) PruneAudit(ctx context.Context, tenantID string, before time.Ti
 	if err != nil || last == nil {
 		return 0, apiError(err)
 	}
-	if err := k.store.SaveCheckpoint(ctx, k.audit.signer.Sign(tenant, last.Seq, last.Hash)); err != nil {
+	if err := k.audit.signer.Save(ctx, k.store, k.audit.signer.Sign(tenant, last.Seq, last.Hash)); err != nil {
 		return 0, apiError(err)
 	}
 	base, err := k.store.PruneAudit(ctx, tenant, first, k.clock())

@@ -55,4 +55,48 @@ type AuditReport struct {
 	FirstBrokenSeq int64  `json:"firstBrokenSeq,omitempty"`
 	TenantID       string `json:"tenantId,omitempty"`
 	Problem        string `json:"problem,omitempty"`
+	// Warnings are findings that do not fail verification but weaken what it proves, such
+	// as a chain with events but no signed checkpoint.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// AuditVerifier verifies with options. The embedded SDK's Audit implements it; find it by
+// type assertion on Audit().
+type AuditVerifier interface {
+	VerifyWith(ctx context.Context, opts AuditVerifyOptions) (*AuditReport, error)
+}
+
+// AuditVerifyOptions tune a verification.
+type AuditVerifyOptions struct {
+	// TenantID is as for Verify: "" for the caller's tenant, or for root every tenant.
+	TenantID string
+	// Incremental starts each chain after the newest signed checkpoint an earlier
+	// verification confirmed, rather than at its start; without one the chain is walked in
+	// full.
+	Incremental bool
+	// Anchor is a witness: one signed checkpoint per line, as the audit witness file holds
+	// them. Each chain must still reach, and agree with, the newest checkpoint with a
+	// trusted signature that the anchor holds for it.
+	Anchor io.Reader
+	// Progress, if set, is told how far each chain has been walked, every few thousand
+	// events.
+	Progress func(AuditProgress)
+}
+
+// AuditProgress is how far a verification has walked one tenant's chain: Checked events
+// verified so far, the last at Seq, of a chain whose head was Head when the walk began.
+type AuditProgress struct {
+	TenantID string `json:"tenantId"`
+	Checked  int64  `json:"checked"`
+	Seq      int64  `json:"seq"`
+	Head     int64  `json:"head"`
+}
+
+// AuditVerifyLine is one line of a streamed verification (GET /v1/audit/verify as
+// application/x-ndjson): progress lines, then the report; or, if verification could not
+// finish, an error.
+type AuditVerifyLine struct {
+	Progress *AuditProgress `json:"progress,omitempty"`
+	Report   *AuditReport   `json:"report,omitempty"`
+	Error    *Problem       `json:"error,omitempty"`
 }
