@@ -73,6 +73,9 @@ func (k *Kavach) decide(ctx context.Context, act api.Actor, agentID string, req 
 	if err := k.feed.fresh(); err != nil {
 		return engine.Result{Code: api.EngineError, Reason: "internal error: this instance is out of sync with the database and failed closed", Err: err}
 	}
+	if k.bundles != nil && !k.bundles.Loaded() {
+		return engine.Result{Code: api.PolicyNotLoaded, Reason: "the configured policy bundle is not active yet: " + k.engine.Status().LastError}
+	}
 	er := engine.Request{
 		AgentID: agentID, Action: req.Action, Resource: req.Resource, Arguments: req.Arguments,
 		IP: cc.IP, Now: k.callTime(cc, req.DryRun), DryRun: req.DryRun,

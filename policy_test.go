@@ -105,6 +105,65 @@ func TestUnloadableBundleIsNotReady(t *testing.T) {
 	}
 }
 
+// TestNoDecisionWithoutTheConfiguredBundle: until a revision of the configured bundle is
+// active, every decision is denied with POLICY_NOT_LOADED — never decided by the embedded
+// policy alone — and a file bundle that arrives later is picked up.
+func TestNoDecisionWithoutTheConfiguredBundle(t *testing.T) {
+	wide := api.CreateAgentRequest{Permissions: []agent.Permission{{Resource: "*", Actions: []string{"*"}}}}
+	read := api.AuthorizeRequest{Action: "read", Resource: "mcp:github:repos"}
+	push := api.AuthorizeRequest{Action: "push", Resource: "mcp:prod:repo"} // the example bundle denies it on Fridays
+	refusedEverything := func(t *testing.T, f *fixture, id string) {
+		t.Helper()
+		for _, req := range []api.AuthorizeRequest{read, push, {Action: "read", Resource: "mcp:github:repos", DryRun: true}} {
+			if d := authorize(t, f, alice, id, req); d.Allowed || d.Code != api.PolicyNotLoaded || d.AuditID == "" {
+				t.Fatalf("%s %s without the configured bundle: %+v", req.Action, req.Resource, d)
+			}
+		}
+	}
+	t.Run("http source failing", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "no", http.StatusInternalServerError)
+		}))
+		defer srv.Close()
+		_, f := openWithPolicy(t, kavach.PolicyConfig{Bundle: srv.URL, PollInterval: time.Hour})
+		refusedEverything(t, f, create(t, f, alice, wide).ID)
+	})
+	t.Run("unsigned bundle with a verification key", func(t *testing.T) {
+		_, f := openWithPolicy(t, kavach.PolicyConfig{Bundle: exampleBundle(), VerificationKey: "hmac-secret", Alg: "HS256", PollInterval: time.Hour})
+		refusedEverything(t, f, create(t, f, alice, wide).ID)
+	})
+	t.Run("file bundle arriving later", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "bundle")
+		k, f := openWithPolicy(t, kavach.PolicyConfig{Bundle: path, PollInterval: 20 * time.Millisecond})
+		a := create(t, f, alice, wide)
+		refusedEverything(t, f, a.ID)
+		// The bundle arrives whole: built beside, then renamed into place.
+		built := path + ".tmp"
+		if err := os.CopyFS(built, os.DirFS(exampleBundle())); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(filepath.Join(built, "kavach", "custom", "rules_test.rego"))
+		if err := os.WriteFile(filepath.Join(built, ".manifest"), []byte(`{"revision":"r1","roots":["kavach/custom"]}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(built, path); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(10 * time.Second); !authorize(t, f, alice, a.ID, read).Allowed; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				st, _ := k.PolicyStatus(alice)
+				t.Fatalf("the bundle that arrived was never activated: %+v", st)
+			}
+		}
+		if d := authorize(t, f, alice, a.ID, push); d.Code != api.PolicyDenied {
+			t.Fatalf("the team's rule after the bundle arrived: %+v", d)
+		}
+		if err := k.Ready(context.Background()); err != nil {
+			t.Fatalf("not ready once the bundle is active: %v", err)
+		}
+	})
+}
+
 func TestPolicyDirOutsideCustomIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "kavach", "authz"), 0o755)

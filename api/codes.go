@@ -20,4 +20,8 @@ const (
 	ApprovalDenied     DecisionCode = "APPROVAL_DENIED"
 	PolicyDenied       DecisionCode = "POLICY_DENIED"
 	EngineError        DecisionCode = "ENGINE_ERROR"
+	// PolicyNotLoaded: a policy bundle is configured but no revision of it is active yet
+	// (it has not arrived, is unsigned or fails its tests); every decision is denied until
+	// one is, rather than made without the operator's rules.
+	PolicyNotLoaded DecisionCode = "POLICY_NOT_LOADED"
 )

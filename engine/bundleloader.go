@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kavachos/kavach-go/lifecycle"
@@ -36,9 +39,10 @@ type BundleLoader struct {
 	stop chan struct{}
 	done chan struct{}
 
+	loaded atomic.Bool // a revision from this source is active
+
 	mu       sync.Mutex
-	etag     string
-	loaded   bool // a revision from this source is active
+	etag     string // the HTTP ETag, or a file source's size and modification times
 	notMod   int64
 	failures int
 }
@@ -64,16 +68,14 @@ func (l *BundleLoader) remote() bool {
 // Name names the component in readiness reports and metrics.
 func (l *BundleLoader) Name() string { return "policy.bundle" }
 
-// Start loads the first revision, then, for an HTTP source, polls in the background. A
-// first revision that cannot be loaded leaves the engine on what it had and the loader
-// NOT_READY, so that the service does not claim to be ready without the operator's rules.
+// Start loads the first revision, then polls the source in the background — an HTTP
+// source with its ETag, a file or directory by its size and modification times — so that
+// a first revision that could not be loaded is retried and a new one is picked up. Until a
+// revision from the source is active the loader is NOT_READY, and the service denies
+// every decision rather than decide without the operator's rules.
 func (l *BundleLoader) Start(ctx context.Context) error {
 	l.Set(lifecycle.NotReady, "loading "+l.src.Location)
 	l.poll(ctx)
-	if !l.remote() {
-		close(l.done)
-		return nil
-	}
 	go l.run()
 	return nil
 }
@@ -94,11 +96,7 @@ func (l *BundleLoader) Stop(ctx context.Context) error {
 }
 
 // Loaded reports whether a revision from the source is active.
-func (l *BundleLoader) Loaded() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.loaded
-}
+func (l *BundleLoader) Loaded() bool { return l.loaded.Load() }
 
 // NotModified counts polls answered 304.
 func (l *BundleLoader) NotModified() int64 {
@@ -138,7 +136,7 @@ func (l *BundleLoader) poll(ctx context.Context) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
-	case err != nil && l.loaded:
+	case err != nil && l.loaded.Load():
 		l.failures++
 		l.src.Logger.Error("policy bundle refused; the previous revision stays active", "source", l.src.Location, "error", err)
 		l.Set(lifecycle.OK, "the last revision was refused; the previous one stays active: "+err.Error())
@@ -147,7 +145,8 @@ func (l *BundleLoader) poll(ctx context.Context) {
 		l.src.Logger.Error("policy bundle refused; no revision from this source is active", "source", l.src.Location, "error", err)
 		l.Set(lifecycle.NotReady, "no revision from "+l.src.Location+" is active: "+err.Error())
 	case ps != nil:
-		l.failures, l.loaded = 0, true
+		l.failures = 0
+		l.loaded.Store(true)
 		l.src.Logger.Info("policy revision active", "revision", ps.Revision, "source", l.src.Location)
 		l.Set(lifecycle.OK, "")
 	default:
@@ -157,12 +156,49 @@ func (l *BundleLoader) poll(ctx context.Context) {
 
 var errFetch = errors.New("bundle source")
 
+// fileStamp sums up a file or directory tree's sizes and modification times: it changes
+// when a file in it does.
+func fileStamp(root string) (string, error) {
+	var n, size int64
+	var latest time.Time
+	err := filepath.WalkDir(root, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		n++
+		size += info.Size()
+		if info.ModTime().After(latest) {
+			latest = info.ModTime()
+		}
+		return nil
+	})
+	return fmt.Sprintf("%d:%d:%d", n, size, latest.UnixNano()), err
+}
+
 // fetch returns the source's revision, or nil if it has not changed (HTTP 304).
 func (l *BundleLoader) fetch(ctx context.Context) (*PolicySet, error) {
 	if !l.remote() {
 		st, err := os.Stat(l.src.Location)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", errFetch, err)
+		}
+		stamp, err := fileStamp(l.src.Location)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errFetch, err)
+		}
+		l.mu.Lock()
+		unchanged := l.loaded.Load() && stamp == l.etag
+		l.etag = stamp
+		l.mu.Unlock()
+		if unchanged {
+			l.mu.Lock()
+			l.notMod++
+			l.mu.Unlock()
+			return nil, nil
 		}
 		if st.IsDir() {
 			return ReadBundleDir(l.src.Location, l.src.Key)
