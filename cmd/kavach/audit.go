@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,8 +14,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	kavach "github.com/kavachos/kavach-go"
 	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/api"
+	"github.com/kavachos/kavach-go/audit"
 )
 
 // auditFilters are the flags shared by query, export and tail.
@@ -58,7 +63,8 @@ func (a *auditFilters) query() (api.AuditQuery, error) {
 
 func auditCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "audit", Short: "Query, export, verify and prune the audit ledger"}
-	cmd.AddCommand(auditQueryCmd(g), auditExportCmd(g), auditVerifyCmd(g), auditTailCmd(g), auditPruneCmd(g))
+	cmd.AddCommand(auditQueryCmd(g), auditExportCmd(g), auditVerifyCmd(g), auditTailCmd(g), auditPruneCmd(g),
+		auditKeygenCmd(), auditPublicKeyCmd(g))
 	return cmd
 }
 
@@ -137,14 +143,30 @@ func auditExportCmd(g *globals) *cobra.Command {
 }
 
 func auditVerifyCmd(g *globals) *cobra.Command {
-	var tenant string
+	var (
+		opts   api.AuditVerifyOptions
+		anchor string
+	)
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Walk the hash chains and name the first broken or missing event (exit 1 if any)",
-		Args:  cobra.NoArgs,
+		Long: `Walk the hash chains and name the first broken or missing event (exit 1 if any).
+--anchor holds each chain against the newest checkpoint a witness file (--audit-witness)
+recorded for it, which shows events deleted from the end together with their checkpoints.
+--incremental walks only what follows the newest checkpoint an earlier verification
+confirmed.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if anchor != "" {
+				f, err := os.Open(anchor)
+				if err != nil {
+					return fmt.Errorf("--anchor: %w", err)
+				}
+				defer f.Close()
+				opts.Anchor = f
+			}
 			return g.withSession(cmd, func(ctx context.Context, k session) error {
-				r, err := k.Audit().Verify(ctx, tenant)
+				r, err := verifyAudit(ctx, k.Audit(), opts)
 				if err != nil {
 					return err
 				}
@@ -158,15 +180,36 @@ func auditVerifyCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&tenant, "tenant", "", "only this tenant (default: every tenant)")
+	cmd.Flags().StringVar(&opts.TenantID, "tenant", "", "only this tenant (default: every tenant)")
+	cmd.Flags().StringVar(&anchor, "anchor", "", "a witness file of signed checkpoints each chain must still reach")
+	cmd.Flags().BoolVar(&opts.Incremental, "incremental", false, "start after the newest checkpoint an earlier verification confirmed")
 	return cmd
 }
 
+// verifyAudit verifies with options where the session supports them: a server reached
+// with --server verifies only in full and holds no anchor.
+func verifyAudit(ctx context.Context, a api.Audit, opts api.AuditVerifyOptions) (*api.AuditReport, error) {
+	if v, ok := a.(api.AuditVerifier); ok {
+		return v.VerifyWith(ctx, opts)
+	}
+	if opts.Anchor != nil || opts.Incremental {
+		return nil, fmt.Errorf("--anchor and --incremental verify a database directly; they do not work with --server")
+	}
+	return a.Verify(ctx, opts.TenantID)
+}
+
 func writeAuditReport(cmd *cobra.Command, r *api.AuditReport) error {
-	if r.OK {
-		fmt.Fprintf(cmd.OutOrStdout(), "ok: %d events verified\n", r.Checked)
-	} else {
-		fmt.Fprintf(cmd.OutOrStdout(), "BROKEN in tenant %s at seq %d (event %s): %s\n", r.TenantID, r.FirstBrokenSeq, r.FirstBrokenID, r.Problem)
+	w := cmd.OutOrStdout()
+	switch {
+	case r.OK:
+		fmt.Fprintf(w, "ok: %d events verified\n", r.Checked)
+	case r.FirstBrokenID != "":
+		fmt.Fprintf(w, "BROKEN in tenant %s at seq %d (event %s): %s\n", r.TenantID, r.FirstBrokenSeq, r.FirstBrokenID, r.Problem)
+	default:
+		fmt.Fprintf(w, "BROKEN in tenant %s at seq %d: %s\n", r.TenantID, r.FirstBrokenSeq, r.Problem)
+	}
+	for _, warning := range r.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warning)
 	}
 	return nil
 }
@@ -271,4 +314,45 @@ func auditPruneCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&before, "before", "", "delete events older than this RFC 3339 time or duration ago (required)")
 	cmd.MarkFlagRequired("before")
 	return cmd
+}
+
+func auditKeygenCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "keygen",
+		Short: "Print a new audit signing key (for KAVACH_AUDIT_SIGNING_KEY) and its public key",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			seed := make([]byte, ed25519.SeedSize)
+			if _, err := rand.Read(seed); err != nil {
+				return err
+			}
+			s, err := audit.NewSigner(seed, nil)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "signing key: %s\npublic key:  %s\n", base64.StdEncoding.EncodeToString(seed), s.PublicKey())
+			return nil
+		},
+	}
+}
+
+func auditPublicKeyCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "public-key",
+		Short: "Print the public key of the configured audit signing key (to trust it after a rotation)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			k, _, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer k.Close()
+			pub := k.AuditPublicKey()
+			if pub == "" {
+				return kavach.ErrNoSigningKey
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), pub)
+			return nil
+		},
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	kavach "github.com/kavachos/kavach-go"
 	"github.com/kavachos/kavach-go/api"
@@ -30,6 +31,11 @@ type globals struct {
 	output   string
 	server   string // with apiKey, manage a running server instead of a database
 	apiKey   string
+	// configFile and audit are the settings of the audit signing key and witness, read as
+	// serve reads them; flags is the running command's, to tell which were given.
+	configFile string
+	audit      auditSettings
+	flags      *pflag.FlagSet
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -43,6 +49,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			if g.output != "table" && g.output != "json" {
 				return fmt.Errorf("--output must be table or json, not %q", g.output)
 			}
+			g.flags = cmd.Flags()
 			return nil
 		},
 	}
@@ -55,6 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	pf.StringVarP(&g.output, "output", "o", "table", "output format: table or json")
 	pf.StringVar(&g.server, "server", os.Getenv("KAVACH_SERVER"), "manage a running server at this URL instead of a database (env KAVACH_SERVER)")
 	pf.StringVar(&g.apiKey, "api-key", os.Getenv("KAVACH_API_KEY"), "the API key to act as with --server (env KAVACH_API_KEY)")
+	bindAuditFlags(pf, g)
 
 	root.AddCommand(serveCmd(g), apiKeyCmd(g), migrateCmd(g), tenantCmd(g), agentCmd(g), authorizeCmd(g), approvalsCmd(g), policyCmd(g), delegateCmd(g), delegationCmd(g), auditCmd(g), bundleCmd(), gatewayCmd(g))
 	if err := root.ExecuteContext(ctx); err != nil {
@@ -94,7 +102,11 @@ func envOr(key, def string) string {
 
 // open opens Kavach on the configured database and returns a context acting as root.
 func (g *globals) open(ctx context.Context) (*kavach.Kavach, context.Context, error) {
-	k, err := kavach.Open(ctx, kavach.Config{Database: g.database})
+	ac, err := g.auditConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	k, err := kavach.Open(ctx, kavach.Config{Database: g.database, Audit: ac})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -49,14 +49,14 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		return fmt.Errorf("log level %q: want debug, info, warn or error", cfg.LogLevel)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	ac, err := cfg.auditConfig()
+	if err != nil {
+		return err
+	}
 	k, err := kavach.Open(ctx, kavach.Config{
-		Database: cfg.Database, Logger: log, PendingApprovalTTL: cfg.PendingApprovalTTL,
+		Database: cfg.Database, Logger: log, PendingApprovalTTL: cfg.PendingApprovalTTL, Audit: ac,
 		ApprovalWebhook: webhook.Config{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret},
-		Audit: kavach.AuditConfig{
-			Sync: cfg.AuditSync, BatchWait: cfg.AuditBatchWait, Mask: cfg.AuditMask, SigningKey: cfg.AuditSigningKey, SigningKeyFile: cfg.AuditKeyFile,
-			KafkaBrokers: cfg.KafkaBrokers, KafkaTopic: cfg.KafkaTopic,
-		},
-		Staleness: cfg.Staleness, SecretCacheSize: cfg.SecretCacheSize,
+		Staleness:       cfg.Staleness, SecretCacheSize: cfg.SecretCacheSize,
 		Policy: kavach.PolicyConfig{
 			Dir: cfg.PolicyDir, Bundle: cfg.Bundle, PollInterval: cfg.BundlePoll,
 			VerificationKey: cfg.BundleKey, KeyID: cfg.BundleKeyID,

@@ -40,6 +40,8 @@ type serveConfig struct {
 	AuditMask          listValue     `yaml:"auditMask"`
 	AuditSigningKey    string        `yaml:"auditSigningKey"`
 	AuditKeyFile       string        `yaml:"auditSigningKeyFile"`
+	AuditTrustedKeys   listValue     `yaml:"auditTrustedKeys"`
+	AuditWitness       string        `yaml:"auditWitness"`
 	KafkaBrokers       listValue     `yaml:"kafkaBrokers"`
 	KafkaTopic         string        `yaml:"kafkaTopic"`
 	PolicyDir          string        `yaml:"policyDir"`
@@ -77,6 +79,7 @@ var serveFlags = []serveFlag{
 	{"approval-webhook-url", "KAVACH_APPROVAL_WEBHOOK_URL"}, {"approval-webhook-secret", "KAVACH_APPROVAL_WEBHOOK_SECRET"},
 	{"log-level", "KAVACH_LOG_LEVEL"}, {"audit-sync", "KAVACH_AUDIT_SYNC"}, {"audit-mask", "KAVACH_AUDIT_MASK"},
 	{"audit-signing-key", "KAVACH_AUDIT_SIGNING_KEY"}, {"audit-signing-key-file", "KAVACH_AUDIT_SIGNING_KEY_FILE"},
+	{"audit-trusted-keys", "KAVACH_AUDIT_TRUSTED_KEYS"}, {"audit-witness", "KAVACH_AUDIT_WITNESS"},
 	{"kafka-brokers", "KAVACH_KAFKA_BROKERS"}, {"kafka-topic", "KAVACH_KAFKA_TOPIC"},
 	{"policy-dir", "KAVACH_POLICY_DIR"}, {"bundle", "KAVACH_BUNDLE"}, {"bundle-poll-interval", "KAVACH_BUNDLE_POLL_INTERVAL"},
 	{"bundle-verification-key", "KAVACH_BUNDLE_VERIFICATION_KEY"}, {"bundle-key-id", "KAVACH_BUNDLE_KEY_ID"},
@@ -102,8 +105,10 @@ func bindServeFlags(fs *pflag.FlagSet, c *serveConfig, configFile *string) {
 	fs.DurationVar(&c.AuditBatchWait, "audit-batch-wait", audit.DefaultBatchWait, "how long the audit writer waits for more events before committing a batch; negative never waits (env KAVACH_AUDIT_BATCH_WAIT)")
 	fs.IntVar(&c.SecretCacheSize, "secret-cache-size", kavach.DefaultSecretCacheSize, "agent tokens, and API keys, kept resolved in memory; negative turns the caches off (env KAVACH_SECRET_CACHE_SIZE)")
 	fs.Var(&c.AuditMask, "audit-mask", "comma-separated argument names never stored in the audit ledger (env KAVACH_AUDIT_MASK)")
-	fs.StringVar(&c.AuditSigningKey, "audit-signing-key", "", "base64 Ed25519 seed signing audit checkpoints; instances sharing a database need the same (env KAVACH_AUDIT_SIGNING_KEY)")
-	fs.StringVar(&c.AuditKeyFile, "audit-signing-key-file", "", "file holding that key, created if missing (default kavach-audit.key beside a SQLite database) (env KAVACH_AUDIT_SIGNING_KEY_FILE)")
+	fs.StringVar(&c.AuditSigningKey, "audit-signing-key", "", auditKeyUsage)
+	fs.StringVar(&c.AuditKeyFile, "audit-signing-key-file", "", auditKeyFileUsage)
+	fs.Var(&c.AuditTrustedKeys, "audit-trusted-keys", auditTrustedUsage)
+	fs.StringVar(&c.AuditWitness, "audit-witness", "", auditWitnessUsage)
 	fs.Var(&c.KafkaBrokers, "kafka-brokers", "comma-separated Kafka brokers: stream the audit ledger there (env KAVACH_KAFKA_BROKERS)")
 	fs.StringVar(&c.KafkaTopic, "kafka-topic", "", "Kafka topic for audit events (default kavach.audit) (env KAVACH_KAFKA_TOPIC)")
 	fs.StringVar(&c.PolicyDir, "policy-dir", "", "custom rules (package kavach.custom) and data, laid out under kavach/custom/ (env KAVACH_POLICY_DIR)")

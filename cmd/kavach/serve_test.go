@@ -163,7 +163,7 @@ func bootstrapKey(t *testing.T, log string) string {
 func TestServeAnswersAndBootstrapsOnce(t *testing.T) {
 	testserver.EachBackend(t, func(t *testing.T, b testserver.Backend) {
 		dir := t.TempDir()
-		args := []string{"--database", b.New(t)}
+		args := []string{"--database", b.New(t), "--audit-signing-key", testserver.AuditKey}
 		first := startServe(t, dir, nil, args...)
 		key := bootstrapKey(t, first.log())
 		roundTrip(t, first.url, key)
