@@ -242,10 +242,10 @@ func (s *Store) checkpoint(ctx context.Context, where string, args ...any) (*sto
 }
 
 // PruneAudit deletes events before beforeSeq (never the head) and records the new base,
-// under the tenant's chain lock.
+// under the tenant's chain lock, with the audit events attached to ctx.
 func (s *Store) PruneAudit(ctx context.Context, tenantID string, beforeSeq int64, now time.Time) (*store.AuditBase, error) {
 	var out *store.AuditBase
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.write(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, int32(auditLockClass), tenantID); err != nil {
 			return err
 		}

@@ -244,42 +244,44 @@ func (s *Store) checkpoint(ctx context.Context, where string, args ...any) (*sto
 	return &c, nil
 }
 
-// PruneAudit deletes events before beforeSeq (never the head) and records the new base.
+// PruneAudit deletes events before beforeSeq (never the head) and records the new base,
+// with the audit events attached to ctx.
 func (s *Store) PruneAudit(ctx context.Context, tenantID string, beforeSeq int64, now time.Time) (*store.AuditBase, error) {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, mapErr(err, "prune audit")
-	}
-	defer tx.Rollback()
-	head, _, err := headOf(ctx, tx, tenantID)
-	if err != nil {
-		return nil, err
-	}
-	beforeSeq = min(beforeSeq, head)
-	base, err := baseOf(ctx, tx, tenantID)
-	if err != nil && !store.IsNotFound(err) {
-		return nil, err
-	}
-	if base != nil && beforeSeq <= base.Seq || beforeSeq <= 1 {
-		if base == nil {
-			base = &store.AuditBase{TenantID: tenantID, Seq: 1}
+	var out *store.AuditBase
+	err := s.write(ctx, "prune audit", func(tx *sql.Tx) error {
+		head, _, err := headOf(ctx, tx, tenantID)
+		if err != nil {
+			return err
 		}
-		return base, nil
+		beforeSeq = min(beforeSeq, head)
+		base, err := baseOf(ctx, tx, tenantID)
+		if err != nil && !store.IsNotFound(err) {
+			return err
+		}
+		if base != nil && beforeSeq <= base.Seq || beforeSeq <= 1 {
+			if base == nil {
+				base = &store.AuditBase{TenantID: tenantID, Seq: 1}
+			}
+			out = base
+			return nil
+		}
+		var prev string
+		if err := tx.QueryRowContext(ctx, `SELECT hash FROM audit_events WHERE tenant_id = ? AND seq = ?`, tenantID, beforeSeq-1).Scan(&prev); err != nil {
+			return mapErr(err, "prune audit: event before the new base")
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM audit_events WHERE tenant_id = ? AND seq < ?`, tenantID, beforeSeq); err != nil {
+			return mapErr(err, "prune audit")
+		}
+		out = &store.AuditBase{TenantID: tenantID, Seq: beforeSeq, PrevHash: prev, PrunedAt: now}
+		_, err = tx.ExecContext(ctx, `INSERT INTO audit_bases (tenant_id, seq, prev_hash, pruned_at) VALUES (?,?,?,?)
+			ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, prev_hash = excluded.prev_hash, pruned_at = excluded.pruned_at`,
+			tenantID, out.Seq, out.PrevHash, micros(now))
+		return mapErr(err, "prune audit")
+	})
+	if err != nil {
+		return nil, err
 	}
-	var prev string
-	if err := tx.QueryRowContext(ctx, `SELECT hash FROM audit_events WHERE tenant_id = ? AND seq = ?`, tenantID, beforeSeq-1).Scan(&prev); err != nil {
-		return nil, mapErr(err, "prune audit: event before the new base")
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM audit_events WHERE tenant_id = ? AND seq < ?`, tenantID, beforeSeq); err != nil {
-		return nil, mapErr(err, "prune audit")
-	}
-	nb := &store.AuditBase{TenantID: tenantID, Seq: beforeSeq, PrevHash: prev, PrunedAt: now}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_bases (tenant_id, seq, prev_hash, pruned_at) VALUES (?,?,?,?)
-		ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, prev_hash = excluded.prev_hash, pruned_at = excluded.pruned_at`,
-		tenantID, nb.Seq, nb.PrevHash, micros(now)); err != nil {
-		return nil, mapErr(err, "prune audit")
-	}
-	return nb, mapErr(tx.Commit(), "prune audit")
+	return out, nil
 }
 
 // AuditBase returns where the tenant's pruned chain starts.

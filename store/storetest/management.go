@@ -260,3 +260,26 @@ func testManagedWriteCancelledCommitsNothing(t *testing.T, s store.Store) {
 	}
 	checkChain(t, s, agent.DefaultTenant, 0)
 }
+
+// Pruning commits the event that records it, whether or not anything was removed.
+func testManagedPruneCommitsItsEvent(t *testing.T, s store.Store) {
+	t0 := now()
+	for i := range 3 {
+		if err := s.AppendAudit(ctx, NewDecisionEvent(agent.DefaultTenant, "agt_a", t0.Add(time.Duration(i)*time.Millisecond))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pruned := newManagementEvent(agent.DefaultTenant, "audit.prune", "audit:default")
+	base, err := s.PruneAudit(store.WithAudit(ctx, pruned), agent.DefaultTenant, 3, t0)
+	if err != nil || base.Seq != 3 || pruned.Seq != 4 {
+		t.Fatalf("prune: base %+v, event seq %d, %v", base, pruned.Seq, err)
+	}
+	noop := newManagementEvent(agent.DefaultTenant, "audit.prune", "audit:default")
+	if _, err := s.PruneAudit(store.WithAudit(ctx, noop), agent.DefaultTenant, 2, t0); err != nil || noop.Seq != 5 {
+		t.Fatalf("a prune that removes nothing still records its event: seq %d, %v", noop.Seq, err)
+	}
+	got := collect(t, s, store.AuditQuery{TenantID: agent.DefaultTenant})
+	if len(got) != 3 || got[0].Seq != 3 || got[1].ID != pruned.ID || got[2].ID != noop.ID {
+		t.Fatalf("after pruning: %s", dumpEvents(got))
+	}
+}

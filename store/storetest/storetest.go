@@ -83,6 +83,7 @@ func Run(t *testing.T, newStore NewStore, opts ...Option) {
 		{"ManagedWritesCommitTheirEvents", testManagedWritesCommitTheirEvents},
 		{"ManagedWriteFailuresCommitNothing", testManagedWriteFailuresCommitNothing},
 		{"ManagedWriteCancelledCommitsNothing", testManagedWriteCancelledCommitsNothing},
+		{"ManagedPruneCommitsItsEvent", testManagedPruneCommitsItsEvent},
 		{"OAuth", testOAuth},
 	}
 	for _, tc := range tests {
