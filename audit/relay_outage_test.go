@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/kavachos/kavach-go/lifecycle"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kavachos/kavach-go/store/sqlite"
@@ -57,6 +59,9 @@ func TestRelayCatchesUpAfterBrokerOutage(t *testing.T) {
 			if lag, err := r.Lag(context.Background()); err != nil || lag != int64(len(during)) {
 				t.Fatalf("while the broker is down: lag %d, %v; want %d (no position moves)", lag, err, len(during))
 			}
+			if st := r.Status(); st.State != lifecycle.Error {
+				t.Fatalf("a leader that cannot publish reports %+v, want ERROR", st)
+			}
 
 			down.Store(false)
 			after := newEvents(tenants, 600)
@@ -64,6 +69,7 @@ func TestRelayCatchesUpAfterBrokerOutage(t *testing.T) {
 			all := slices.Concat(before, during, after)
 			reader.waitFor(t, all, 30*time.Second)
 			waitUntil(t, 10*time.Second, "the relay caught up", lagIs(t, r, 0))
+			waitUntil(t, 10*time.Second, "the relay reports OK again", func() bool { return r.Status().State == lifecycle.OK })
 			checkRecords(t, reader.records, all)
 			if st := r.Stats(); st.State != RelayLeading || st.LastError == "" || st.Published < int64(len(all)) {
 				t.Fatalf("stats after the outage: %+v", st)
