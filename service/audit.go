@@ -1,9 +1,12 @@
 package service
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -96,13 +99,81 @@ func (s *Server) exportAudit(c echo.Context) error {
 	return nil
 }
 
+// verifyAudit answers the verification report. Walking a large ledger takes longer than
+// the server's write timeout, so the deadline is lifted for this route; the client's
+// context still ends it. from=checkpoint verifies incrementally; with stream=true or
+// Accept: application/x-ndjson the answer is NDJSON progress lines ending with the report.
 func (s *Server) verifyAudit(c echo.Context) error {
-	q, err := query(c, "tenantId")
+	q, err := query(c, "tenantId", "from", "stream")
 	if err != nil {
 		return err
 	}
-	r, err := s.k.Audit().Verify(rctx(c), q.Get("tenantId"))
-	return reply(c, http.StatusOK, r, err)
+	opts := api.AuditVerifyOptions{TenantID: q.Get("tenantId")}
+	switch from := q.Get("from"); from {
+	case "", "start":
+	case "checkpoint":
+		opts.Incremental = true
+	default:
+		return invalid("from", "%q is not start or checkpoint", from)
+	}
+	stream := strings.Contains(c.Request().Header.Get(echo.HeaderAccept), ndjson)
+	if v := q.Get("stream"); v != "" {
+		if stream, err = strconv.ParseBool(v); err != nil {
+			return invalid("stream", "%q is not true or false", v)
+		}
+	}
+	_ = http.NewResponseController(c.Response().Writer).SetWriteDeadline(time.Time{})
+	if !stream {
+		r, err := verifyWith(rctx(c), s.k.Audit(), opts)
+		return reply(c, http.StatusOK, r, err)
+	}
+	return s.streamVerify(c, opts)
+}
+
+const ndjson = "application/x-ndjson"
+
+// verifyWith verifies with options where the facade supports them, and plainly otherwise.
+func verifyWith(ctx context.Context, a api.Audit, opts api.AuditVerifyOptions) (*api.AuditReport, error) {
+	if v, ok := a.(api.AuditVerifier); ok {
+		return v.VerifyWith(ctx, opts)
+	}
+	if opts.Incremental {
+		return nil, invalid("from", "this server verifies only from the start")
+	}
+	return a.Verify(ctx, opts.TenantID)
+}
+
+// streamVerify writes a line per progress report and the report last. Until the first line
+// is written a failure is an ordinary problem response; after it, an error line.
+func (s *Server) streamVerify(c echo.Context, opts api.AuditVerifyOptions) error {
+	res := c.Response()
+	enc := json.NewEncoder(res)
+	write := func(l api.AuditVerifyLine) {
+		if !res.Committed {
+			res.Header().Set(echo.HeaderContentType, ndjson)
+			res.Header().Set("Cache-Control", "no-store")
+			res.WriteHeader(http.StatusOK)
+		}
+		if err := enc.Encode(l); err == nil {
+			res.Flush()
+		}
+	}
+	opts.Progress = func(p api.AuditProgress) { write(api.AuditVerifyLine{Progress: &p}) }
+	r, err := verifyWith(rctx(c), s.k.Audit(), opts)
+	switch {
+	case err == nil:
+		write(api.AuditVerifyLine{Report: r})
+	case !res.Committed:
+		return err
+	default:
+		status, ae := classify(err)
+		if status >= http.StatusInternalServerError {
+			s.log.ErrorContext(rctx(c), "audit verification ended early", "error", err)
+		}
+		p := api.ProblemOf(ae, status)
+		write(api.AuditVerifyLine{Error: &p})
+	}
+	return nil
 }
 
 func (s *Server) policyStatus(c echo.Context) error {

@@ -105,6 +105,7 @@ func TestOpenAPISchemasMatchTheWire(t *testing.T) {
 		"Delegation": agent.Delegation{}, "DelegationList": api.DelegationList{}, "ApprovalRequest": agent.ApprovalRequest{},
 		"ApprovalList": api.ApprovalList{}, "ApproveRequest": api.ApproveRequest{}, "DenyRequest": api.DenyRequest{},
 		"AuditEvent": agent.AuditEvent{}, "AuditPage": api.AuditPage{}, "AuditReport": api.AuditReport{},
+		"AuditProgress": api.AuditProgress{}, "AuditVerifyLine": api.AuditVerifyLine{},
 		"PolicyStatus": api.PolicyStatus{},
 	}
 	for name, v := range types {
