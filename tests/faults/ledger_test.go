@@ -20,7 +20,7 @@ type ledger struct {
 
 func readLedger(t *testing.T, dir, database string) *ledger {
 	t.Helper()
-	out, err := cli(dir, database, "audit", "export", "--format", "ndjson")
+	out, err := cli(t, dir, database, "audit", "export", "--format", "ndjson")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func readLedger(t *testing.T, dir, database string) *ledger {
 // verify runs `kavach audit verify` and fails the test unless the chains verify.
 func verify(t *testing.T, dir, database string) {
 	t.Helper()
-	out, err := cli(dir, database, "audit", "verify", "-o", "json")
+	out, err := cli(t, dir, database, "audit", "verify", "-o", "json")
 	var r api.AuditReport
 	if jerr := json.Unmarshal([]byte(out), &r); jerr != nil || err != nil || !r.OK {
 		t.Errorf("kavach audit verify: %v\n%s", err, out)
@@ -63,7 +63,7 @@ func verify(t *testing.T, dir, database string) {
 // storedAgents lists the default tenant's agents as the database holds them.
 func storedAgents(t *testing.T, dir, database string) []agent.Agent {
 	t.Helper()
-	out, err := cli(dir, database, "agent", "list", "--all", "--limit", "1000", "-o", "json")
+	out, err := cli(t, dir, database, "agent", "list", "--all", "--limit", "1000", "-o", "json")
 	if err != nil {
 		t.Fatal(err)
 	}

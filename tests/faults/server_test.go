@@ -3,6 +3,9 @@ package faults
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -79,7 +82,7 @@ func (s *server) start() {
 	args := append([]string{"serve", "--listen", addr, "--database", s.database, "--log-level", "warn"}, s.flags...)
 	cmd := exec.Command(binary, args...)
 	cmd.Dir = s.dir
-	cmd.Env = append(os.Environ(), "KAVACH_BOOTSTRAP_ADMIN_KEY="+s.key)
+	cmd.Env = append(os.Environ(), "KAVACH_BOOTSTRAP_ADMIN_KEY="+s.key, "KAVACH_AUDIT_SIGNING_KEY="+signingKey(t, s.dir))
 	logs, err := os.OpenFile(s.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)
@@ -161,12 +164,31 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// signingKey returns the audit signing key of the servers working in dir, and of the CLI
+// run there: given to them as KAVACH_AUDIT_SIGNING_KEY, and kept in dir/kavach-audit.key,
+// the file earlier versions read, so that any version under test signs and verifies with it.
+func signingKey(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "kavach-audit.key")
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b))
+	}
+	seed := make([]byte, ed25519.SeedSize)
+	rand.Read(seed)
+	key := base64.StdEncoding.EncodeToString(seed)
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
 // cli runs a kavach command on database from dir and returns its standard output.
-func cli(dir, database string, args ...string) (string, error) {
+func cli(t *testing.T, dir, database string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, append([]string{"--database", database}, args...)...)
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "KAVACH_AUDIT_SIGNING_KEY="+signingKey(t, dir))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
