@@ -83,6 +83,6 @@ func (c *serveConfig) auditConfig() (kavach.AuditConfig, error) {
 	return kavach.AuditConfig{
 		Sync: c.AuditSync, BatchWait: c.AuditBatchWait, Mask: c.AuditMask,
 		SigningKey: c.AuditSigningKey, SigningKeyFile: c.AuditKeyFile, TrustedKeys: c.AuditTrustedKeys,
-		WitnessFile: c.AuditWitness, KafkaBrokers: c.KafkaBrokers, KafkaTopic: c.KafkaTopic,
+		WitnessFile: c.AuditWitness, SpoolFile: c.AuditSpool, KafkaBrokers: c.KafkaBrokers, KafkaTopic: c.KafkaTopic,
 	}, nil
 }

@@ -42,6 +42,7 @@ type serveConfig struct {
 	AuditKeyFile       string        `yaml:"auditSigningKeyFile"`
 	AuditTrustedKeys   listValue     `yaml:"auditTrustedKeys"`
 	AuditWitness       string        `yaml:"auditWitness"`
+	AuditSpool         string        `yaml:"auditSpool"`
 	KafkaBrokers       listValue     `yaml:"kafkaBrokers"`
 	KafkaTopic         string        `yaml:"kafkaTopic"`
 	PolicyDir          string        `yaml:"policyDir"`
@@ -80,6 +81,7 @@ var serveFlags = []serveFlag{
 	{"log-level", "KAVACH_LOG_LEVEL"}, {"audit-sync", "KAVACH_AUDIT_SYNC"}, {"audit-mask", "KAVACH_AUDIT_MASK"},
 	{"audit-signing-key", "KAVACH_AUDIT_SIGNING_KEY"}, {"audit-signing-key-file", "KAVACH_AUDIT_SIGNING_KEY_FILE"},
 	{"audit-trusted-keys", "KAVACH_AUDIT_TRUSTED_KEYS"}, {"audit-witness", "KAVACH_AUDIT_WITNESS"},
+	{"audit-spool", "KAVACH_AUDIT_SPOOL"},
 	{"kafka-brokers", "KAVACH_KAFKA_BROKERS"}, {"kafka-topic", "KAVACH_KAFKA_TOPIC"},
 	{"policy-dir", "KAVACH_POLICY_DIR"}, {"bundle", "KAVACH_BUNDLE"}, {"bundle-poll-interval", "KAVACH_BUNDLE_POLL_INTERVAL"},
 	{"bundle-verification-key", "KAVACH_BUNDLE_VERIFICATION_KEY"}, {"bundle-key-id", "KAVACH_BUNDLE_KEY_ID"},
@@ -109,6 +111,7 @@ func bindServeFlags(fs *pflag.FlagSet, c *serveConfig, configFile *string) {
 	fs.StringVar(&c.AuditKeyFile, "audit-signing-key-file", "", auditKeyFileUsage)
 	fs.Var(&c.AuditTrustedKeys, "audit-trusted-keys", auditTrustedUsage)
 	fs.StringVar(&c.AuditWitness, "audit-witness", "", auditWitnessUsage)
+	fs.StringVar(&c.AuditSpool, "audit-spool", "", "file where a shutdown that cannot commit queued audit events in time writes them, for the next start to commit first (default kavach-audit.spool beside a SQLite database, or in the working directory) (env KAVACH_AUDIT_SPOOL)")
 	fs.Var(&c.KafkaBrokers, "kafka-brokers", "comma-separated Kafka brokers: stream the audit ledger there (env KAVACH_KAFKA_BROKERS)")
 	fs.StringVar(&c.KafkaTopic, "kafka-topic", "", "Kafka topic for audit events (default kavach.audit) (env KAVACH_KAFKA_TOPIC)")
 	fs.StringVar(&c.PolicyDir, "policy-dir", "", "custom rules (package kavach.custom) and data, laid out under kavach/custom/ (env KAVACH_POLICY_DIR)")

@@ -121,3 +121,17 @@ func parseServe(t *testing.T, args ...string) (serveConfig, error) {
 	err := cfg.resolve(cmd, g, file)
 	return cfg, err
 }
+
+func TestServeAuditSpoolReachesTheLedgerConfig(t *testing.T) {
+	t.Setenv("KAVACH_AUDIT_SPOOL", "/var/lib/kavach/env.spool")
+	c, err := parseServe(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ac, err := c.auditConfig(); err != nil || ac.SpoolFile != "/var/lib/kavach/env.spool" {
+		t.Fatalf("from the environment: %q, %v", ac.SpoolFile, err)
+	}
+	if c, err = parseServe(t, "--audit-spool", "flag.spool"); err != nil || c.AuditSpool != "flag.spool" {
+		t.Fatalf("the flag wins: %q, %v", c.AuditSpool, err)
+	}
+}
