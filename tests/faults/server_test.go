@@ -43,6 +43,7 @@ type server struct {
 	cmd      *exec.Cmd
 	exited   chan struct{}
 	api      *client.Client
+	conns    *http.Transport // the API client's connections
 }
 
 // newServer describes a server; start runs it. Servers sharing a database share dir, so
@@ -95,7 +96,9 @@ func (s *server) start() {
 	}
 	s.cmd, s.exited, s.url = cmd, make(chan struct{}), "http://"+addr
 	go func(exited chan struct{}) { cmd.Wait(); close(exited) }(s.exited)
-	if s.api, err = client.New(s.url, s.key, client.WithHTTPClient(&http.Client{Timeout: 20 * time.Second})); err != nil {
+	s.conns = http.DefaultTransport.(*http.Transport).Clone()
+	hc := &http.Client{Timeout: 20 * time.Second, Transport: s.conns}
+	if s.api, err = client.New(s.url, s.key, client.WithHTTPClient(hc)); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(30 * time.Second)
@@ -126,6 +129,9 @@ func (s *server) stop() {
 	if !s.running() {
 		return
 	}
+	// Connections the client dialed and never used would hold up the server's shutdown
+	// for 5s (net/http waits that long for a first request on a new connection).
+	s.conns.CloseIdleConnections()
 	start := time.Now()
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -144,10 +150,13 @@ func (s *server) stop() {
 	}
 }
 
+// probes asks /readyz on a connection of its own each time, so that it leaves no
+// connection behind.
+var probes = &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+
 // ready returns the status /readyz answers, or 0 when nothing answers.
 func ready(url string) int {
-	hc := http.Client{Timeout: 3 * time.Second}
-	resp, err := hc.Get(url + "/readyz")
+	resp, err := probes.Get(url + "/readyz")
 	if err != nil {
 		return 0
 	}
