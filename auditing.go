@@ -364,16 +364,12 @@ func (k *Kavach) PruneAudit(ctx context.Context, tenantID string, before time.Ti
 	if err := k.audit.signer.Save(ctx, k.store, k.audit.signer.Sign(tenant, last.Seq, last.Hash)); err != nil {
 		return 0, apiError(err)
 	}
-	base, err := k.store.PruneAudit(ctx, tenant, first, k.clock())
+	// The pruning and the event that records it commit together.
+	e := k.manage(act, "audit.prune", tenant, "", "", "audit:"+tenant,
+		map[string]any{"before": before.UTC().Format(time.RFC3339), "firstRetainedSeq": first})
+	base, err := k.store.PruneAudit(store.WithAudit(ctx, e), tenant, first, k.clock())
 	if err != nil {
 		return 0, apiError(err)
-	}
-	// The store's PruneAudit does not take attached events, so the event follows the
-	// pruning at once; if it cannot be written, the caller hears so.
-	e := k.manage(act, "audit.prune", tenant, "", "", "audit:"+tenant,
-		map[string]any{"before": before.UTC().Format(time.RFC3339), "firstRetainedSeq": base.Seq})
-	if err := k.store.AppendAudit(ctx, e); err != nil {
-		return 0, apiError(fmt.Errorf("pruned before seq %d, but the audit.prune event was not recorded: %w", base.Seq, err))
 	}
 	k.managed(e)
 	return base.Seq, nil
