@@ -10,22 +10,6 @@ import (
 	"unicode/utf8"
 )
 
-// Limits on what an agent may carry. They keep one agent's compiled form small and make
-// abuse by oversized input a clear 4xx rather than a memory problem.
-const (
-	MaxNameLen         = 200
-	MaxIDLen           = 200
-	MaxPermissions     = 256
-	MaxActions         = 64
-	MaxActionLen       = 128
-	MaxMetadataEntries = 64
-	MaxMetadataKeyLen  = 128
-	MaxMetadataValLen  = 4096
-	MaxListEntries     = 256
-	MaxPatternLen      = 1024
-	MaxRateWindow      = 31 * 24 * time.Hour
-)
-
 // Validate checks an agent's fields, permissions and constraints. It does not check
 // ExpiresAt against the clock: that rule belongs to create and update.
 func (a *Agent) Validate() error {
@@ -284,14 +268,16 @@ func ValidateMetadata(field string, m map[string]string) error {
 		return invalid(field, "more than %d entries", MaxMetadataEntries)
 	}
 	for k, v := range m {
-		if k == "" || len(k) > MaxMetadataKeyLen {
+		f := field + "." + truncate(k)
+		switch {
+		case k == "" || len(k) > MaxMetadataKeyLen:
 			return invalid(field, "keys must be 1 to %d bytes", MaxMetadataKeyLen)
-		}
-		if len(v) > MaxMetadataValLen {
-			return invalid(field+"."+truncate(k), "value longer than %d bytes", MaxMetadataValLen)
-		}
-		if !utf8.ValidString(k) || !utf8.ValidString(v) {
-			return invalid(field+"."+truncate(k), "not valid UTF-8")
+		case len(v) > MaxMetadataValLen:
+			return invalid(f, "value longer than %d bytes", MaxMetadataValLen)
+		case !utf8.ValidString(k) || !utf8.ValidString(v):
+			return invalid(f, "not valid UTF-8")
+		case strings.IndexFunc(k, unicode.IsControl) >= 0:
+			return invalid(f, "the key contains a control character")
 		}
 	}
 	return nil
