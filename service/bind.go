@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -22,10 +23,14 @@ import (
 )
 
 // bind decodes the request body, a single JSON object, into dst. Unknown fields, trailing
-// data, a body over the size limit and a content type other than application/json are
-// refused, each naming the problem. An empty body leaves dst alone unless required.
+// data, invalid UTF-8, a string over its limit, a body over the size limit and a content
+// type other than application/json are refused, each naming the problem. An empty body
+// leaves dst alone unless required.
 func (s *Server) bind(c echo.Context, dst any, required bool) error {
-	return s.bindFast(c, dst, required, nil)
+	if err := s.bindFast(c, dst, required, nil); err != nil {
+		return err
+	}
+	return checkStrings(dst)
 }
 
 // bindFast is bind with a hand decoder tried first (see authorize_decode.go): fast
@@ -52,12 +57,15 @@ func (s *Server) bindFast(c echo.Context, dst any, required bool, fast func(body
 		return invalid("body", "the body must be a JSON object")
 	}
 	if fast != nil && fast(trimmed) {
-		return nil
+		return nil // the hand decoders take only valid UTF-8 and no escapes
+	}
+	if err := checkText(trimmed); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		return decodeError(err)
+		return decodeError(err, trimmed, reflect.TypeOf(dst))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return invalid("body", "unexpected data after the JSON object")
@@ -123,8 +131,26 @@ func checkJSONContentType(r *http.Request) error {
 		Reason: "UNSUPPORTED_MEDIA_TYPE", Message: "the body must be sent as application/json, not " + strconv.Quote(ct)}}
 }
 
-// decodeError names the field a JSON decoding error is about.
-func decodeError(err error) error {
+// checkText refuses a body whose strings encoding/json would not keep as sent: invalid
+// UTF-8 and \u escapes of lone surrogates, which it silently replaces with U+FFFD, so that
+// distinct ids would collapse into one. It names the string's field.
+func checkText(body []byte) error {
+	if utf8.Valid(body) && !surrogateEscape(body) {
+		return nil
+	}
+	if path, found := badText(body); found {
+		return invalid(path, "not valid UTF-8 (or an escaped lone surrogate)")
+	}
+	if !utf8.Valid(body) {
+		return invalid("body", "not valid UTF-8")
+	}
+	return nil
+}
+
+// decodeError names the field a JSON decoding error of body into type t is about, by its
+// full path: encoding/json gives an unknown field's name alone, a mistyped value's path
+// without array indexes, and a bad time none at all.
+func decodeError(err error, body []byte, t reflect.Type) error {
 	var (
 		syntax *json.SyntaxError
 		typ    *json.UnmarshalTypeError
@@ -133,27 +159,40 @@ func decodeError(err error) error {
 	switch {
 	case errors.As(err, &syntax):
 		return invalid("body", "malformed JSON at byte %d: %v", syntax.Offset, syntax)
-	case errors.As(err, &typ):
-		field := typ.Field
-		if field == "" {
-			field = "body"
-		}
-		if typ.Type == reflect.TypeFor[agent.Duration]() {
-			return invalid(field, "must be a duration string such as \"90s\" or \"15m\"")
-		}
-		return invalid(field, "must be %s", jsonKind(typ.Type))
-	case errors.As(err, &parse):
-		return invalid("body", "a time is not RFC 3339 (such as 2026-01-02T15:04:05Z): %q", parse.Value)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return invalid("body", "the JSON object is cut short")
 	}
+	fault := locate(body, t)
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		name, _ = strconv.Unquote(name)
-		e := invalid(name, "unknown field %q", name)
+		field := fault.unknown
+		if field == "" {
+			field = name
+		}
+		e := invalid(field, "unknown field %q", name)
 		e.Reason = "UNKNOWN_FIELD"
 		return e
 	}
-	return invalid("body", "%v", err)
+	field, badType := fault.bad, fault.badType
+	if field == "" {
+		field = "body"
+		if errors.As(err, &typ) && typ.Field != "" {
+			field = typ.Field
+		}
+	}
+	switch {
+	case errors.As(err, &parse):
+		return invalid(field, "%q is not an RFC 3339 time such as \"2026-01-02T15:04:05Z\"", parse.Value)
+	case badType == reflect.TypeFor[time.Time]():
+		return invalid(field, "must be an RFC 3339 time such as \"2026-01-02T15:04:05Z\"")
+	case badType == reflect.TypeFor[agent.Duration]() || errors.As(err, &typ) && typ.Type == reflect.TypeFor[agent.Duration]():
+		return invalid(field, "must be a duration string such as \"90s\" or \"15m\"")
+	case badType != nil:
+		return invalid(field, "must be %s", jsonKind(badType))
+	case errors.As(err, &typ):
+		return invalid(field, "must be %s", jsonKind(typ.Type))
+	}
+	return invalid(field, "%v", err)
 }
 
 func jsonKind(t reflect.Type) string {
@@ -189,6 +228,9 @@ func query(c echo.Context, allowed ...string) (url.Values, error) {
 		}
 		if len(vs) > 1 {
 			return nil, invalid(name, "given more than once")
+		}
+		if err := checkQueryValue(name, vs[0]); err != nil {
+			return nil, err
 		}
 	}
 	return q, nil

@@ -18,8 +18,8 @@ func (s *Server) authorize(c echo.Context) error {
 	if err := s.bindFast(c, &req, true, decodeInto(decodeAuthorizeAgent, &req)); err != nil {
 		return err
 	}
-	if req.AgentID == "" {
-		return invalid("agentId", "must name the agent (an agent with only its token uses POST /v1/authorize/token)")
+	if err := checkAuthorizeAgent(&req); err != nil {
+		return err
 	}
 	var cc api.CallContext
 	if req.Context != nil {
@@ -39,12 +39,14 @@ func (s *Server) authorizeToken(c echo.Context) error {
 	if err := s.bindFast(c, &req, true, decodeInto(decodeAuthorize, &req)); err != nil {
 		return err
 	}
-	r := c.Request()
-	cc := api.CallContext{
-		IP:        s.ips.Resolve(r.RemoteAddr, r.Header.Values(echo.HeaderXForwardedFor)),
-		UserAgent: r.UserAgent(),
+	if err := checkAuthorize(&req); err != nil {
+		return err
 	}
-	token, _ := bearer(r) // requireAgentToken has checked it
+	cc, err := s.tokenCallContext(c.Request())
+	if err != nil {
+		return err
+	}
+	token, _ := bearer(c.Request()) // requireAgentToken has checked it
 	start := time.Now()
 	d, err := s.k.AuthorizeToken(rctx(c), token, req, cc)
 	s.metrics.decided(d, time.Since(start))

@@ -17,7 +17,7 @@ type Mount struct {
 // any route: metrics are labelled by their pattern and panics are recovered.
 func (s *Server) mount() {
 	for _, m := range s.cfg.Mounts {
-		h := echo.WrapHandler(m.Handler)
+		h := checkURI(echo.WrapHandler(m.Handler))
 		for _, p := range m.Paths {
 			s.echo.Any(p, h)
 			s.known[p] = true

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/api"
 )
 
@@ -39,6 +40,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	status, ae := classify(err)
+	if (status == http.StatusNotFound || status == http.StatusMethodNotAllowed) && uriTooLong(c.Request()) {
+		status, ae = classify(errURITooLong)
+	}
 	if status >= http.StatusInternalServerError {
 		s.log.ErrorContext(c.Request().Context(), "request failed", "method", c.Request().Method,
 			"path", c.Request().URL.Path, "error", err)
@@ -66,6 +70,10 @@ func classify(err error) (int, *api.Error) {
 	var se *statusError
 	if errors.As(err, &se) {
 		return se.status, se.err
+	}
+	var ve *agent.ValidationError
+	if errors.As(err, &ve) {
+		return http.StatusBadRequest, &api.Error{Code: api.CodeInvalidInput, Field: ve.Field, Message: ve.Error()}
 	}
 	var ae *api.Error
 	if errors.As(err, &ae) {

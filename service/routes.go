@@ -57,10 +57,14 @@ func (s *Server) registerAuditRoutes(key echo.MiddlewareFunc) {
 }
 
 func (s *Server) add(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
+	if strings.Contains(path, "/:") {
+		h = checkPathIDs(h)
+	}
 	// Echo would wrap a route's middleware around its handler on every request; wrap once.
 	for i := len(m) - 1; i >= 0; i-- {
 		h = m[i](h)
 	}
+	h = checkURI(h) // before anything else, the credential included
 	s.echo.Add(method, path, h)
 	s.known[path] = true
 	s.routes = append(s.routes, Route{Method: method, Path: openAPIPath(path)})

@@ -69,6 +69,13 @@ const (
 	DefaultShutdownTimeout   = 15 * time.Second
 )
 
+// Limits on a request's head: a request URI longer than MaxURIBytes is 414, a request line
+// and headers together over MaxHeaderBytes are 431; both answer problem+json.
+const (
+	MaxURIBytes    = 8 << 10
+	MaxHeaderBytes = 64 << 10
+)
+
 func (c *Config) defaults() {
 	set := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -134,7 +141,9 @@ func (s *Server) Handler() http.Handler { return s.echo }
 // Routes lists the registered routes.
 func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
 
-// HTTPServer returns an http.Server for the handler with the configured timeouts.
+// HTTPServer returns an http.Server for the handler with the configured timeouts and
+// header limit. Serve also answers net/http's own refusals (431 and other malformed
+// requests) as problem+json; an http.Server run otherwise answers them in text/plain.
 func (s *Server) HTTPServer() *http.Server {
 	return &http.Server{
 		Handler:           s.echo,
@@ -142,7 +151,7 @@ func (s *Server) HTTPServer() *http.Server {
 		ReadTimeout:       s.cfg.ReadTimeout,
 		WriteTimeout:      s.cfg.WriteTimeout,
 		IdleTimeout:       s.cfg.IdleTimeout,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 }
@@ -153,7 +162,7 @@ func (s *Server) HTTPServer() *http.Server {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := s.HTTPServer()
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- hs.Serve(problemListener{ln}) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
