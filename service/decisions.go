@@ -53,6 +53,29 @@ func (s *Server) authorizeToken(c echo.Context) error {
 	return replyDecision(c, d, err)
 }
 
+// failClosed makes a decision route's request that fails on our side — the database
+// unreachable while the caller's API key is looked up, say — a decision that fails closed
+// rather than a 500: HTTP 200, allowed false, ENGINE_ERROR, as every decision is 200
+// (DESIGN §10). Bad input and a missing or refused credential stay 4xx problems. The cause
+// goes to the log.
+func (s *Server) failClosed(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err == nil || c.Response().Committed || rctx(c).Err() != nil {
+			return err // done, or no one left to answer
+		}
+		if status, _ := classify(err); status < http.StatusInternalServerError {
+			return err
+		}
+		s.log.ErrorContext(rctx(c), "decision failed closed: the request could not be judged",
+			"path", c.Request().URL.Path, "error", cause(err))
+		d := &api.Decision{Code: api.EngineError, Reason: "internal error: the request could not be judged and failed closed"}
+		s.metrics.decided(d, time.Since(start))
+		return replyDecision(c, d, nil)
+	}
+}
+
 func (s *Server) createDelegation(c echo.Context) error {
 	var req api.DelegateRequest
 	if err := s.bind(c, &req, true); err != nil {

@@ -45,7 +45,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	if status >= http.StatusInternalServerError {
 		s.log.ErrorContext(c.Request().Context(), "request failed", "method", c.Request().Method,
-			"path", c.Request().URL.Path, "error", err)
+			"path", c.Request().URL.Path, "error", cause(err))
 	}
 	h := c.Response().Header()
 	if status == http.StatusUnauthorized {
@@ -63,6 +63,16 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if werr := c.Blob(status, api.ProblemContentType, b); werr != nil {
 		s.log.DebugContext(c.Request().Context(), "writing error response failed", "error", werr)
 	}
+}
+
+// cause is what went wrong beneath err: an *api.Error of our own failure says only
+// "internal error" and keeps the cause, which belongs in the log, in Err.
+func cause(err error) error {
+	var ae *api.Error
+	if errors.As(err, &ae) && ae.Err != nil {
+		return ae.Err
+	}
+	return err
 }
 
 // classify finds the status and the client-facing error for err.

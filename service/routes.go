@@ -30,9 +30,10 @@ func (s *Server) register() {
 	s.add(echo.POST, "/v1/agents/:id/revoke", s.revokeAgent, key)
 	s.add(echo.POST, "/v1/tokens/validate", s.validateToken, key)
 
-	s.add(echo.POST, "/v1/authorize", s.authorize, key)
+	// A decision route fails closed: a failure of ours is a decision, not a 500.
+	s.add(echo.POST, "/v1/authorize", s.authorize, s.failClosed, key)
 	// The agent's own "kv_" token is the credential here, not an API key.
-	s.add(echo.POST, "/v1/authorize/token", s.authorizeToken, s.requireAgentToken)
+	s.add(echo.POST, "/v1/authorize/token", s.authorizeToken, s.failClosed, s.requireAgentToken)
 
 	s.add(echo.POST, "/v1/delegations", s.createDelegation, key)
 	s.add(echo.GET, "/v1/delegations", s.listDelegations, key)
