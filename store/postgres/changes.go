@@ -20,12 +20,16 @@ var _ store.ChangeFeed = (*Store)(nil)
 func (s *Store) WatchChanges(ctx context.Context, h store.ChangeHandler) error {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		err := s.listen(ctx, h)
+		synced := false
+		err := s.listen(ctx, h.NoteSynced(&synced))
 		if ctx.Err() != nil {
 			return nil
 		}
 		if h.Lost != nil {
 			h.Lost(err)
+		}
+		if synced {
+			backoff = 100 * time.Millisecond // a connection that worked: reconnect at once
 		}
 		select {
 		case <-ctx.Done():

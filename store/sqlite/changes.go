@@ -91,12 +91,16 @@ func lastChange(ctx context.Context, q queryRower) (int64, error) {
 func (s *Store) WatchChanges(ctx context.Context, h store.ChangeHandler) error {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		err := s.watch(ctx, h)
+		synced := false
+		err := s.watch(ctx, h.NoteSynced(&synced))
 		if ctx.Err() != nil {
 			return nil
 		}
 		if h.Lost != nil {
 			h.Lost(err)
+		}
+		if synced {
+			backoff = 100 * time.Millisecond // a connection that worked: reconnect at once
 		}
 		select {
 		case <-ctx.Done():
