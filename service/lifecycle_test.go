@@ -169,7 +169,9 @@ func TestAuditMetrics(t *testing.T) {
 	body := string(send(t, "GET", ts.URL+"/metrics", "", "").body)
 	for _, want := range []string{"kavach_audit_queue_depth 0", "kavach_audit_events_written_total 3",
 		"kavach_audit_commits_total 3",
-		"kavach_audit_failed_closed_total 0", "kavach_audit_relay_lag 0"} {
+		"kavach_audit_failed_closed_total 0", "kavach_audit_relay_lag 0", "kavach_audit_integrity_errors_total 0",
+		"kavach_audit_witness_failures_total 0", `kavach_part_state{part="audit.pipeline",state="OK"} 1`,
+		`kavach_part_state{part="audit.pipeline",state="ERROR"} 0`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}

@@ -191,6 +191,7 @@ type AuditSource interface {
 	AuditStats() audit.Stats
 	RelayLag(ctx context.Context) (int64, error)
 	RelayLeading() bool
+	AuditWitnessFailures() int64
 }
 
 // AuditCollectors returns the audit ledger's metrics, for Config.Collectors.
@@ -208,6 +209,8 @@ func AuditCollectors(src AuditSource) []prometheus.Collector {
 		counter("kavach_audit_failed_closed_total", "Decisions denied because their audit event could not be queued or committed.", func(s audit.Stats) float64 { return float64(s.FailedClosed) }),
 		counter("kavach_audit_write_errors_total", "Failed ledger commits (retried).", func(s audit.Stats) float64 { return float64(s.WriteErrors) }),
 		counter("kavach_audit_integrity_errors_total", "Events set aside because the ledger holds their id with other content.", func(s audit.Stats) float64 { return float64(s.IntegrityErrors) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "kavach_audit_witness_failures_total", Help: "Signed checkpoints the out-of-band witness did not take."},
+			func() float64 { return float64(src.AuditWitnessFailures()) }),
 		counter("kavach_audit_spooled_total", "Events a stop could not commit in time and wrote to the spool file.", func(s audit.Stats) float64 { return float64(s.Spooled) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kavach_audit_relay_leading", Help: "1 if this instance's Kafka relay holds the cluster's lease."},
 			func() float64 {
