@@ -3,6 +3,7 @@ package kavach
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -100,7 +101,11 @@ func (k *Kavach) callTime(cc api.CallContext, dryRun bool) time.Time {
 
 // finish audits the decision and shapes the answer.
 func (k *Kavach) finish(ctx context.Context, act api.Actor, agentID string, req api.AuthorizeRequest, cc api.CallContext, res engine.Result, start time.Time) *api.Decision {
-	if res.Code == api.EngineError {
+	if errors.Is(res.Err, engine.ErrCallerGone) {
+		// Not a failure of ours: logged below ERROR, and still audited.
+		k.log.InfoContext(ctx, "decision abandoned: the caller went away", "agent", agentID, "error", res.Err)
+		ctx = context.WithoutCancel(ctx)
+	} else if res.Code == api.EngineError {
 		k.log.ErrorContext(ctx, "decision failed closed", "agent", agentID, "error", res.Err)
 	}
 	tenant := res.TenantID

@@ -55,6 +55,10 @@ type Config struct {
 	// SecretCacheSize caps how many agent tokens, and how many API keys, are kept resolved
 	// in memory (default DefaultSecretCacheSize each); negative turns both caches off.
 	SecretCacheSize int
+	// DecisionTimeout bounds the policy evaluation of one authorize call (default
+	// engine.DefaultDecisionTimeout, 1s); past it the decision fails closed with
+	// ENGINE_ERROR.
+	DecisionTimeout time.Duration
 }
 
 // Kavach is an open Kavach instance. It is safe for concurrent use.
@@ -134,6 +138,7 @@ func (k *Kavach) start(ctx context.Context, cfg Config) error {
 		Custom:             custom,
 		Store:              k.store,
 		PendingApprovalTTL: cfg.PendingApprovalTTL,
+		DecisionTimeout:    cfg.DecisionTimeout,
 		OnApprovalRequested: func(r *agent.ApprovalRequest) {
 			if k.notifier != nil {
 				k.notifier.Notify("approval.requested", r)

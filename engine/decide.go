@@ -10,6 +10,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 
+	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/api"
 )
 
@@ -86,14 +87,29 @@ type customDeny struct {
 	Reason string `json:"reason"`
 }
 
+// Errors behind an ENGINE_ERROR that are not failures of the engine's parts. Result.Err
+// wraps them; test with errors.Is.
+var (
+	// ErrDeadline: the policy evaluation ran past Config.DecisionTimeout.
+	ErrDeadline = errors.New("the decision ran past its deadline")
+	// ErrCallerGone: the caller's context ended (cancelled, or past the caller's own
+	// deadline) before the decision was made. The decision still fails closed; it says
+	// nothing about the engine's health.
+	ErrCallerGone = errors.New("the caller went away before the decision was made")
+)
+
 // Decide evaluates a request and carries out its obligations. It never panics and never
 // allows on an internal error: any failure, a recovered panic included, is ENGINE_ERROR.
+// The policy evaluation runs under Config.DecisionTimeout.
 func (e *Engine) Decide(ctx context.Context, req Request) (res Result) {
 	defer func() {
 		if r := recover(); r != nil {
 			res = engineError(fmt.Errorf("panic: %v", r))
 		}
 	}()
+	if err := ctx.Err(); err != nil {
+		return callerGone(err)
+	}
 	p, revision, err := e.evalPure(ctx, req)
 	if err != nil {
 		res = engineError(err)
@@ -108,6 +124,9 @@ func (e *Engine) Decide(ctx context.Context, req Request) (res Result) {
 	switch p.Code {
 	case api.Allowed:
 		res = e.settle(ctx, req, p)
+		if res.Code == api.EngineError && ctx.Err() != nil {
+			res = callerGone(fmt.Errorf("%w (%w)", res.Err, ctx.Err()))
+		}
 		res.TenantID, res.OwnerID = p.Agent.Tenant, p.Agent.Owner
 	case api.PolicyDenied:
 		res.Code, res.Reason = policyDenial(p.Deny)
@@ -271,6 +290,7 @@ var (
 	inArguments = ast.InternedTerm("arguments")
 	inNowNS     = ast.InternedTerm("now_ns")
 	inIP        = ast.InternedTerm("ip")
+	inLongArgs  = ast.InternedTerm("long_args")
 )
 
 // buildInput makes the policy's input directly as an AST value: no JSON round trip.
@@ -290,7 +310,7 @@ func buildInput(req Request) (ast.Value, error) {
 	for s := range strings.SplitSeq(req.Resource, ":") {
 		segs = append(segs, ast.StringTerm(s))
 	}
-	terms := make([][2]*ast.Term, 7, 8)
+	terms := make([][2]*ast.Term, 7, 9)
 	terms[0] = [2]*ast.Term{inAgentID, ast.StringTerm(req.AgentID)}
 	terms[1] = [2]*ast.Term{inAction, ast.StringTerm(req.Action)}
 	terms[2] = [2]*ast.Term{inResource, ast.StringTerm(req.Resource)}
@@ -301,11 +321,42 @@ func buildInput(req Request) (ast.Value, error) {
 	if req.IP != "" {
 		terms = append(terms, [2]*ast.Term{inIP, ast.StringTerm(req.IP)})
 	}
+	if long := longArguments(req.Arguments); long != nil {
+		terms = append(terms, [2]*ast.Term{inLongArgs, long})
+	}
 	return ast.NewObject(terms...), nil
 }
 
+// longArguments names the string arguments longer than agent.MaxMatchedValueLen bytes, as
+// {name: true}, or returns nil when there are none (nearly always). The policy fails their
+// patterns without matching them: the cost of a match grows with the value's length.
+func longArguments(args map[string]any) *ast.Term {
+	var long [][2]*ast.Term
+	for name, v := range args {
+		if s, ok := v.(string); ok && len(s) > agent.MaxMatchedValueLen {
+			long = append(long, [2]*ast.Term{ast.StringTerm(name), ast.InternedTerm(true)})
+		}
+	}
+	if long == nil {
+		return nil
+	}
+	return ast.ObjectTerm(long...)
+}
+
+// engineError is the fail-closed answer to an internal error. Its reason says when the
+// caller went away or the deadline passed; other causes stay in Err, for logs.
 func engineError(err error) Result {
+	switch {
+	case errors.Is(err, ErrCallerGone):
+		return Result{Code: api.EngineError, Reason: "the caller went away before the decision was made: denied", Err: err}
+	case errors.Is(err, ErrDeadline):
+		return Result{Code: api.EngineError, Reason: "internal error: the decision ran past its deadline and failed closed", Err: err}
+	}
 	return Result{Code: api.EngineError, Reason: "internal error: the decision failed closed", Err: err}
+}
+
+func callerGone(err error) Result {
+	return engineError(fmt.Errorf("%w: %w", ErrCallerGone, err))
 }
 
 // policyDenial reports a custom deny: its code if the rule names a denial code Kavach

@@ -6,6 +6,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
 	"github.com/open-policy-agent/opa/v1/topdown/cache"
 
 	"github.com/kavachos/kavach-go/agent"
@@ -25,6 +27,11 @@ const Query = "data.kavach.authz.decision"
 
 // DefaultPendingApprovalTTL is how long an approval request waits for a human.
 const DefaultPendingApprovalTTL = 15 * time.Minute
+
+// DefaultDecisionTimeout bounds one decision's policy evaluation when Config says nothing.
+// A decision normally takes well under a millisecond; the deadline is there for the
+// pathological ones (costly argument patterns on many permissions, a runaway custom rule).
+const DefaultDecisionTimeout = time.Second
 
 // regexCacheEntries bounds OPA's cache of compiled regular expressions and globs, which
 // holds only 100 by default: more distinct argument patterns than that would recompile a
@@ -45,6 +52,12 @@ type Config struct {
 	// Custom is the first revision of custom rules (from a policy directory); bundles
 	// replace it later through Activate. Nil: the embedded policies alone.
 	Custom *PolicySet
+	// DecisionTimeout bounds the policy evaluation of one decision (default
+	// DefaultDecisionTimeout, 1s). An evaluation past it is cancelled and the decision
+	// fails closed with ENGINE_ERROR (ErrDeadline). A regular-expression match already
+	// running finishes first: argument patterns are bounded at write time so that one
+	// match is short.
+	DecisionTimeout time.Duration
 }
 
 // Engine is safe for concurrent use.
@@ -80,6 +93,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	if cfg.DefaultApprovalGrantTTL <= 0 {
 		cfg.DefaultApprovalGrantTTL = time.Hour
+	}
+	if cfg.DecisionTimeout <= 0 {
+		cfg.DecisionTimeout = DefaultDecisionTimeout
 	}
 	entries := regexCacheEntries
 	set := &agentSet{agents: map[string]*compiledAgent{}}
@@ -301,14 +317,40 @@ func (e *Engine) EffectiveGrants(ctx context.Context, a *agent.Agent) ([]Grant, 
 // data read): the engine reports its own metrics.
 var noMetrics = metrics.NoOp()
 
-// evaluate runs the active revision's query on one input and names the revision.
+// evaluate runs the active revision's query on one input, under the decision deadline, and
+// names the revision. An evaluation cut short says why: ErrCallerGone when the caller's own
+// context ended, ErrDeadline when the deadline passed.
+//
+// The evaluation is cancelled through OPA's Cancel, set by a timer and by the caller's
+// context, rather than by a context with a deadline: OPA would start a goroutine per
+// evaluation to watch that context.
 func (e *Engine) evaluate(ctx context.Context, input ast.Value, opts ...rego.EvalOption) (rego.ResultSet, string, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
+	c := topdown.NewCancel()
+	cancel := c.Cancel
+	deadline := time.AfterFunc(e.cfg.DecisionTimeout, cancel)
+	defer deadline.Stop()
+	if ctx.Done() != nil { // a context that can end
+		defer context.AfterFunc(ctx, cancel)()
+	}
 	// The value cache must be passed per evaluation: a prepared query does not carry the
 	// one given to rego.New, and OPA then falls back to a global cache of 100 regexes.
-	rs, err := e.active.query.Eval(ctx, append(opts, rego.EvalParsedInput(input), rego.EvalInterQueryBuiltinValueCache(e.cache), rego.EvalMetrics(noMetrics))...)
+	rs, err := e.active.query.Eval(ctx, append(opts, rego.EvalParsedInput(input), rego.EvalExternalCancel(c),
+		rego.EvalInterQueryBuiltinValueCache(e.cache), rego.EvalMetrics(noMetrics))...)
+	if err != nil && cancelled(err) {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w: %w", ErrCallerGone, err)
+		} else {
+			err = fmt.Errorf("%w (%s): %w", ErrDeadline, e.cfg.DecisionTimeout, err)
+		}
+	}
 	return rs, e.active.revision, err
+}
+
+// cancelled reports whether err is OPA's cancellation of an evaluation or a context's end.
+func cancelled(err error) bool {
+	return topdown.IsCancel(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // Stats counts how the engine's data changed: full loads versus single-agent updates.

@@ -9,6 +9,8 @@
 #   arguments  the call's top-level arguments (an object, possibly empty)
 #   ip         the client address, absent when unknown
 #   now_ns     the time of the call in nanoseconds since the Unix epoch
+#   long_args  {name: true} for each string argument longer than the longest value matched
+#              against a pattern (4096 bytes); absent when there is none
 #
 # Data, compiled by the engine from agents, their permissions and delegated grants (see
 # engine/compile.go) and served on demand, one agent at a time:
@@ -136,9 +138,11 @@ minute_of_week(tz) := ((day_number[time.weekday([input.now_ns, tz])] * 24 + h) *
 day_number := {"Sunday": 0, "Monday": 1, "Tuesday": 2, "Wednesday": 3, "Thursday": 4, "Friday": 5, "Saturday": 6}
 
 # Argument patterns are anchored regular expressions on top-level string arguments; a
-# missing or non-string argument fails.
+# missing or non-string argument fails, and so does one too long to be matched (the cost of a
+# match grows with the value's length, so such a value is never matched).
 arg_ok(a) if {
 	v := input.arguments[a.name]
 	is_string(v)
+	not input.long_args[a.name]
 	regex.match(a.re, v)
 }

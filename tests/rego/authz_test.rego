@@ -36,7 +36,7 @@ decide(c) := authz.decision if {
 		with input as case_input(c)
 }
 
-case_input(c) := object.union(
+case_input(c) := object.union_n([
 	{
 		"agent_id": c.name,
 		"action": c.request.action,
@@ -45,7 +45,16 @@ case_input(c) := object.union(
 		"now_ns": time.parse_rfc3339_ns(c.at),
 	},
 	{k: v | some k, v in c.request; k == "ip"},
-)
+	long_args(object.get(c.request, "arguments", {})),
+])
+
+# The engine names the string arguments longer than 4096 bytes, the longest value matched
+# against a pattern (agent.MaxMatchedValueLen). The table's values are ASCII: characters
+# are bytes.
+long_args(args) := {"long_args": long} if {
+	long := {k: true | some k, v in args; is_string(v); count(v) > 4096}
+	count(long) > 0
+} else := {}
 
 stateful := {"RATE_LIMITED", "APPROVAL_REQUIRED", "APPROVAL_DENIED"}
 
@@ -179,6 +188,12 @@ test_argument_patterns_are_anchored_by_the_compiler if {
 	authz.failed(g) == "ARGUMENT_NOT_ALLOWED" with input as req({"arguments": {"b": "dev2"}})
 	authz.failed(g) == "ARGUMENT_NOT_ALLOWED" with input as req({"arguments": {"b": ["dev"]}})
 	authz.failed(g) == "ARGUMENT_NOT_ALLOWED" with input as req({})
+}
+
+test_long_arguments_fail_without_being_matched if {
+	g := grant({"args": [{"name": "b", "re": "^(?:a*)$"}]})
+	not authz.failed(g) with input as req({"arguments": {"b": "aaa", "body": "x"}, "long_args": {"body": true}})
+	authz.failed(g) == "ARGUMENT_NOT_ALLOWED" with input as req({"arguments": {"b": "aaa"}, "long_args": {"b": true}})
 }
 
 test_window_spans_are_minutes_of_the_local_week if {
