@@ -3,7 +3,6 @@ package agent
 import (
 	"fmt"
 	"net/netip"
-	"regexp"
 	"strings"
 	"time"
 	"unicode"
@@ -162,11 +161,8 @@ func (c *Constraints) Validate(field string) error {
 		if name == "" {
 			return invalid(field+".argumentPatterns", "argument name must not be empty")
 		}
-		if len(re) > MaxPatternLen {
-			return invalid(f, "longer than %d bytes", MaxPatternLen)
-		}
-		if _, err := regexp.Compile(re); err != nil {
-			return invalid(f, "not a valid regular expression: %v", err)
+		if err := ValidateArgumentPattern(re); err != nil {
+			return invalid(f, "%v", err)
 		}
 	}
 	if ap := c.Approval; ap != nil {
