@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/netip"
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/api"
@@ -27,6 +27,9 @@ func (k *Kavach) Authorize(ctx context.Context, agentID string, req api.Authoriz
 	}
 	if err := validateCall(req, cc); err != nil {
 		return nil, err
+	}
+	if agentID == "" || len(agentID) > agent.MaxIDLen || !utf8.ValidString(agentID) {
+		return nil, invalidField("agentId", "must be 1 to %d bytes of UTF-8", agent.MaxIDLen)
 	}
 	start := time.Now()
 	res := k.decide(ctx, act, agentID, req, cc)
@@ -167,9 +170,12 @@ func validateCall(req api.AuthorizeRequest, cc api.CallContext) error {
 		return invalidField("resource", "%v", err)
 	}
 	if cc.IP != "" {
-		if _, err := netip.ParseAddr(cc.IP); err != nil {
-			return invalidField("context.ip", "not an IP address")
+		if err := agent.ValidateIP("context.ip", cc.IP); err != nil {
+			return apiError(err)
 		}
+	}
+	if len(cc.UserAgent) > agent.MaxUserAgentLen || !utf8.ValidString(cc.UserAgent) {
+		return invalidField("context.userAgent", "must be at most %d bytes of UTF-8", agent.MaxUserAgentLen)
 	}
 	if len(req.Arguments) > 0 {
 		b, err := json.Marshal(req.Arguments)

@@ -273,6 +273,9 @@ func TestAuthorizeIsolationAndBadInput(t *testing.T) {
 			{"resource", api.AuthorizeRequest{Action: "read", Resource: "mcp:*"}, api.CallContext{}},
 			{"resource", api.AuthorizeRequest{Action: "read", Resource: ""}, api.CallContext{}},
 			{"context.ip", read, api.CallContext{IP: "not-an-ip"}},
+			{"context.ip", read, api.CallContext{IP: "fe80::1%eth0"}},
+			{"context.ip", read, api.CallContext{IP: "10.0.0.1\r\nX-Injected: 1"}},
+			{"context.userAgent", read, api.CallContext{UserAgent: string(make([]byte, 600))}},
 			{"arguments", api.AuthorizeRequest{Action: "read", Resource: "a", Arguments: map[string]any{"big": string(make([]byte, 70<<10))}}, api.CallContext{}},
 		}
 		for _, b := range bad {
@@ -280,6 +283,13 @@ func TestAuthorizeIsolationAndBadInput(t *testing.T) {
 			var ae *api.Error
 			if !errors.As(err, &ae) || ae.Field != b.field {
 				t.Errorf("%s: want invalid input naming it, got %v", b.field, err)
+			}
+		}
+		for _, id := range []string{string(make([]byte, 1<<20)), "agt_\xff"} {
+			_, err := f.k.Authorize(alice, id, read, api.CallContext{})
+			var ae *api.Error
+			if !errors.As(err, &ae) || ae.Field != "agentId" {
+				t.Errorf("agent id of %d bytes: want invalid input naming agentId, got %v", len(id), err)
 			}
 		}
 	})

@@ -11,7 +11,6 @@ import (
 // "mcp:github:*" matches "mcp:github:repos" and "mcp:github:repos:42" but not "mcp:github".
 
 const (
-	maxResourceLen      = 512
 	maxResourceSegments = 32
 )
 
@@ -29,8 +28,8 @@ func validateResource(s string, pattern bool) error {
 	if s == "" {
 		return fmt.Errorf("must not be empty")
 	}
-	if len(s) > maxResourceLen {
-		return fmt.Errorf("longer than %d bytes", maxResourceLen)
+	if len(s) > MaxResourceLen {
+		return fmt.Errorf("longer than %d bytes", MaxResourceLen)
 	}
 	segs := strings.Split(s, ":")
 	if len(segs) > maxResourceSegments {

@@ -40,9 +40,9 @@ type Decision struct {
 	RetryAfter agent.Duration `json:"retryAfter,omitempty"`
 }
 
-// Limits on an authorize request.
+// Limits on an authorize request (the others are agent's, see agent/limits.go).
 const (
-	MaxActionLen     = 128
+	MaxActionLen     = agent.MaxActionLen
 	MaxArgumentBytes = 64 << 10
 )
 
