@@ -113,8 +113,11 @@ type Pipeline struct {
 	sending sync.RWMutex
 	stopped atomic.Bool
 
+	flushing sync.Mutex // held while invalid-token summaries are written
+
 	mu       sync.Mutex
 	started  bool
+	stopping bool // set by Stop before its last flush: no more events are folded
 	buckets  map[bucketKey]*bucket
 	touched  map[string]bool // tenants written since the last checkpoint
 	failures int             // consecutive failed commits
@@ -174,11 +177,11 @@ func (p *Pipeline) Start(context.Context) error {
 	if p.started {
 		return nil
 	}
-	p.started = true
 	spooled, err := readSpool(p.cfg.SpoolFile)
 	if err != nil {
 		return err
 	}
+	p.started = true
 	p.Set(lifecycle.OK, "")
 	go p.writer(spooled)
 	go p.ticker()
@@ -194,6 +197,7 @@ func (p *Pipeline) Stop(ctx context.Context) error {
 		p.mu.Unlock()
 		return nil
 	}
+	p.stopping = true
 	p.mu.Unlock()
 	p.flushBuckets(ctx)
 	p.sending.Lock()
@@ -283,6 +287,9 @@ func (p *Pipeline) await(ctx context.Context, id string, w *waiter) error {
 				return fmt.Errorf("audit: event %s not committed within %s", id, p.cfg.SyncTimeout)
 			}
 		case <-ctx.Done():
+			// A queued event is withdrawn; one the writer holds may still be committed, but
+			// its caller has gone and reads no answer.
+			w.state.CompareAndSwap(waitQueued, waitAbandoned)
 			return ctx.Err()
 		}
 	}
@@ -337,7 +344,7 @@ func (p *Pipeline) ticker() {
 		case <-flush.C:
 			p.flushBuckets(context.Background())
 		case <-cp.C:
-			p.checkpoint()
+			p.checkpoint(context.Background())
 		case <-p.stop:
 			return
 		}
@@ -345,7 +352,7 @@ func (p *Pipeline) ticker() {
 }
 
 // checkpoint signs the head of every chain written since the last checkpoint.
-func (p *Pipeline) checkpoint() {
+func (p *Pipeline) checkpoint(ctx context.Context) {
 	if p.cfg.Signer == nil {
 		return
 	}
@@ -354,7 +361,7 @@ func (p *Pipeline) checkpoint() {
 	clear(p.touched)
 	p.mu.Unlock()
 	for tenant := range tenants {
-		if err := p.cfg.Signer.Checkpoint(context.Background(), p.cfg.Store, tenant); err != nil {
+		if err := p.cfg.Signer.Checkpoint(ctx, p.cfg.Store, tenant); err != nil {
 			p.log.Error("audit: checkpoint failed", "tenant", tenant, "error", err)
 			continue
 		}

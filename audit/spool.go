@@ -38,6 +38,9 @@ func writeRejected(path string, e *store.AuditEvent, log *slog.Logger) {
 }
 
 func appendLines(path string, events []*store.AuditEvent) error {
+	if err := dropTornLine(path); err != nil {
+		return fmt.Errorf("audit spool: %w", err)
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("audit spool: %w", err)
@@ -61,6 +64,19 @@ func appendLines(path string, events []*store.AuditEvent) error {
 	return f.Close()
 }
 
+// dropTornLine cuts a last line a crash left unfinished, so that what is appended next
+// starts a line of its own.
+func dropTornLine(path string) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) || len(b) == 0 || b[len(b)-1] == '\n' {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return os.Truncate(path, int64(bytes.LastIndexByte(b, '\n')+1))
+}
+
 // readSpool returns the spooled events (none when there is no file). A torn last line (a
 // crash while spooling) is skipped: its events were not yet acknowledged as spooled.
 func readSpool(path string) ([]*store.AuditEvent, error) {
@@ -75,6 +91,7 @@ func readSpool(path string) ([]*store.AuditEvent, error) {
 		return nil, fmt.Errorf("audit spool: %w", err)
 	}
 	var out []*store.AuditEvent
+	seen := map[string]bool{}
 	for line := range bytes.Lines(b) {
 		if !bytes.HasSuffix(line, []byte("\n")) {
 			break
@@ -85,7 +102,10 @@ func readSpool(path string) ([]*store.AuditEvent, error) {
 		if err := dec.Decode(&e); err != nil {
 			return nil, fmt.Errorf("audit spool %s: line %d: %w", path, len(out)+1, err)
 		}
-		out = append(out, &e)
+		if !seen[e.ID] { // one event once, however often it was spooled
+			seen[e.ID] = true
+			out = append(out, &e)
+		}
 	}
 	return out, nil
 }

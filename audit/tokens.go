@@ -40,6 +40,9 @@ func (p *Pipeline) aggregate(e *store.AuditEvent) (bool, *waiter) {
 	key := bucketKey{e.TenantID, e.IP}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.stopping {
+		return false, nil // queued on its own, or refused once stopped: never folded unseen
+	}
 	b, ok := p.buckets[key]
 	if !ok {
 		p.buckets[key] = &bucket{since: e.Time}
@@ -66,6 +69,8 @@ func (p *Pipeline) aggregate(e *store.AuditEvent) (bool, *waiter) {
 // flushBuckets writes a summary for every bucket that folded events, and starts a new
 // interval.
 func (p *Pipeline) flushBuckets(ctx context.Context) {
+	p.flushing.Lock() // the ticker's flush and Stop's never interleave
+	defer p.flushing.Unlock()
 	p.mu.Lock()
 	buckets := p.buckets
 	p.buckets = map[bucketKey]*bucket{}

@@ -20,8 +20,9 @@ const failingAfter = 3
 // for a batch to fill: a commit costs far more than an event in it.
 func (p *Pipeline) writer(spooled []*store.AuditEvent) {
 	defer close(p.writerEnd)
-	if left := p.replay(spooled); left != nil {
-		p.spool(append(left, p.drainQueue()...))
+	if !p.replay(spooled) {
+		// The spooled events are still in the spool file: add only what came since.
+		p.spool(p.drainQueue())
 		return
 	}
 	var wait *time.Timer
@@ -50,18 +51,19 @@ func (p *Pipeline) writer(spooled []*store.AuditEvent) {
 					return
 				}
 			}
-			p.checkpoint()
+			p.checkpoint(p.abort) // a stop past its deadline does not wait on a hung connection
 			return
 		}
 	}
 }
 
 // replay commits the events a previous Stop spooled, before anything new, and removes the
-// spool file once all are in the ledger. Appends are idempotent, so events that were in
-// fact committed before they were spooled are not written twice.
-func (p *Pipeline) replay(events []*store.AuditEvent) []item {
+// spool file once all are in the ledger; it reports whether it got that far (an abort
+// leaves the file as it was). Appends are idempotent, so events that were in fact
+// committed before they were spooled are not written twice.
+func (p *Pipeline) replay(events []*store.AuditEvent) bool {
 	if len(events) == 0 {
-		return nil
+		return true
 	}
 	p.log.Warn("audit: writing events spooled at the last stop", "events", len(events), "file", p.cfg.SpoolFile)
 	for start := 0; start < len(events); start += p.cfg.MaxBatch {
@@ -71,15 +73,12 @@ func (p *Pipeline) replay(events []*store.AuditEvent) []item {
 			batch[i] = item{e: e}
 		}
 		if left := p.writeBatch(batch); left != nil {
-			for _, e := range events[start+len(chunk):] {
-				left = append(left, item{e: e})
-			}
-			return left
+			return false
 		}
 		p.replayed.Add(int64(len(chunk)))
 	}
 	removeSpool(p.cfg.SpoolFile, p.log)
-	return nil
+	return true
 }
 
 // take adds to batch whatever is queued now, up to MaxBatch.
@@ -113,12 +112,15 @@ func (p *Pipeline) fill(batch []item, wait *time.Timer) []item {
 }
 
 // drainQueue empties the queue after the writer gave up; Stop has closed it to senders.
+// Events their callers abandoned are left out: those callers were told they failed.
 func (p *Pipeline) drainQueue() []item {
 	var out []item
 	for {
 		select {
 		case it := <-p.queue:
-			out = append(out, it)
+			if it.w == nil || it.w.state.CompareAndSwap(waitQueued, waitTaken) {
+				out = append(out, it)
+			}
 		default:
 			return out
 		}
@@ -256,7 +258,9 @@ func (p *Pipeline) setAside(batch []item, ie *store.IntegrityError) []item {
 }
 
 // spool writes what the writer could not commit before Stop's deadline to the spool file,
-// and answers the sync callers still waiting.
+// synced, and answers the sync callers still waiting: their events are durably accepted
+// (the next start commits them), so they are told so; if the spool cannot be written they
+// are told the event was not committed (those events, logged in full, may still have been).
 func (p *Pipeline) spool(left []item) {
 	if len(left) == 0 {
 		return
@@ -264,11 +268,14 @@ func (p *Pipeline) spool(left []item) {
 	events := make([]*store.AuditEvent, len(left))
 	for i, it := range left {
 		events[i] = it.e
+	}
+	err := writeSpool(p.cfg.SpoolFile, events)
+	for _, it := range left {
 		if it.w != nil {
-			it.w.done <- ErrStopped
+			it.w.done <- err // nil once spooled
 		}
 	}
-	if err := writeSpool(p.cfg.SpoolFile, events); err != nil {
+	if err != nil {
 		for _, e := range events {
 			p.log.Error("audit: event not committed at stop and not spooled", "event", e, "error", err)
 		}

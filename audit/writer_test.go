@@ -226,3 +226,136 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 }
+
+// TestSpoolSurvivesStopsWhileTheLedgerStaysDown: a start that cannot commit its spool adds
+// only what came since to it, and the start that can commits each event once.
+func TestSpoolSurvivesStopsWhileTheLedgerStaysDown(t *testing.T) {
+	t.Parallel()
+	g := &gated{Store: sqliteStore(t)}
+	g.down.Store(true)
+	spool := filepath.Join(t.TempDir(), "audit.spool")
+	stopSoon := func(p *audit.Pipeline) {
+		sctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		p.Stop(sctx)
+	}
+	first := audit.NewPipeline(audit.Config{Store: g, SpoolFile: spool})
+	first.Start(ctx)
+	record(t, first, 5, 1)
+	stopSoon(first)
+	second := audit.NewPipeline(audit.Config{Store: g, SpoolFile: spool})
+	if err := second.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	record(t, second, 3, 1)
+	stopSoon(second)
+	g.down.Store(false)
+	third := audit.NewPipeline(audit.Config{Store: g, SpoolFile: spool})
+	if err := third.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := third.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(ledgerIDs(t, g, "default")) + len(ledgerIDs(t, g, "acme")); n != 8 || third.Stats().Replayed != 8 {
+		t.Fatalf("%d of 8 spooled events in the ledger, %d replayed", n, third.Stats().Replayed)
+	}
+}
+
+// TestAbandonedSyncEventsAreNeitherWrittenNorSpooled: a sync caller told its event was not
+// committed (timeout, or its own context ending) never finds it in the ledger later, and a
+// caller whose event was spooled at stop finds it there after the next start.
+func TestAbandonedSyncEventsAreNeitherWrittenNorSpooled(t *testing.T) {
+	t.Parallel()
+	g := &gated{Store: sqliteStore(t)}
+	spool := filepath.Join(t.TempDir(), "audit.spool")
+	p := audit.NewPipeline(audit.Config{Store: g, Sync: true, MaxBatch: 1, SyncTimeout: 100 * time.Millisecond, SpoolFile: spool})
+	p.Start(ctx)
+	// The first event's commit goes through but its answer is lost, and then the ledger is
+	// down: the writer keeps retrying it, its caller waits, and later events stay queued.
+	g.lost.Store(1)
+	inDoubt := event("default", 1)
+	answered := make(chan error, 1)
+	g.gate = make(chan struct{})
+	go func() { answered <- p.Record(ctx, inDoubt) }()
+	g.gate <- struct{}{} // the first attempt
+	g.down.Store(true)
+	close(g.gate)
+	timedOut, cancelled := event("default", 2), event("default", 3)
+	if err := p.Record(ctx, timedOut); err == nil {
+		t.Fatal("a queued sync event must time out while the writer is stuck")
+	}
+	cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := p.Record(cctx, cancelled); err == nil {
+		t.Fatal("a caller whose context ends must not be told its event was committed")
+	}
+	sctx, stop := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer stop()
+	p.Stop(sctx)
+	if err := <-answered; err != nil {
+		t.Fatalf("the event in doubt was spooled, so its caller is told it is kept: %v", err)
+	}
+	g.down.Store(false)
+	next := audit.NewPipeline(audit.Config{Store: g, SpoolFile: spool})
+	next.Start(ctx)
+	if err := next.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ids := ledgerIDs(t, g, "default")
+	if ids[inDoubt.ID] == nil || ids[timedOut.ID] != nil || ids[cancelled.ID] != nil || len(ids) != 1 {
+		t.Fatalf("ledger: in doubt %v, timed out %v, cancelled %v, %d events", ids[inDoubt.ID] != nil,
+			ids[timedOut.ID] != nil, ids[cancelled.ID] != nil, len(ids))
+	}
+}
+
+// TestNoInvalidTokenIsFoldedAfterStop: once Stop has written the summaries, an invalid
+// token is refused like any other event rather than folded into a summary nobody writes.
+func TestNoInvalidTokenIsFoldedAfterStop(t *testing.T) {
+	t.Parallel()
+	p := audit.NewPipeline(audit.Config{Store: sqliteStore(t), InvalidTokenInterval: time.Hour})
+	p.Start(ctx)
+	garbage := func() *store.AuditEvent {
+		e := event("default", 1)
+		e.AgentID, e.Code, e.Result, e.IP = "", "TOKEN_INVALID", audit.ResultDenied, "198.51.100.1"
+		return e
+	}
+	for range 2 {
+		if err := p.Record(ctx, garbage()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Record(ctx, garbage()); !errors.Is(err, audit.ErrStopped) {
+		t.Fatalf("an invalid token after Stop: %v, want ErrStopped", err)
+	}
+}
+
+// TestSpoolAfterATornLine: a crash in the middle of spooling leaves a partial line; the next
+// spool starts a line of its own and every complete event is read back.
+func TestSpoolAfterATornLine(t *testing.T) {
+	t.Parallel()
+	g := &gated{Store: sqliteStore(t)}
+	spool := filepath.Join(t.TempDir(), "audit.spool")
+	if err := os.WriteFile(spool, []byte(`{"id":"torn","tenan`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.down.Store(true)
+	p := audit.NewPipeline(audit.Config{Store: g, SpoolFile: spool})
+	p.Start(ctx)
+	record(t, p, 4, 1)
+	sctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	p.Stop(sctx)
+	g.down.Store(false)
+	next := audit.NewPipeline(audit.Config{Store: g, SpoolFile: spool})
+	if err := next.Start(ctx); err != nil {
+		t.Fatalf("a spool with a torn line: %v", err)
+	}
+	next.Stop(ctx)
+	if n := len(ledgerIDs(t, g, "default")) + len(ledgerIDs(t, g, "acme")); n != 4 {
+		t.Fatalf("%d of 4 events", n)
+	}
+}
