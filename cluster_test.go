@@ -219,3 +219,29 @@ func TestRateLimitsAndApprovalsAreSharedAcrossInstances(t *testing.T) {
 		t.Fatalf("a one-use approval was used %d times across two instances", used)
 	}
 }
+
+// TestOwnCommitReachesTheEngineThroughTheFeed: a change committed to this instance's own
+// SQLite file whose engine update never happened (the caller went away after the commit)
+// still takes effect: the feed announces every commit, this process's included.
+func TestOwnCommitReachesTheEngineThroughTheFeed(t *testing.T) {
+	k, err := kavach.Open(context.Background(), kavach.Config{Database: "sqlite://" + filepath.Join(t.TempDir(), "k.db"),
+		Audit: kavach.AuditConfig{SigningKey: testAuditKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	x, err := k.Agents().Create(root, api.CreateAgentRequest{OwnerID: "o", Name: "x", Permissions: []agent.Permission{{Resource: "mcp:github:*", Actions: []string{"read"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Store().UpdateAgent(context.Background(), x.ID, func(a *agent.Agent) error {
+		a.Status = agent.StatusRevoked
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	propagation(t, func() *api.Decision {
+		d, _ := k.Authorize(root, x.ID, api.AuthorizeRequest{Action: "read", Resource: "mcp:github:repos"}, api.CallContext{})
+		return d
+	}, func(d *api.Decision) bool { return d.Code == api.AgentRevoked })
+}

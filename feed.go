@@ -128,7 +128,9 @@ func (f *feed) resync(ctx context.Context) error {
 	return nil
 }
 
-func (f *feed) apply(ctx context.Context, c store.Change) {
+// apply brings one changed object up to date. A change that cannot be applied is returned:
+// the store then reconnects and resyncs everything.
+func (f *feed) apply(ctx context.Context, c store.Change) error {
 	var err error
 	switch c.Kind {
 	case "agent":
@@ -143,12 +145,10 @@ func (f *feed) apply(ctx context.Context, c store.Change) {
 	f.changes++
 	f.mu.Unlock()
 	if err != nil && !store.IsNotFound(err) && ctx.Err() == nil {
-		// The change could not be applied: treat the state as lost until a resync.
 		f.k.log.Error("change not applied; resyncing", "kind", c.Kind, "id", c.ID, "error", err)
-		if rerr := f.resync(ctx); rerr != nil {
-			f.lost(rerr)
-		}
+		return err
 	}
+	return nil
 }
 
 func (f *feed) lost(err error) {

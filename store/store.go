@@ -247,8 +247,10 @@ type ChangeHandler struct {
 	// Synced runs after each (re)connection, once listening: everything committed before it
 	// must be reloaded there, since changes made while disconnected were not announced.
 	Synced func(ctx context.Context) error
-	// Changed runs for each change announced while connected.
-	Changed func(ctx context.Context, c Change)
+	// Changed runs for each change announced while connected. An error means the change
+	// could not be applied: the backend drops the connection, reports Lost, and calls
+	// Synced once it is back, so the state is reloaded rather than left stale.
+	Changed func(ctx context.Context, c Change) error
 	// Lost runs when the connection is lost; Synced follows once it is back.
 	Lost func(err error)
 }
@@ -272,7 +274,7 @@ func (h ChangeHandler) NoteSynced(synced *bool) ChangeHandler {
 // ChangeFeed is implemented by stores that several instances or processes share: Postgres
 // (instances behind a load balancer) and SQLite (a server and the CLI on one file). It
 // announces every committed change to agents (their tokens included), delegations and API
-// keys; SQLite leaves out the changes the same Store made, which its caller has applied.
+// keys, the ones the same Store made included.
 type ChangeFeed interface {
 	// WatchChanges listens until ctx ends, reconnecting with back-off.
 	WatchChanges(ctx context.Context, h ChangeHandler) error

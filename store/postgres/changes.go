@@ -84,7 +84,9 @@ func (s *Store) listen(ctx context.Context, h store.ChangeHandler) error {
 		}
 		kind, id, ok := strings.Cut(n.Payload, ":")
 		if ok && h.Changed != nil {
-			h.Changed(ctx, store.Change{Kind: kind, ID: id})
+			if err := h.Changed(ctx, store.Change{Kind: kind, ID: id}); err != nil {
+				return fmt.Errorf("change feed: %s %s not applied: %w", kind, id, err)
+			}
 		}
 	}
 }

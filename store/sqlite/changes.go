@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/kavachos/kavach-go/store"
@@ -14,8 +13,10 @@ var _ store.ChangeFeed = (*Store)(nil)
 
 // Several processes may open one database file — a server and the CLI beside it. Triggers
 // log every committed change to agents, delegations and API keys in the changes table,
-// inside the writing transaction (migration 0009), and WatchChanges announces the ones
-// other processes made, as Postgres's NOTIFY does for instances sharing a database.
+// inside the writing transaction (migration 0009), and WatchChanges announces them, as
+// Postgres's NOTIFY does for instances sharing a database. A process's own changes are
+// announced back to it too: applying one again is harmless, and it repairs an engine
+// update that failed after the commit (a caller that went away, say).
 
 const (
 	// DefaultChangePoll is how often WatchChanges asks SQLite whether another connection
@@ -29,53 +30,6 @@ const (
 	// (a stopped process) reloads everything when it resumes.
 	changesKept = time.Hour
 )
-
-// ownChanges remembers the change rows this Store's own transactions wrote: the caller
-// already applied those, so WatchChanges does not announce them again.
-type ownChanges struct {
-	mu     sync.Mutex
-	ranges [][2]int64 // (lo, hi]: seqs written by one transaction
-}
-
-func (o *ownChanges) add(lo, hi int64) {
-	if hi <= lo {
-		return
-	}
-	o.mu.Lock()
-	o.ranges = append(o.ranges, [2]int64{lo, hi})
-	o.mu.Unlock()
-}
-
-func (o *ownChanges) remove(lo, hi int64) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	keep := o.ranges[:0]
-	for _, r := range o.ranges {
-		if r != [2]int64{lo, hi} {
-			keep = append(keep, r)
-		}
-	}
-	o.ranges = keep
-}
-
-// mine reports whether seq was written here, forgetting ranges at or below after.
-func (o *ownChanges) mine(seq, after int64) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	keep := o.ranges[:0]
-	found := false
-	for _, r := range o.ranges {
-		if r[1] <= after {
-			continue
-		}
-		keep = append(keep, r)
-		if seq > r[0] && seq <= r[1] {
-			found = true
-		}
-	}
-	o.ranges = keep
-	return found
-}
 
 // lastChange returns the newest change seq visible to q.
 func lastChange(ctx context.Context, q queryRower) (int64, error) {
@@ -216,9 +170,7 @@ func (w *watcher) catchUp(ctx context.Context) error {
 			rows.Close()
 			return fmt.Errorf("change feed: %w", err)
 		}
-		if !w.s.own.mine(seq, w.pos) {
-			changes = append(changes, c)
-		}
+		changes = append(changes, c)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("change feed: %w", err)
@@ -226,7 +178,9 @@ func (w *watcher) catchUp(ctx context.Context) error {
 	w.pos = last
 	for _, c := range changes {
 		if w.h.Changed != nil {
-			w.h.Changed(ctx, c)
+			if err := w.h.Changed(ctx, c); err != nil {
+				return fmt.Errorf("change feed: %s %s not applied: %w", c.Kind, c.ID, err)
+			}
 		}
 	}
 	return nil

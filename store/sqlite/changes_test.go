@@ -2,8 +2,11 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,15 +20,22 @@ type feedLog struct {
 	mu      sync.Mutex
 	changes []store.Change
 	syncs   int
+	fail    atomic.Bool // Changed refuses what it is given
+	lost    atomic.Bool
 }
 
 func (l *feedLog) handler() store.ChangeHandler {
 	return store.ChangeHandler{
 		Synced: func(context.Context) error { l.mu.Lock(); l.syncs++; l.mu.Unlock(); return nil },
-		Changed: func(_ context.Context, c store.Change) {
+		Lost:   func(error) { l.lost.Store(true) },
+		Changed: func(_ context.Context, c store.Change) error {
+			if l.fail.Load() {
+				return errors.New("engine unavailable")
+			}
 			l.mu.Lock()
 			l.changes = append(l.changes, c)
 			l.mu.Unlock()
+			return nil
 		},
 	}
 }
@@ -45,10 +55,11 @@ func within(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// TestWatchAnnouncesOtherWritersOnly: a second Store on the same file (another process)
-// sees each committed change once; its own writes are not announced back; a gap in the
-// log (rows pruned before they were read) makes a full resync.
-func TestWatchAnnouncesOtherWritersOnly(t *testing.T) {
+// TestWatchAnnouncesEveryCommit: a Store watching the file sees each change committed by
+// another Store on it (another process) and by itself, once each; a gap in the log (rows
+// pruned before they were read) makes a full resync, and a change that cannot be applied
+// makes the watch start over with one.
+func TestWatchAnnouncesEveryCommit(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	path := filepath.Join(t.TempDir(), "k.db")
@@ -78,12 +89,11 @@ func TestWatchAnnouncesOtherWritersOnly(t *testing.T) {
 	if _, err := b.UpdateAgent(ctx, theirs.ID, func(x *agent.Agent) error { x.Name = "renamed"; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	within(t, "the other writer's changes", func() bool { c, _ := log.seen(); return len(c) == 2 })
+	within(t, "three changes", func() bool { c, _ := log.seen(); return len(c) == 3 })
 	changes, _ := log.seen()
-	for _, c := range changes {
-		if c != (store.Change{Kind: "agent", ID: theirs.ID}) {
-			t.Fatalf("announced %+v; want only the other writer's agent %s", c, theirs.ID)
-		}
+	want := []store.Change{{Kind: "agent", ID: mine.ID}, {Kind: "agent", ID: theirs.ID}, {Kind: "agent", ID: theirs.ID}}
+	if !slices.Equal(changes, want) {
+		t.Fatalf("announced %+v, want %+v", changes, want)
 	}
 
 	// A change row the watcher has not read is gone (pruned): it cannot know what changed,
@@ -105,4 +115,12 @@ func TestWatchAnnouncesOtherWritersOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	within(t, "resync after a gap", func() bool { _, syncs := log.seen(); return syncs == 2 })
+
+	log.fail.Store(true)
+	if err := b.CreateAgent(ctx, storetest.NewAgent(agent.DefaultTenant, "o"), "hash-5"); err != nil {
+		t.Fatal(err)
+	}
+	within(t, "a lost watch after a change that could not be applied", func() bool { return log.lost.Load() })
+	log.fail.Store(false)
+	within(t, "resync once the watch is back", func() bool { _, syncs := log.seen(); return syncs == 3 })
 }

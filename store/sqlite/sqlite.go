@@ -30,7 +30,6 @@ type Store struct {
 	w *sql.DB // one connection; transactions begin IMMEDIATE so they never upgrade locks
 	r *sql.DB
 
-	own        ownChanges    // change rows written here, not announced back
 	changePoll time.Duration // 0: DefaultChangePoll
 }
 
@@ -159,10 +158,6 @@ func (s *Store) write(ctx context.Context, what string, fn func(tx *sql.Tx) erro
 		return mapErr(err, what)
 	}
 	defer tx.Rollback()
-	before, err := lastChange(ctx, tx)
-	if err != nil {
-		return err
-	}
 	if err := fn(tx); err != nil {
 		return err
 	}
@@ -173,18 +168,7 @@ func (s *Store) write(ctx context.Context, what string, fn func(tx *sql.Tx) erro
 	if err := appendChain(ctx, tx, events); err != nil {
 		return err
 	}
-	after, err := lastChange(ctx, tx)
-	if err != nil {
-		return err
-	}
-	// Known as this Store's own before they are visible to its watcher; forgotten if the
-	// commit fails, since another writer then reuses those seqs.
-	s.own.add(before, after)
-	if err := tx.Commit(); err != nil {
-		s.own.remove(before, after)
-		return mapErr(err, what)
-	}
-	return nil
+	return mapErr(tx.Commit(), what)
 }
 
 // Close closes the database.
