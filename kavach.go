@@ -98,7 +98,7 @@ func Open(ctx context.Context, cfg Config) (*Kavach, error) {
 		k.log = slog.Default()
 	}
 	if err := k.startAudit(cfg); err != nil {
-		k.parts.Stop(ctx)
+		k.parts.Stop(context.Background(), StopBudget)
 		s.Close()
 		return nil, err
 	}
@@ -107,7 +107,7 @@ func Open(ctx context.Context, cfg Config) (*Kavach, error) {
 	k.approvals = &approvalService{k: k}
 	k.delegs = &delegationService{k: k}
 	if err := k.start(ctx, cfg); err != nil {
-		k.parts.Stop(ctx)
+		k.parts.Stop(context.Background(), StopBudget)
 		s.Close()
 		return nil, err
 	}
@@ -205,13 +205,14 @@ func (k *Kavach) Approvals() api.Approvals { return k.approvals }
 // Engine returns the decision engine.
 func (k *Kavach) Engine() *engine.Engine { return k.engine }
 
+// StopBudget is how long Close gives each long-running part to stop.
+const StopBudget = 10 * time.Second
+
 // Close stops the long-running parts — the change feed, the bundle loader, the webhook
 // notifier (delivering what is pending), the audit pipeline (committing what is queued, or
-// spooling it) and the Kafka relay — within 10 seconds, and releases the database.
+// spooling it) and the Kafka relay — each within StopBudget, and releases the database.
 func (k *Kavach) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return errors.Join(k.parts.Stop(ctx), k.store.Close())
+	return errors.Join(k.parts.Stop(context.Background(), StopBudget), k.store.Close())
 }
 
 // Parts reports the state of each long-running part by name.

@@ -104,15 +104,20 @@ func (g *Group) start(ctx context.Context, c Component, advisory bool) error {
 	return nil
 }
 
-// Stop stops every component, the last started first, and returns their errors joined.
-func (g *Group) Stop(ctx context.Context) error {
+// Stop stops every component, the last started first, each within its own budget (and
+// within ctx), so that one slow part — a webhook endpoint that is down — cannot use up the
+// time of the parts after it. It returns their errors joined.
+func (g *Group) Stop(ctx context.Context, each time.Duration) error {
 	g.mu.Lock()
 	comps := g.comps
 	g.comps = nil
 	g.mu.Unlock()
 	var errs []error
 	for i := len(comps) - 1; i >= 0; i-- {
-		if err := comps[i].Stop(ctx); err != nil {
+		cctx, cancel := context.WithTimeout(ctx, each)
+		err := comps[i].Stop(cctx)
+		cancel()
+		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", comps[i].Name(), err))
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/kavachos/kavach-go/lifecycle"
 )
@@ -60,7 +61,7 @@ func TestGroupStartsInOrderStopsInReverseAndGatesReadiness(t *testing.T) {
 	if st := g.Statuses(); st["relay"].State != lifecycle.Error || len(st) != 2 {
 		t.Fatalf("statuses: %+v", st)
 	}
-	if err := g.Stop(ctx); err != nil {
+	if err := g.Stop(ctx, time.Second); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"start pipeline", "start relay", "start broken", "stop relay", "stop pipeline"}
@@ -79,5 +80,39 @@ func TestReporterKeepsSinceWhileTheStateHolds(t *testing.T) {
 	r.Set(lifecycle.Error, "b")
 	if st := r.Status(); st.Since != since || st.Message != "b" {
 		t.Fatalf("%+v", st)
+	}
+}
+
+type slowStop struct {
+	lifecycle.Reporter
+	name string
+	got  error // the context's error when Stop began
+	wait bool
+}
+
+func (p *slowStop) Name() string                { return p.name }
+func (p *slowStop) Start(context.Context) error { return nil }
+func (p *slowStop) Stop(ctx context.Context) error {
+	p.got = ctx.Err()
+	if p.wait {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return nil
+}
+
+// A part that uses up its whole budget leaves the parts stopped after it theirs.
+func TestEachPartStopsWithinItsOwnBudget(t *testing.T) {
+	var g lifecycle.Group
+	ctx := context.Background()
+	pipeline := &slowStop{name: "pipeline"}
+	notifier := &slowStop{name: "notifier", wait: true}
+	g.Start(ctx, pipeline)
+	g.Start(ctx, notifier)
+	if err := g.Stop(ctx, 50*time.Millisecond); err == nil {
+		t.Fatal("the slow part's timeout must be reported")
+	}
+	if pipeline.got != nil {
+		t.Fatalf("the part stopped after a slow one began with an expired context: %v", pipeline.got)
 	}
 }
