@@ -140,8 +140,16 @@ func TestLostDatabaseFailsClosedAfterStaleness(t *testing.T) {
 
 	proxy.restore()
 	propagation(t, check, func(d *api.Decision) bool { return d.Code == api.AgentRevoked })
-	if err := b.Ready(context.Background()); err != nil {
-		t.Fatalf("ready after the resync: %v", err)
+	// Ready again once every part is: the feed has resynced, and the audit writer, which
+	// failed while the database was away, commits again on its next retry.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		err := b.Ready(context.Background())
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready 10s after the database came back: %v", err)
+		}
 	}
 	if _, _, resyncs, _ := b.FeedStatus(); resyncs < 2 {
 		t.Fatalf("%d resyncs: the reconnect must reload everything", resyncs)

@@ -128,8 +128,9 @@ func TestTwoPipelinesShareOnePostgresChain(t *testing.T) {
 	url := pgtest.URL(t)
 	s1, s2 := postgresStore(t, url), postgresStore(t, url)
 	sg := signer(t)
-	p1 := audit.NewPipeline(audit.Config{Store: s1, Signer: sg})
-	p2 := audit.NewPipeline(audit.Config{Store: s2, Signer: sg})
+	// Generous enqueue waits: this is about the chain, not back-pressure on a busy machine.
+	p1 := audit.NewPipeline(audit.Config{Store: s1, Signer: sg, EnqueueTimeout: time.Minute})
+	p2 := audit.NewPipeline(audit.Config{Store: s2, Signer: sg, EnqueueTimeout: time.Minute})
 	p1.Start(ctx)
 	p2.Start(ctx)
 	n := events(t)

@@ -170,7 +170,7 @@ func (p *Pipeline) writeBatch(batch []item) []item {
 		case <-p.abort.Done():
 			return pending
 		}
-		backoff = min(backoff*2, 5*time.Second)
+		backoff = min(backoff*2, time.Second) // a ledger back from an outage is written to within a second
 	}
 	return nil
 }
