@@ -109,7 +109,7 @@ func (s *Store) watch(ctx context.Context, h store.ChangeHandler) error {
 		}
 		if time.Since(pruned) > changesKept/10 {
 			pruned = time.Now()
-			s.pruneChanges(ctx)
+			go s.pruneChanges(ctx) // through the writer: it may wait for another process's write lock
 		}
 	}
 }
