@@ -22,7 +22,7 @@ func twoInstances(t *testing.T) (a, b *kavach.Kavach) {
 
 // twoInstancesOn opens two Kavach instances over one database: with a SQLite file, as a
 // server and the CLI beside it would.
-func twoInstancesOn(t *testing.T, url string) (a, b *kavach.Kavach) {
+func twoInstancesOn(t testing.TB, url string) (a, b *kavach.Kavach) {
 	t.Helper()
 	open := func() *kavach.Kavach {
 		k, err := kavach.Open(context.Background(), kavach.Config{Database: url, Audit: kavach.AuditConfig{SigningKey: testAuditKey}})
@@ -39,7 +39,7 @@ func twoInstancesOn(t *testing.T, url string) (a, b *kavach.Kavach) {
 	return a, b
 }
 
-func waitUntilSynced(t *testing.T, k *kavach.Kavach) {
+func waitUntilSynced(t testing.TB, k *kavach.Kavach) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
