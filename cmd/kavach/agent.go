@@ -42,7 +42,12 @@ func (p *permissionFlags) parse() ([]agent.Permission, error) {
 		if i <= 0 || i == len(s)-1 {
 			return nil, fmt.Errorf("--permission %q: want RESOURCE=ACTION[,ACTION…]", s)
 		}
-		out = append(out, agent.Permission{Resource: s[:i], Actions: strings.Split(s[i+1:], ",")})
+		resource, actions := s[:i], s[i+1:]
+		if swapped(resource, actions) {
+			return nil, fmt.Errorf("--permission %q: want RESOURCE=ACTION[,ACTION…], the resource first; did you mean --permission '%s=%s'? "+
+				"(for a resource without ':' and an action with one, use --permissions-json)", s, actions, resource)
+		}
+		out = append(out, agent.Permission{Resource: resource, Actions: strings.Split(actions, ",")})
 	}
 	if p.json != "" {
 		raw := []byte(p.json)
@@ -64,6 +69,12 @@ func (p *permissionFlags) parse() ([]agent.Permission, error) {
 	return out, nil
 }
 
+// swapped reports whether RESOURCE=ACTION was most likely written ACTION=RESOURCE, as in
+// "read=mcp:github:*": resource patterns name their kind with ':', actions seldom do.
+func swapped(resource, actions string) bool {
+	return !strings.Contains(resource, ":") && strings.Contains(actions, ":")
+}
+
 // expiryFlags reads --expires-in or --expires-at.
 type expiryFlags struct {
 	in time.Duration
@@ -71,7 +82,7 @@ type expiryFlags struct {
 }
 
 func (e *expiryFlags) register(cmd *cobra.Command) {
-	cmd.Flags().DurationVar(&e.in, "expires-in", 0, "expire after this long, e.g. 24h")
+	cmd.Flags().Var(durationValue{&e.in}, "expires-in", "expire after this long: 90m, 24h, 7d or 1d12h (d is 24h)")
 	cmd.Flags().StringVar(&e.at, "expires-at", "", "expire at this RFC 3339 time")
 	cmd.MarkFlagsMutuallyExclusive("expires-in", "expires-at")
 }
@@ -118,7 +129,7 @@ func agentCreateCmd(g *globals) *cobra.Command {
 		Use:   "create",
 		Short: "Create an agent and print its token (shown only once)",
 		Example: `  kavach agent create --owner user_1 --name reviewer --permission 'mcp:github:*=read'
-  kavach agent create --owner user_1 --name deployer --permissions-json @perms.json --expires-in 720h`,
+  kavach agent create --owner user_1 --name deployer --permissions-json @perms.json --expires-in 30d`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
@@ -284,6 +295,6 @@ func agentRotateCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().DurationVar(&grace, "grace", 0, "keep the old token valid this long, e.g. 10m")
+	cmd.Flags().Var(durationValue{&grace}, "grace", "keep the old token valid this long: 10m, 24h or 1d (d is 24h; at most 7d)")
 	return cmd
 }

@@ -38,14 +38,31 @@ func writeAgentTable(w io.Writer, agents []agent.Agent) {
 }
 
 func writeAgent(cmd *cobra.Command, a *agent.Agent) error {
-	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+	writeAgentFields(cmd.OutOrStdout(), a, "")
+	return nil
+}
+
+// writeAgentToken prints an agent with the token just issued for it in place of the token's
+// prefix, and on stderr a reminder that the token is not shown again.
+func writeAgentToken(cmd *cobra.Command, a *agent.Agent, token, reminder string) {
+	writeAgentFields(cmd.OutOrStdout(), a, token)
+	fmt.Fprintln(cmd.ErrOrStderr(), reminder)
+}
+
+// writeAgentFields prints an agent one field a line; token, when given, is shown whole
+// where otherwise only its stored prefix is.
+func writeAgentFields(w io.Writer, a *agent.Agent, token string) {
+	if token == "" {
+		token = a.TokenPrefix + "…"
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "id:\t%s\n", a.ID)
 	fmt.Fprintf(tw, "tenant:\t%s\n", a.TenantID)
 	fmt.Fprintf(tw, "owner:\t%s\n", a.OwnerID)
 	fmt.Fprintf(tw, "name:\t%s\n", a.Name)
 	fmt.Fprintf(tw, "type:\t%s\n", a.Type)
 	fmt.Fprintf(tw, "status:\t%s\n", a.Status)
-	fmt.Fprintf(tw, "token:\t%s…\n", a.TokenPrefix)
+	fmt.Fprintf(tw, "token:\t%s\n", token)
 	fmt.Fprintf(tw, "expires:\t%s\n", expiry(a.ExpiresAt))
 	fmt.Fprintf(tw, "created:\t%s\n", a.CreatedAt.Format(time.RFC3339))
 	for _, p := range a.Permissions {
@@ -60,15 +77,6 @@ func writeAgent(cmd *cobra.Command, a *agent.Agent) error {
 		fmt.Fprintf(tw, "metadata:\t%s=%s\n", k, v)
 	}
 	tw.Flush()
-	return nil
-}
-
-// writeAgentToken prints an agent with the token just issued for it, and a reminder that
-// the token is not shown again.
-func writeAgentToken(cmd *cobra.Command, a *agent.Agent, token, reminder string) {
-	writeAgent(cmd, a)
-	fmt.Fprintf(cmd.OutOrStdout(), "\ntoken: %s\n", token)
-	fmt.Fprintln(cmd.ErrOrStderr(), reminder)
 }
 
 func expiry(t *time.Time) string {
