@@ -64,8 +64,36 @@ func apiKeyCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(create, list, revoke)
+	cmd.AddCommand(create, list, revoke, apiKeyMintCmd(g))
 	return cmd
+}
+
+// apiKeyMintCmd prints a fresh key and stores it nowhere: the way to make a
+// KAVACH_BOOTSTRAP_ADMIN_KEY, which must be well formed (a checksum included).
+func apiKeyMintCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "mint",
+		Short: "Print a fresh API key without storing it (for KAVACH_BOOTSTRAP_ADMIN_KEY); no database is touched",
+		Long: `Print a fresh, well-formed API key (kva_…, with its checksum) and store it nowhere. Serve
+takes it as the root key of a database that has none yet:
+
+  export KAVACH_BOOTSTRAP_ADMIN_KEY=$(kavach api-key mint)
+  kavach serve
+
+To make a key for a database that already has keys, use api-key create.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return show(cmd, g, mintedKey{Key: agent.MintAPIKey()}, func(cmd *cobra.Command, m mintedKey) error {
+				_, err := fmt.Fprintln(cmd.OutOrStdout(), m.Key)
+				return err
+			})
+		},
+	}
+}
+
+// mintedKey is what api-key mint prints with -o json.
+type mintedKey struct {
+	Key string `json:"key"`
 }
 
 func writeAPIKeyTable(cmd *cobra.Command, l *api.APIKeyList) error {

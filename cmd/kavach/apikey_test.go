@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -35,5 +37,42 @@ func TestAPIKeyCommandsOnADatabase(t *testing.T) {
 	}
 	if _, errOut, err := kavachCmd(t, dir, "api-key", "create", "--role", "user"); err == nil || !strings.Contains(errOut, "ownerId") {
 		t.Fatalf("a user key without an owner: %v %s", err, errOut)
+	}
+}
+
+// TestAPIKeyMint: `kavach api-key mint` prints a fresh key that serve accepts as
+// KAVACH_BOOTSTRAP_ADMIN_KEY, without touching a database; serve's refusal of a malformed
+// key and the README both say so.
+func TestAPIKeyMint(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	out, errOut, err := kavachCmd(t, dir, "api-key", "mint")
+	key := strings.TrimSpace(out)
+	if err != nil || !agent.WellFormedAPIKey(key) {
+		t.Fatalf("mint printed %q (%v) %s", out, err, errOut)
+	}
+	out, _, err = kavachCmd(t, dir, "api-key", "mint", "-o", "json")
+	var minted struct{ Key string }
+	if err != nil || json.Unmarshal([]byte(out), &minted) != nil || !agent.WellFormedAPIKey(minted.Key) || minted.Key == key {
+		t.Fatalf("mint -o json printed %q (%v)", out, err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("mint touched the working directory: %v", entries)
+	}
+
+	s := startServe(t, t.TempDir(), []string{"KAVACH_BOOTSTRAP_ADMIN_KEY=" + key})
+	roundTrip(t, s.url, key)
+	s.stop(t)
+
+	cmd := exec.Command(binary, "serve", "--listen", "127.0.0.1:0")
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), "KAVACH_DATABASE=", "KAVACH_CONFIG=", "KAVACH_BOOTSTRAP_ADMIN_KEY=kva_my-own-key")
+	refused, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(refused), "kavach api-key mint") {
+		t.Fatalf("the refusal of a hand-written key must name the way to make one: %v\n%s", err, refused)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil || !strings.Contains(string(readme), "api-key mint") {
+		t.Fatalf("the README does not show how to make a bootstrap key: %v", err)
 	}
 }

@@ -36,10 +36,14 @@ type globals struct {
 	configFile string
 	audit      auditSettings
 	flags      *pflag.FlagSet
+	// cmd is the running command; note, if set, is said on stderr once it has succeeded.
+	cmd    *cobra.Command
+	stderr io.Writer
+	note   string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	g := &globals{}
+	g := &globals{stderr: stderr}
 	root := &cobra.Command{
 		Use:           "kavach",
 		Short:         "Authorization for AI agents: identities, permissions, delegation and audit",
@@ -49,8 +53,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			if g.output != "table" && g.output != "json" {
 				return fmt.Errorf("--output must be table or json, not %q", g.output)
 			}
-			g.flags = cmd.Flags()
+			g.flags, g.cmd = cmd.Flags(), cmd
 			return nil
+		},
+		PersistentPostRun: func(*cobra.Command, []string) {
+			if g.note != "" {
+				fmt.Fprintln(stderr, g.note)
+			}
 		},
 	}
 	root.SetArgs(args)
@@ -110,5 +119,6 @@ func (g *globals) open(ctx context.Context) (*kavach.Kavach, context.Context, er
 	if err != nil {
 		return nil, nil, err
 	}
+	g.noteRunningServe()
 	return k, kavach.WithActor(ctx, api.Root), nil
 }

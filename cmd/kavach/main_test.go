@@ -32,9 +32,15 @@ func TestMain(m *testing.M) {
 // kavachCmd runs the built binary as a separate process in dir.
 func kavachCmd(t *testing.T, dir string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
+	return kavachCmdEnv(t, dir, nil, args...)
+}
+
+// kavachCmdEnv is kavachCmd with more environment variables.
+func kavachCmdEnv(t *testing.T, dir string, env []string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "KAVACH_DATABASE=")
+	cmd.Env = append(append(os.Environ(), "KAVACH_DATABASE=", "KAVACH_API_KEY=", "KAVACH_SERVER="), env...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err = cmd.Run()

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -26,6 +27,14 @@ func (remoteSession) Close() error { return nil }
 // session opens the local database, or connects to --server.
 func (g *globals) session(ctx context.Context) (session, context.Context, error) {
 	if g.server == "" {
+		if g.apiKey != "" {
+			source := "KAVACH_API_KEY"
+			if g.flags != nil && g.flags.Changed("api-key") {
+				source = "--api-key"
+			}
+			fmt.Fprintf(g.stderr, "warning: %s is ignored without --server (or KAVACH_SERVER): working directly on %s as root\n",
+				source, redacted(g.database))
+		}
 		k, ctx, err := g.open(ctx)
 		if err != nil {
 			return nil, nil, err

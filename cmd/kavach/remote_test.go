@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/api"
 )
 
@@ -68,5 +69,34 @@ func TestCLIManagesAServer(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "kavach.db")); !os.IsNotExist(err) {
 		t.Fatal("working against a server must not create a local database")
+	}
+}
+
+// TestAPIKeyWithoutServerWarns: an API key given without a server is not used; the CLI
+// works on the local database as root, and says so in one line on stderr.
+func TestAPIKeyWithoutServerWarns(t *testing.T) {
+	t.Parallel()
+	key := agent.MintAPIKey()
+	cases := []struct {
+		name, source string
+		env, args    []string
+	}{
+		{"flag", "--api-key", nil, []string{"--api-key", key}},
+		{"environment", "KAVACH_API_KEY", []string{"KAVACH_API_KEY=" + key}, nil},
+	}
+	for _, tc := range cases {
+		dir := t.TempDir()
+		_, errOut, err := kavachCmdEnv(t, dir, tc.env, append(tc.args, "agent", "list")...)
+		if err != nil {
+			t.Fatalf("%s: %v %s", tc.name, err, errOut)
+		}
+		if strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, tc.source+" is ignored without --server") ||
+			!strings.Contains(errOut, "sqlite://kavach.db as root") {
+			t.Errorf("%s: want one line saying the key is ignored and the CLI acts as root on the file, got %q", tc.name, errOut)
+		}
+	}
+	// Without a key, or with a server, nothing is said.
+	if _, errOut, err := kavachCmd(t, t.TempDir(), "agent", "list"); err != nil || errOut != "" {
+		t.Fatalf("without a key: %v %q", err, errOut)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -28,8 +29,12 @@ func serveCmd(g *globals) *cobra.Command {
 		Short: "Run the HTTP API (SQLite kavach.db by default)",
 		Long: `Run the HTTP API. On the first start of a database without API keys, a root key is
 created and printed once on stderr as "admin API key: kva_…"; KAVACH_BOOTSTRAP_ADMIN_KEY=kva_…
-supplies it instead. Settings come from flags, KAVACH_* environment variables and an optional
-YAML file (--config), in that order of precedence.`,
+supplies it instead (kavach api-key mint makes one). Settings come from flags, KAVACH_*
+environment variables and an optional YAML file (--config), in that order of precedence.
+
+The listen address is bound before the database is opened. On a SQLite file, serve keeps
+FILE.serve beside it while it runs (its pid and address, locked), so that a CLI changing
+the same file can say that a server uses it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := cfg.resolve(cmd, g, configFile); err != nil {
@@ -42,7 +47,9 @@ YAML file (--config), in that order of precedence.`,
 	return cmd
 }
 
-// serve runs the service until ctx ends, then drains requests and closes Kavach.
+// serve runs the service until ctx ends, then drains requests and closes Kavach. The
+// listen address is bound first: a server that cannot listen leaves nothing behind — no
+// database file, no root key.
 func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
@@ -53,45 +60,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	k, err := kavach.Open(ctx, kavach.Config{
-		Database: cfg.Database, Logger: log, PendingApprovalTTL: cfg.PendingApprovalTTL, Audit: ac,
-		ApprovalWebhook: webhook.Config{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret},
-		Staleness:       cfg.Staleness, SecretCacheSize: cfg.SecretCacheSize,
-		Policy: kavach.PolicyConfig{
-			Dir: cfg.PolicyDir, Bundle: cfg.Bundle, PollInterval: cfg.BundlePoll,
-			VerificationKey: cfg.BundleKey, KeyID: cfg.BundleKeyID,
-		},
-	})
-	if err != nil {
-		return err
-	}
-	err = serveWith(ctx, k, cfg, log, stderr)
-	if cerr := k.Close(); cerr != nil {
-		log.Error("closing", "error", cerr)
-	}
-	return err
-}
-
-// serveWith serves the API over an open Kavach until ctx ends.
-func serveWith(ctx context.Context, k *kavach.Kavach, cfg serveConfig, log *slog.Logger, stderr io.Writer) error {
-	if err := bootstrap(ctx, k, log, stderr); err != nil {
-		return err
-	}
-	mounts, err := oauthMounts(ctx, k, cfg, log)
-	if err != nil {
-		return err
-	}
-	consoleMount, err := consoleMounts(ctx, k, cfg, log)
-	if err != nil {
-		return err
-	}
-	mounts = append(mounts, consoleMount...)
-	srv, err := service.New(k, service.Config{
-		Mounts:         mounts,
-		TrustedProxies: cfg.TrustedProxies, MaxBodyBytes: cfg.MaxBodyBytes, ReadTimeout: cfg.ReadTimeout,
-		WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout, ShutdownTimeout: cfg.ShutdownTimeout, Logger: log,
-		Collectors: append(service.AuditCollectors(k), service.PolicyCollectors(k.Engine())...),
-	})
+	supplied, err := suppliedBootstrapKey()
 	if err != nil {
 		return err
 	}
@@ -107,16 +76,76 @@ func serveWith(ctx context.Context, k *kavach.Kavach, cfg serveConfig, log *slog
 		}
 		defer stop()
 	}
+	k, err := kavach.Open(ctx, kavach.Config{
+		Database: cfg.Database, Logger: log, PendingApprovalTTL: cfg.PendingApprovalTTL, Audit: ac,
+		ApprovalWebhook: webhook.Config{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret},
+		Staleness:       cfg.Staleness, SecretCacheSize: cfg.SecretCacheSize,
+		Policy: kavach.PolicyConfig{
+			Dir: cfg.PolicyDir, Bundle: cfg.Bundle, PollInterval: cfg.BundlePoll,
+			VerificationKey: cfg.BundleKey, KeyID: cfg.BundleKeyID,
+		},
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	release := holdServeMarker(cfg.Database, "http://"+ln.Addr().String(), log)
+	err = serveWith(ctx, k, ln, cfg, supplied, log, stderr)
+	if cerr := k.Close(); cerr != nil {
+		log.Error("closing", "error", cerr)
+	}
+	release()
+	return err
+}
+
+// serveWith serves the API on ln over an open Kavach until ctx ends.
+func serveWith(ctx context.Context, k *kavach.Kavach, ln net.Listener, cfg serveConfig, supplied string, log *slog.Logger, stderr io.Writer) error {
+	srv, err := newService(ctx, k, cfg, supplied, log, stderr)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	log.Info("listening", "url", "http://"+ln.Addr().String(), "database", redacted(cfg.Database))
 	return srv.Serve(ctx, ln)
 }
 
-// bootstrap gives a database without API keys its root key, printed once.
-func bootstrap(ctx context.Context, k *kavach.Kavach, log *slog.Logger, stderr io.Writer) error {
+// newService bootstraps the root key and builds the HTTP service with its mounts.
+func newService(ctx context.Context, k *kavach.Kavach, cfg serveConfig, supplied string, log *slog.Logger, stderr io.Writer) (*service.Server, error) {
+	if err := bootstrap(ctx, k, cfg.Database, supplied, log, stderr); err != nil {
+		return nil, err
+	}
+	mounts, err := oauthMounts(ctx, k, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	consoleMount, err := consoleMounts(ctx, k, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	mounts = append(mounts, consoleMount...)
+	return service.New(k, service.Config{
+		Mounts:         mounts,
+		TrustedProxies: cfg.TrustedProxies, MaxBodyBytes: cfg.MaxBodyBytes, ReadTimeout: cfg.ReadTimeout,
+		WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout, ShutdownTimeout: cfg.ShutdownTimeout, Logger: log,
+		Collectors: append(service.AuditCollectors(k), service.PolicyCollectors(k.Engine())...),
+	})
+}
+
+// suppliedBootstrapKey is KAVACH_BOOTSTRAP_ADMIN_KEY, refused before anything starts unless
+// it is a key as Kavach mints them.
+func suppliedBootstrapKey() (string, error) {
 	supplied := os.Getenv("KAVACH_BOOTSTRAP_ADMIN_KEY")
 	if supplied != "" && !agent.WellFormedAPIKey(supplied) {
-		return errors.New("KAVACH_BOOTSTRAP_ADMIN_KEY is not a well-formed API key: use one minted by Kavach (kva_…, 53 characters)")
+		return "", errors.New("KAVACH_BOOTSTRAP_ADMIN_KEY is not a well-formed API key (kva_…, 53 characters with a checksum): " +
+			"`kavach api-key mint` prints a fresh one without touching a database, e.g. export KAVACH_BOOTSTRAP_ADMIN_KEY=$(kavach api-key mint)")
 	}
+	return supplied, nil
+}
+
+// bootstrap gives a database without API keys its root key, printed once unless supplied.
+// A database that has keys keeps them; the log then says how to make a new root key, in case
+// it was lost: on the database directly, where the CLI acts as root.
+func bootstrap(ctx context.Context, k *kavach.Kavach, database, supplied string, log *slog.Logger, stderr io.Writer) error {
 	secret, created, err := k.BootstrapAPIKey(ctx, supplied)
 	switch {
 	case err != nil:
@@ -129,8 +158,19 @@ func bootstrap(ctx context.Context, k *kavach.Kavach, log *slog.Logger, stderr i
 		if _, err := k.AuthenticateAPIKey(ctx, supplied); err != nil {
 			log.Warn("KAVACH_BOOTSTRAP_ADMIN_KEY ignored: the database already has API keys, and not this one")
 		}
+	default:
+		log.Info("the database has API keys, so none is printed; if the root key is lost, make a new one on the database directly",
+			"command", "kavach --database "+shellQuote(redacted(database))+" api-key create --role root --name recovery")
 	}
 	return nil
+}
+
+// shellQuote quotes s for a POSIX shell unless it needs no quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=/:.,@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // redacted hides a password in a database URL.
