@@ -135,3 +135,13 @@ func TestServeAuditSpoolReachesTheLedgerConfig(t *testing.T) {
 		t.Fatalf("the flag wins: %q, %v", c.AuditSpool, err)
 	}
 }
+
+func TestServeDecisionTimeout(t *testing.T) {
+	t.Setenv("KAVACH_DECISION_TIMEOUT", "250ms")
+	if c, err := parseServe(t); err != nil || c.DecisionTimeout != 250*time.Millisecond {
+		t.Fatalf("from the environment: %v, %v", c.DecisionTimeout, err)
+	}
+	if c, err := parseServe(t, "--decision-timeout", "2s"); err != nil || c.DecisionTimeout != 2*time.Second {
+		t.Fatalf("the flag wins: %v, %v", c.DecisionTimeout, err)
+	}
+}
