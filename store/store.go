@@ -255,22 +255,6 @@ type ChangeHandler struct {
 	Lost func(err error)
 }
 
-// NoteSynced returns h with *synced set once its Synced succeeds, so that a backend can
-// tell a connection that worked (its back-off starts over once it is lost) from one that
-// never did.
-func (h ChangeHandler) NoteSynced(synced *bool) ChangeHandler {
-	inner := h.Synced
-	h.Synced = func(ctx context.Context) error {
-		var err error
-		if inner != nil {
-			err = inner(ctx)
-		}
-		*synced = err == nil
-		return err
-	}
-	return h
-}
-
 // ChangeFeed is implemented by stores that several instances or processes share: Postgres
 // (instances behind a load balancer) and SQLite (a server and the CLI on one file). It
 // announces every committed change to agents (their tokens included), delegations and API

@@ -18,27 +18,7 @@ var _ store.ChangeFeed = (*Store)(nil)
 // it (re)connects it first LISTENs, then calls Synced, so nothing committed in between is
 // missed. A connection that errors or stops answering pings is reported Lost and replaced.
 func (s *Store) WatchChanges(ctx context.Context, h store.ChangeHandler) error {
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		synced := false
-		err := s.listen(ctx, h.NoteSynced(&synced))
-		if ctx.Err() != nil {
-			return nil
-		}
-		if h.Lost != nil {
-			h.Lost(err)
-		}
-		if synced {
-			backoff = 100 * time.Millisecond // a connection that worked: reconnect at once
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 5*time.Second)
-	}
-	return nil
+	return store.Watch(ctx, h, s.listen)
 }
 
 func (s *Store) listen(ctx context.Context, h store.ChangeHandler) error {

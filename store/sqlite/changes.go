@@ -43,27 +43,7 @@ func lastChange(ctx context.Context, q queryRower) (int64, error) {
 // nothing committed in between is missed; after that it polls PRAGMA data_version and
 // reads only the rows after its position.
 func (s *Store) WatchChanges(ctx context.Context, h store.ChangeHandler) error {
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		synced := false
-		err := s.watch(ctx, h.NoteSynced(&synced))
-		if ctx.Err() != nil {
-			return nil
-		}
-		if h.Lost != nil {
-			h.Lost(err)
-		}
-		if synced {
-			backoff = 100 * time.Millisecond // a connection that worked: reconnect at once
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 5*time.Second)
-	}
-	return nil
+	return store.Watch(ctx, h, s.watch)
 }
 
 func (s *Store) watch(ctx context.Context, h store.ChangeHandler) error {
