@@ -88,7 +88,10 @@ func (w *world) url(path string) string { return w.srv.URL + path }
 func TestEveryProtectedRouteRefusesBadKeys(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, testserver.Backends[0].New(t))
-	open := map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true, "/v1/authorize/token": true}
+	open := map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true, "/v1/authorize/token": true,
+		// AuthZEN: public metadata, and evaluations that also take the subject agent's own
+		// token (TestAuthZENRequestErrors checks their 401s).
+		"/.well-known/authzen-configuration": true, "/access/v1/evaluation": true, "/access/v1/evaluations": true}
 	bad := map[string]string{
 		"missing": "", "garbage": "kva_garbage", "well-formed but unknown": agent.MintAPIKey(),
 		"revoked": w.keys["revoked"], "agent token": w.agentA.Token,

@@ -46,6 +46,7 @@ func (s *Server) register() {
 	s.add(echo.POST, "/v1/approvals/:id/deny", s.deny, key)
 
 	s.registerAuditRoutes(key)
+	s.registerAuthZENRoutes()
 }
 
 // registerAuditRoutes adds the audit routes — query, streamed export and verification —
