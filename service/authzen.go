@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -281,7 +282,18 @@ func (s *Server) authzenBatch(c echo.Context, caller authzenCaller, semantic str
 		}
 	}
 	if single {
-		return c.JSON(http.StatusOK, out[0])
+		return replyJSON(c, out[0])
 	}
-	return c.JSON(http.StatusOK, api.AuthZENEvaluationsResponse{Evaluations: out})
+	return replyJSON(c, api.AuthZENEvaluationsResponse{Evaluations: out})
+}
+
+// replyJSON answers v in one write with its Content-Length, however long a batch's
+// answer is (c.JSON streams, and net/http then chunks answers over 2 KB).
+func replyJSON(c echo.Context, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderContentLength, strconv.Itoa(len(b)))
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, b)
 }
