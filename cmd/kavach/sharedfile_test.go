@@ -13,7 +13,7 @@ import (
 )
 
 // TestCLIBesideServeOnOneFile: every change the CLI makes to the SQLite file of a running
-// `kavach serve` — create, rotate, revoke, delegation and its revocation, API key
+// `kavach serve` — create, rotate, update, revoke, delegation and its revocation, API key
 // revocation — takes effect in the server, through the file's change log, within a bound.
 func TestCLIBesideServeOnOneFile(t *testing.T) {
 	t.Parallel()
@@ -84,8 +84,14 @@ func TestCLIBesideServeOnOneFile(t *testing.T) {
 	cli("delegation", "revoke", d.ID)
 	until("delegation revoke", is(codeOf(child.ID, "mcp:github:repos"), api.NoPermission))
 
+	cli("agent", "update", created.ID, "--permission", "mcp:slack:*=read")
+	until("agent update", is(codeOf(created.ID, "mcp:github:repos"), api.NoPermission))
+	if c := codeOf(created.ID, "mcp:slack:general")(); c != api.Allowed {
+		t.Fatalf("the updated permission on the server: %s", c)
+	}
+
 	cli("agent", "revoke", created.ID)
-	until("agent revoke", is(codeOf(created.ID, "mcp:github:repos"), api.AgentRevoked))
+	until("agent revoke", is(codeOf(created.ID, "mcp:slack:general"), api.AgentRevoked))
 
 	var userKey api.APIKeyWithSecret
 	json.Unmarshal([]byte(cli("api-key", "create", "--role", "user", "--tenant", "default", "--owner", "user_1")), &userKey)
