@@ -363,3 +363,35 @@ func grantOf(a *api.AgentWithToken, id string) string {
 	}
 	return id
 }
+
+// TestAuthZENEvaluationsEdges: without items an evaluations request is a single
+// evaluation and answered as one; more than the limit is refused before anything is
+// judged; an agent's token may not name another agent in an item.
+func TestAuthZENEvaluationsEdges(t *testing.T) {
+	t.Parallel()
+	w := newAuthZENWorld(t)
+	a := w.agent(t, agent.Permission{Resource: "doc:*", Actions: []string{"read"}})
+	other := w.agent(t, agent.Permission{Resource: "doc:*", Actions: []string{"read"}})
+	subj := `"subject":{"type":"agent","id":"` + a.ID + `"}`
+	for _, items := range []string{``, `,"evaluations":[]`, `,"evaluations":null`} {
+		r := w.post(t, "/access/v1/evaluations", w.keys["app"], `{`+subj+`,"action":{"name":"read"},"resource":{"type":"doc","id":"1"}`+items+`}`)
+		if d := r.decision(t); !d.Decision || strings.Contains(string(r.body), `"evaluations"`) {
+			t.Fatalf("no items %q: %s", items, r.body)
+		}
+	}
+	many := strings.Repeat(`{"resource":{"type":"doc","id":"1"}},`, 1001)
+	r := w.post(t, "/access/v1/evaluations", w.keys["app"], `{`+subj+`,"action":{"name":"read"},"evaluations":[`+strings.TrimSuffix(many, ",")+`]}`)
+	if p := r.problem(t); r.status != 400 || p.Field != "evaluations" {
+		t.Fatalf("1001 items: %d %+v", r.status, p)
+	}
+	if n := len(w.events(t, a.ID)); n != 3 {
+		t.Fatalf("%d decisions audited, want the 3 single ones", n)
+	}
+	batch := `{"action":{"name":"read"},"resource":{"type":"doc","id":"1"},"evaluations":[{` + subj +
+		`},{"subject":{"type":"agent","id":"` + other.ID + `"}}]}`
+	got := w.post(t, "/access/v1/evaluations", a.Token, batch).evaluations(t)
+	if len(got) != 2 || !got[0].Decision || got[1].Decision || got[1].Context.Error == nil ||
+		got[1].Context.Error.Status != 403 || got[1].Context.Error.Field != "evaluations[1].subject.id" {
+		t.Fatalf("token naming another agent: %s", mustJSON(got))
+	}
+}
