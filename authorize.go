@@ -39,6 +39,19 @@ func (k *Kavach) Authorize(ctx context.Context, agentID string, req api.Authoriz
 // AuthorizeToken decides for the agent holding token. A malformed, unknown or rotated-out
 // token, or one of an agent the actor cannot see, is TOKEN_INVALID.
 func (k *Kavach) AuthorizeToken(ctx context.Context, token string, req api.AuthorizeRequest, cc api.CallContext) (*api.Decision, error) {
+	return k.authorizeToken(ctx, token, "", req, cc)
+}
+
+// AuthorizeTokenAs is AuthorizeToken for a caller that also names the agent it asks about,
+// as an AuthZEN subject does: the token must belong to agentID. A token that is not valid
+// is the audited decision TOKEN_INVALID, exactly as AuthorizeToken answers it; a valid token
+// of another agent is a forbidden error and no decision, since an agent may only ask about
+// itself.
+func (k *Kavach) AuthorizeTokenAs(ctx context.Context, token, agentID string, req api.AuthorizeRequest, cc api.CallContext) (*api.Decision, error) {
+	return k.authorizeToken(ctx, token, agentID, req, cc)
+}
+
+func (k *Kavach) authorizeToken(ctx context.Context, token, subject string, req api.AuthorizeRequest, cc api.CallContext) (*api.Decision, error) {
 	act, err := actor(ctx)
 	if err != nil {
 		return nil, err
@@ -48,6 +61,11 @@ func (k *Kavach) AuthorizeToken(ctx context.Context, token string, req api.Autho
 	}
 	start := time.Now()
 	agentID, res := k.resolveToken(ctx, act, token, k.callTime(cc, req.DryRun))
+	if res == nil && subject != "" && agentID != subject {
+		e := api.Errorf(api.CodeForbidden, "an agent's token may only ask about that agent: the subject is not the token's agent")
+		e.Field = "subject.id"
+		return nil, e
+	}
 	if res == nil {
 		r := k.decide(ctx, act, agentID, req, cc)
 		res = &r
