@@ -50,7 +50,8 @@ type Config struct {
 	// Staleness bounds how long an instance sharing Postgres keeps deciding from its
 	// compiled state after losing the change feed, before failing closed (default 30s).
 	Staleness time.Duration
-	// Recorder, if set, receives audit events instead of the ledger pipeline (tests).
+	// Recorder, if set, receives decision events instead of the ledger pipeline (tests).
+	// Management events are written with the change they describe, whatever this is.
 	Recorder audit.Recorder
 	// SecretCacheSize caps how many agent tokens, and how many API keys, are kept resolved
 	// in memory (default DefaultSecretCacheSize each); negative turns both caches off.
