@@ -132,6 +132,27 @@ func TestNoDecisionWithoutTheConfiguredBundle(t *testing.T) {
 		_, f := openWithPolicy(t, kavach.PolicyConfig{Bundle: exampleBundle(), VerificationKey: "hmac-secret", Alg: "HS256", PollInterval: time.Hour})
 		refusedEverything(t, f, create(t, f, alice, wide).ID)
 	})
+	t.Run("bundle failing its tests", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "bundle")
+		if err := os.CopyFS(path, os.DirFS(exampleBundle())); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(filepath.Join(path, "kavach", "custom", "rules_test.rego"))
+		os.MkdirAll(filepath.Join(path, "kavach", "custom_test"), 0o755)
+		failing := "package kavach.custom_test\n\ntest_always_fails if { false }\n"
+		if err := os.WriteFile(filepath.Join(path, "kavach", "custom_test", "fail_test.rego"), []byte(failing), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		manifest := `{"revision":"r2","roots":["kavach/custom","kavach/custom_test"]}`
+		if err := os.WriteFile(filepath.Join(path, ".manifest"), []byte(manifest), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		k, f := openWithPolicy(t, kavach.PolicyConfig{Bundle: path, PollInterval: time.Hour})
+		refusedEverything(t, f, create(t, f, alice, wide).ID)
+		if st, _ := k.PolicyStatus(alice); !strings.Contains(st.LastError, "test") {
+			t.Fatalf("the refusal should name the failing test: %+v", st)
+		}
+	})
 	t.Run("file bundle arriving later", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "bundle")
 		k, f := openWithPolicy(t, kavach.PolicyConfig{Bundle: path, PollInterval: 20 * time.Millisecond})
