@@ -59,6 +59,10 @@ type Agents interface {
 	// agent may act; otherwise an Unauthenticated error whose Reason is TOKEN_INVALID,
 	// AGENT_REVOKED or AGENT_EXPIRED.
 	ValidateToken(ctx context.Context, token string) (*agent.Agent, error)
+	// Capabilities returns the agent's effective grants: its own permissions and the
+	// delegated grants still covered, each with a summary of its constraints. It sees the
+	// agents Get sees.
+	Capabilities(ctx context.Context, id string) (*Capabilities, error)
 }
 
 // Tenants manages tenants; creating one needs the root role.

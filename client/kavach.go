@@ -89,6 +89,10 @@ func (a agents) Revoke(ctx context.Context, id string) (*agent.Agent, error) {
 	return send[agent.Agent](ctx, a.c, call{method: http.MethodPost, path: path("v1", "agents", id, "revoke")})
 }
 
+func (a agents) Capabilities(ctx context.Context, id string) (*api.Capabilities, error) {
+	return send[api.Capabilities](ctx, a.c, call{method: http.MethodGet, path: path("v1", "agents", id, "capabilities")})
+}
+
 func (a agents) ValidateToken(ctx context.Context, token string) (*agent.Agent, error) {
 	return send[agent.Agent](ctx, a.c, call{method: http.MethodPost, path: "/v1/tokens/validate", in: api.ValidateTokenRequest{Token: token}})
 }

@@ -296,6 +296,8 @@ type Grant struct {
 	Depth     int
 	MaxDepth  int   // the smallest maxDepth along its chain; 0 for an own permission
 	ExpiresNS int64 // when its chain ends; 0 for never
+	// Constraints summarises the grant's constraints, every level of its chain; nil if none.
+	Constraints *GrantConstraints
 }
 
 // EffectiveGrants returns an agent's own and delegated grants as of the stored state.
@@ -308,7 +310,7 @@ func (e *Engine) EffectiveGrants(ctx context.Context, a *agent.Agent) ([]Grant, 
 	}
 	out := make([]Grant, len(gs))
 	for i, g := range gs {
-		out[i] = Grant{ID: g.id, Resource: g.resource, Actions: g.actions, Via: g.via, Depth: g.depth, MaxDepth: g.maxDepth, ExpiresNS: g.expiresNS}
+		out[i] = Grant{ID: g.id, Resource: g.resource, Actions: g.actions, Via: g.via, Depth: g.depth, MaxDepth: g.maxDepth, ExpiresNS: g.expiresNS, Constraints: g.summary()}
 	}
 	return out, nil
 }

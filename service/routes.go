@@ -25,6 +25,7 @@ func (s *Server) register() {
 	s.add(echo.POST, "/v1/agents", s.createAgent, key)
 	s.add(echo.GET, "/v1/agents", s.listAgents, key)
 	s.add(echo.GET, "/v1/agents/:id", s.getAgent, key)
+	s.add(echo.GET, "/v1/agents/:id/capabilities", s.agentCapabilities, key)
 	s.add(echo.PATCH, "/v1/agents/:id", s.updateAgent, key)
 	s.add(echo.POST, "/v1/agents/:id/rotate", s.rotateAgent, key)
 	s.add(echo.POST, "/v1/agents/:id/revoke", s.revokeAgent, key)

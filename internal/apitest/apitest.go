@@ -42,6 +42,7 @@ func Run(t *testing.T, newEnv NewEnv) {
 		{"AuthorizeConstraints", testAuthorizeConstraints},
 		{"ApprovalRoundTrip", testApprovals},
 		{"Delegations", testDelegations},
+		{"Capabilities", testCapabilities},
 		{"Audit", testAudit},
 	}
 	for _, tc := range tests {
