@@ -38,6 +38,7 @@ func (s *Server) registerAuthZENRoutes() {
 	s.add(echo.GET, authzenConfigurationPath, s.authzenConfiguration, echoRequestID)
 	s.add(echo.POST, authzenEvaluationPath, s.authzenEvaluation, echoRequestID)
 	s.add(echo.POST, authzenEvaluationsPath, s.authzenEvaluations, echoRequestID)
+	s.registerAuthZENSearchRoutes()
 }
 
 // echoRequestID answers a request's X-Request-ID with the same header, errors included, as
@@ -63,6 +64,8 @@ func (s *Server) authzenConfiguration(c echo.Context) error {
 		PolicyDecisionPoint:       base,
 		AccessEvaluationEndpoint:  base + authzenEvaluationPath,
 		AccessEvaluationsEndpoint: base + authzenEvaluationsPath,
+		SearchResourceEndpoint:    base + authzenSearchResourcePath,
+		SearchActionEndpoint:      base + authzenSearchActionPath,
 	})
 }
 

@@ -121,6 +121,8 @@ func TestAuthZENDiscovery(t *testing.T) {
 		"policy_decision_point":       w.srv.URL,
 		"access_evaluation_endpoint":  w.srv.URL + "/access/v1/evaluation",
 		"access_evaluations_endpoint": w.srv.URL + "/access/v1/evaluations",
+		"search_resource_endpoint":    w.srv.URL + "/access/v1/search/resource",
+		"search_action_endpoint":      w.srv.URL + "/access/v1/search/action",
 	}
 	if len(got) != len(want) {
 		t.Fatalf("metadata %v, want %v", got, want)

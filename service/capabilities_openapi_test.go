@@ -15,6 +15,8 @@ func TestCapabilitiesOpenAPISchemasMatchTheWire(t *testing.T) {
 	doc := loadOpenAPI(t)
 	types := map[string]any{
 		"Capabilities": api.Capabilities{}, "Capability": api.Capability{}, "CapabilityConstraints": api.CapabilityConstraints{},
+		"AuthZENPage": api.AuthZENPage{}, "AuthZENSearchRequest": api.AuthZENSearchRequest{}, "AuthZENPageResult": api.AuthZENPageResult{},
+		"AuthZENActionSearchResponse": api.AuthZENActionSearchResponse{}, "AuthZENResourceSearchResponse": api.AuthZENResourceSearchResponse{},
 	}
 	for name, v := range types {
 		s, ok := doc.Components.Schemas[name]

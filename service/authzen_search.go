@@ -1,0 +1,364 @@
+package service
+
+import (
+	"encoding/base64"
+	"errors"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/kavachos/kavach-go/agent"
+	"github.com/kavachos/kavach-go/api"
+)
+
+// The AuthZEN 1.0 search routes for one subject (docs/authzen.md#search): the actions an
+// agent may take on a resource, and the resources of a type it may act on with an action.
+// Candidates come from the agent's effective grants (Agents().Capabilities); a pattern is
+// answered as its pattern, never expanded. Every answered item first passes a dry-run
+// decision through the facade — for a pattern, on a representative concrete resource or
+// action — so custom denies narrow the answer.
+
+// AuthZEN search routes.
+const (
+	authzenSearchActionPath   = "/access/v1/search/action"
+	authzenSearchResourcePath = "/access/v1/search/resource"
+)
+
+// searchPlaceholder stands for a "*" when a pattern is tried: each "*" segment of a
+// resource pattern, and the action "*", are replaced by it for the dry run.
+const searchPlaceholder = "_"
+
+func (s *Server) registerAuthZENSearchRoutes() {
+	s.add(echo.POST, authzenSearchActionPath, s.authzenSearchAction, echoRequestID)
+	s.add(echo.POST, authzenSearchResourcePath, s.authzenSearchResource, echoRequestID)
+}
+
+// searchCandidate is one possible answer: its paging key (the action name, or the
+// resource id), the dry run that must allow it, and whether it is a pattern.
+type searchCandidate struct {
+	key     string
+	probe   api.AuthorizeRequest
+	pattern bool
+}
+
+// searchHit is a candidate the dry run allowed, with what to say about it.
+type searchHit struct {
+	key        string
+	properties map[string]any
+}
+
+// authzenSearchAction answers the actions the subject may take on the resource.
+func (s *Server) authzenSearchAction(c echo.Context) error {
+	caller, req, err := s.searchBegin(c)
+	if err != nil {
+		return err
+	}
+	subject, err := searchSubjectID(req.Subject)
+	if err != nil {
+		return err
+	}
+	r := req.Resource
+	if r == nil {
+		return invalid("resource", "a resource is required")
+	}
+	for _, part := range []struct{ name, v string }{{"type", r.Type}, {"id", r.ID}} {
+		if part.v == "" {
+			return invalid("resource."+part.name, "is required")
+		}
+		if err := agent.ValidateResource(part.v); err != nil {
+			return invalid("resource."+part.name, "%v (type + \":\" + id is the Kavach resource)", err)
+		}
+	}
+	resource := r.Type + ":" + r.ID
+	after, limit, err := searchPage(req.Page)
+	if err != nil {
+		return err
+	}
+	caps, err := s.searchCapabilities(c, caller, subject)
+	if err != nil {
+		return err
+	}
+	names := map[string]bool{}
+	for _, cp := range caps {
+		if agent.MatchResource(cp.Resource, resource) {
+			for _, a := range cp.Actions {
+				names[a] = true
+			}
+		}
+	}
+	cands := make([]searchCandidate, 0, len(names))
+	for _, name := range sortedKeys(names) {
+		probe := name
+		if name == "*" {
+			probe = searchPlaceholder
+		}
+		cands = append(cands, searchCandidate{key: name, pattern: name == "*",
+			probe: api.AuthorizeRequest{Action: probe, Resource: resource, DryRun: true}})
+	}
+	hits, next, err := s.searchWalk(c, caller, subject, req.Context, cands, caps, after, limit)
+	if err != nil {
+		return err
+	}
+	out := api.AuthZENActionSearchResponse{Page: api.AuthZENPageResult{NextToken: next, Count: len(hits)}, Results: make([]api.AuthZENAction, len(hits))}
+	for i, h := range hits {
+		out.Results[i] = api.AuthZENAction{Name: h.key, Properties: h.properties}
+	}
+	return replyJSON(c, out)
+}
+
+// authzenSearchResource answers the resources of resource.type the subject may act on with
+// action.name: one result per distinct id, a pattern id as its pattern.
+func (s *Server) authzenSearchResource(c echo.Context) error {
+	caller, req, err := s.searchBegin(c)
+	if err != nil {
+		return err
+	}
+	subject, err := searchSubjectID(req.Subject)
+	if err != nil {
+		return err
+	}
+	if req.Action == nil || req.Action.Name == "" {
+		return invalid("action.name", "an action name is required")
+	}
+	args, err := authzenArguments(req.Action.Properties, "action.properties.arguments")
+	if err != nil {
+		return err
+	}
+	r := req.Resource
+	switch {
+	case r == nil:
+		return invalid("resource", "a resource with its type is required")
+	case r.Type == "":
+		return invalid("resource.type", "is required")
+	case r.ID != "":
+		return invalid("resource.id", "must be absent: the search answers the ids")
+	}
+	if err := agent.ValidateResource(r.Type); err != nil {
+		return invalid("resource.type", "%v", err)
+	}
+	after, limit, err := searchPage(req.Page)
+	if err != nil {
+		return err
+	}
+	caps, err := s.searchCapabilities(c, caller, subject)
+	if err != nil {
+		return err
+	}
+	ids := map[string]bool{}
+	for _, cp := range caps {
+		if !slices.Contains(cp.Actions, req.Action.Name) && !slices.Contains(cp.Actions, "*") {
+			continue
+		}
+		if id, ok := idUnderType(cp.Resource, r.Type); ok {
+			ids[id] = true
+		}
+	}
+	cands := make([]searchCandidate, 0, len(ids))
+	for _, id := range sortedKeys(ids) {
+		probe := r.Type + ":" + representative(id)
+		if agent.ValidateResource(probe) != nil {
+			continue // too long or too deep to be a resource: nothing of it can be called
+		}
+		cands = append(cands, searchCandidate{key: id, pattern: strings.Contains(":"+id+":", ":*:"),
+			probe: api.AuthorizeRequest{Action: req.Action.Name, Resource: probe, Arguments: args, DryRun: true}})
+	}
+	hits, next, err := s.searchWalk(c, caller, subject, req.Context, cands, caps, after, limit)
+	if err != nil {
+		return err
+	}
+	out := api.AuthZENResourceSearchResponse{Page: api.AuthZENPageResult{NextToken: next, Count: len(hits)}, Results: make([]api.AuthZENResource, len(hits))}
+	for i, h := range hits {
+		out.Results[i] = api.AuthZENResource{Type: r.Type, ID: h.key, Properties: h.properties}
+	}
+	return replyJSON(c, out)
+}
+
+// searchBegin authenticates the caller and reads the body. A caller that could not be
+// authenticated for a failure of ours is a 500: a search cannot fail closed into a
+// partial answer.
+func (s *Server) searchBegin(c echo.Context) (authzenCaller, api.AuthZENSearchRequest, error) {
+	var req api.AuthZENSearchRequest
+	caller, err := s.authenticate(c)
+	if err != nil {
+		return caller, req, err
+	}
+	if caller.closed {
+		return caller, req, errSearchFailed
+	}
+	return caller, req, s.authzenBind(c, &req)
+}
+
+var errSearchFailed = &api.Error{Code: api.CodeInternal, Message: "internal error",
+	Err: errors.New("an AuthZEN search failed closed: a decision could not be made")}
+
+// searchSubjectID reads the subject: an agent, by id.
+func searchSubjectID(sub *api.AuthZENSubject) (string, error) {
+	switch {
+	case sub == nil:
+		return "", invalid("subject", "a subject is required")
+	case sub.Type != authzenSubjectType:
+		return "", invalid("subject.type", "must be %q: Kavach judges agents", authzenSubjectType)
+	case sub.ID == "":
+		return "", invalid("subject.id", "the agent's id is required")
+	}
+	if err := agent.ValidateIdentifier("subject.id", sub.ID); err != nil {
+		return "", err
+	}
+	return sub.ID, nil
+}
+
+// searchPage reads page: the key after which to resume (from token) and the limit.
+func searchPage(p *api.AuthZENPage) (after string, limit int, err error) {
+	limit = api.DefaultAuthZENSearchLimit
+	if p == nil {
+		return "", limit, nil
+	}
+	switch {
+	case p.Limit < 0 || p.Limit > api.MaxAuthZENSearchLimit:
+		return "", 0, invalid("page.limit", "must be between 1 and %d", api.MaxAuthZENSearchLimit)
+	case p.Limit > 0:
+		limit = p.Limit
+	}
+	if p.Token == "" {
+		return "", limit, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(p.Token)
+	if err != nil || len(b) < 2 || b[0] != 'k' || b[1] != ':' || !utf8.Valid(b) {
+		return "", 0, invalid("page.token", "not a next_token this server issued")
+	}
+	return string(b[2:]), limit, nil
+}
+
+func pageToken(key string) string { return base64.RawURLEncoding.EncodeToString([]byte("k:" + key)) }
+
+// searchCapabilities are the subject's effective grants as the caller may see them. An
+// agent asking with its own token may search only for itself; an agent outside an API
+// key's reach has none, exactly as one that does not exist.
+func (s *Server) searchCapabilities(c echo.Context, caller authzenCaller, subject string) ([]api.Capability, error) {
+	ctx := rctx(c)
+	if caller.token != "" {
+		a, err := s.k.Agents().ValidateToken(ctx, caller.token)
+		if err != nil {
+			return nil, err
+		}
+		if a.ID != subject {
+			return nil, &api.Error{Code: api.CodeForbidden, Field: "subject.id", Message: "an agent's token may search only for that agent"}
+		}
+	}
+	caps, err := s.k.Agents().Capabilities(ctx, subject)
+	if api.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return caps.Capabilities, nil
+}
+
+// searchWalk tries the candidates after the key after, in order, until limit of them are
+// allowed, and returns those and the token of the next page ("" when none is left). A
+// decision that fails closed fails the whole search: a partial answer would look whole.
+func (s *Server) searchWalk(c echo.Context, caller authzenCaller, subject string, ctx *api.AuthZENContext,
+	cands []searchCandidate, caps []api.Capability, after string, limit int) ([]searchHit, string, error) {
+	start, _ := slices.BinarySearchFunc(cands, after, func(sc searchCandidate, k string) int { return strings.Compare(sc.key, k) })
+	if after != "" && start < len(cands) && cands[start].key == after {
+		start++
+	}
+	var hits []searchHit
+	for i := start; i < len(cands); i++ {
+		if err := rctx(c).Err(); err != nil {
+			return nil, "", err
+		}
+		cand := cands[i]
+		d, err := s.authzenDecide(c, caller, &authzenCall{agentID: subject, req: cand.probe, context: ctx, path: topLevelPaths})
+		if err != nil {
+			if status, _ := classify(err); status >= 500 {
+				return nil, "", errSearchFailed
+			}
+			return nil, "", err
+		}
+		if code := d.Context.Code; code == api.EngineError || code == api.PolicyNotLoaded {
+			return nil, "", errSearchFailed
+		}
+		if !d.Decision {
+			continue
+		}
+		hits = append(hits, searchHit{key: cand.key, properties: searchProperties(cand, d.Context, caps)})
+		if len(hits) == limit {
+			if i+1 < len(cands) {
+				return hits, pageToken(cand.key), nil
+			}
+			break
+		}
+	}
+	if hits == nil {
+		hits = []searchHit{}
+	}
+	return hits, "", nil
+}
+
+// searchProperties says of an answered item whether it is a pattern, and the grant that
+// allowed its dry run: its id, delegation chain and constraints.
+func searchProperties(cand searchCandidate, d *api.AuthZENDecisionContext, caps []api.Capability) map[string]any {
+	p := map[string]any{"pattern": cand.pattern}
+	if d.Grant != "" {
+		p["grant"] = d.Grant
+	}
+	if len(d.Via) > 0 {
+		p["via"] = d.Via
+	}
+	for _, cp := range caps {
+		if cp.Grant == d.Grant && slices.Equal(cp.Via, d.Via) {
+			if cp.Constraints != nil {
+				p["constraints"] = cp.Constraints
+			}
+			break
+		}
+	}
+	return p
+}
+
+// idUnderType is the part of pattern within resources of type typ — resources typ + ":" +
+// id, id at least one segment — as an id pattern, or false if the pattern holds none.
+// "mcp:github:*" under "mcp:github" is "*"; "mcp:*:read" under "mcp:github" is "read";
+// "*" or "mcp:*" under "mcp:github" is "*" (one or more segments).
+func idUnderType(pattern, typ string) (string, bool) {
+	ps, ts := strings.Split(pattern, ":"), strings.Split(typ, ":")
+	for i, t := range ts {
+		switch {
+		case i >= len(ps):
+			return "", false
+		case ps[i] == "*" && i == len(ps)-1:
+			return "*", true // a trailing "*": any id
+		case ps[i] != "*" && ps[i] != t:
+			return "", false
+		}
+	}
+	if len(ps) == len(ts) {
+		return "", false // the type itself, with no id
+	}
+	return strings.Join(ps[len(ts):], ":"), true
+}
+
+// representative is a concrete resource id for an id pattern: each "*" segment replaced by
+// the placeholder.
+func representative(id string) string {
+	segs := strings.Split(id, ":")
+	for i, s := range segs {
+		if s == "*" {
+			segs[i] = searchPlaceholder
+		}
+	}
+	return strings.Join(segs, ":")
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
