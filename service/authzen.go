@@ -64,6 +64,7 @@ func (s *Server) authzenConfiguration(c echo.Context) error {
 		PolicyDecisionPoint:       base,
 		AccessEvaluationEndpoint:  base + authzenEvaluationPath,
 		AccessEvaluationsEndpoint: base + authzenEvaluationsPath,
+		SearchSubjectEndpoint:     base + authzenSearchSubjectPath,
 		SearchResourceEndpoint:    base + authzenSearchResourcePath,
 		SearchActionEndpoint:      base + authzenSearchActionPath,
 	})

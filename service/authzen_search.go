@@ -33,6 +33,7 @@ const searchPlaceholder = "_"
 func (s *Server) registerAuthZENSearchRoutes() {
 	s.add(echo.POST, authzenSearchActionPath, s.authzenSearchAction, echoRequestID)
 	s.add(echo.POST, authzenSearchResourcePath, s.authzenSearchResource, echoRequestID)
+	s.add(echo.POST, authzenSearchSubjectPath, s.authzenSearchSubject, echoRequestID)
 }
 
 // searchCandidate is one possible answer: its paging key (the action name, or the
@@ -258,8 +259,7 @@ func (s *Server) searchCapabilities(c echo.Context, caller authzenCaller, subjec
 }
 
 // searchWalk tries the candidates after the key after, in order, until limit of them are
-// allowed, and returns those and the token of the next page ("" when none is left). A
-// decision that fails closed fails the whole search: a partial answer would look whole.
+// allowed, and returns those and the token of the next page ("" when none is left).
 func (s *Server) searchWalk(c echo.Context, caller authzenCaller, subject string, ctx *api.AuthZENContext,
 	cands []searchCandidate, caps []api.Capability, after string, limit int) ([]searchHit, string, error) {
 	start, _ := slices.BinarySearchFunc(cands, after, func(sc searchCandidate, k string) int { return strings.Compare(sc.key, k) })
@@ -268,27 +268,17 @@ func (s *Server) searchWalk(c echo.Context, caller authzenCaller, subject string
 	}
 	var hits []searchHit
 	for i := start; i < len(cands); i++ {
-		if err := rctx(c).Err(); err != nil {
-			return nil, "", err
-		}
-		cand := cands[i]
-		d, err := s.authzenDecide(c, caller, &authzenCall{agentID: subject, req: cand.probe, context: ctx, path: topLevelPaths})
+		h, err := s.searchTry(c, caller, subject, ctx, cands[i], caps)
 		if err != nil {
-			if status, _ := classify(err); status >= 500 {
-				return nil, "", errSearchFailed
-			}
 			return nil, "", err
 		}
-		if code := d.Context.Code; code == api.EngineError || code == api.PolicyNotLoaded {
-			return nil, "", errSearchFailed
-		}
-		if !d.Decision {
+		if h == nil {
 			continue
 		}
-		hits = append(hits, searchHit{key: cand.key, properties: searchProperties(cand, d.Context, caps)})
+		hits = append(hits, *h)
 		if len(hits) == limit {
 			if i+1 < len(cands) {
-				return hits, pageToken(cand.key), nil
+				return hits, pageToken(h.key), nil
 			}
 			break
 		}
@@ -297,6 +287,30 @@ func (s *Server) searchWalk(c echo.Context, caller authzenCaller, subject string
 		hits = []searchHit{}
 	}
 	return hits, "", nil
+}
+
+// searchTry makes cand's dry run for subject and returns the hit if it is allowed, nil if
+// not. A decision that fails closed fails the whole search: a partial answer would look
+// whole.
+func (s *Server) searchTry(c echo.Context, caller authzenCaller, subject string, ctx *api.AuthZENContext,
+	cand searchCandidate, caps []api.Capability) (*searchHit, error) {
+	if err := rctx(c).Err(); err != nil {
+		return nil, err
+	}
+	d, err := s.authzenDecide(c, caller, &authzenCall{agentID: subject, req: cand.probe, context: ctx, path: topLevelPaths})
+	if err != nil {
+		if status, _ := classify(err); status >= 500 {
+			return nil, errSearchFailed
+		}
+		return nil, err
+	}
+	if code := d.Context.Code; code == api.EngineError || code == api.PolicyNotLoaded {
+		return nil, errSearchFailed
+	}
+	if !d.Decision {
+		return nil, nil
+	}
+	return &searchHit{key: cand.key, properties: searchProperties(cand, d.Context, caps)}, nil
 }
 
 // searchProperties says of an answered item whether it is a pattern, and the grant that

@@ -129,8 +129,16 @@ func TestAuthZENSearchAction(t *testing.T) {
 			t.Fatalf("%s sees %v", key, r.Results)
 		}
 	}
-	if r := w.post(t, "/access/v1/search/action", "", actionSearch(a.ID, "mcp:github", "repos", "")); r.status != http.StatusUnauthorized {
-		t.Fatalf("no credential: %d", r.status)
+	for path, body := range map[string]string{
+		"/access/v1/search/action":   actionSearch(a.ID, "mcp:github", "repos", ""),
+		"/access/v1/search/resource": resourceSearch(a.ID, "read", "mcp:github", ""),
+		"/access/v1/search/subject":  subjectSearch("read", "mcp:github", "repos", ""),
+	} {
+		for _, bad := range []string{"", "kva_garbage", "kv_garbage"} {
+			if r := w.post(t, path, bad, body); r.status != http.StatusUnauthorized || r.header.Get("WWW-Authenticate") == "" {
+				t.Fatalf("%s with %q: %d", path, bad, r.status)
+			}
+		}
 	}
 }
 
@@ -328,11 +336,11 @@ func TestAuthZENSearchFailsClosed(t *testing.T) {
 		"keys unreachable": serveFacade(t, keysDown{w.srv.Kavach}),
 		"engine failing":   serveFacade(t, engineDown{w.srv.Kavach}),
 	} {
-		for _, path := range []string{"/access/v1/search/action", "/access/v1/search/resource"} {
-			body := actionSearch(a.ID, "mcp:github", "repos", "")
-			if strings.HasSuffix(path, "resource") {
-				body = resourceSearch(a.ID, "read", "mcp:github", "")
-			}
+		for path, body := range map[string]string{
+			"/access/v1/search/action":   actionSearch(a.ID, "mcp:github", "repos", ""),
+			"/access/v1/search/resource": resourceSearch(a.ID, "read", "mcp:github", ""),
+			"/access/v1/search/subject":  subjectSearch("read", "mcp:github", "repos", ""),
+		} {
 			r := send(t, http.MethodPost, url+path, w.keys["alice"], body)
 			p := r.problem(t)
 			if r.status != http.StatusInternalServerError || p.Detail != "internal error" || strings.Contains(string(r.body), "unreachable") {
@@ -342,5 +350,94 @@ func TestAuthZENSearchFailsClosed(t *testing.T) {
 				t.Fatalf("%s %s: bad input: %d", name, path, r.status)
 			}
 		}
+	}
+}
+
+func subjectSearch(action, typ, id, page string) string {
+	return `{"subject":{"type":"agent"},"action":{"name":"` + action + `"},"resource":{"type":"` + typ + `","id":"` + id + `"}` + page + `}`
+}
+
+func (r response) subjects(t *testing.T) api.AuthZENSubjectSearchResponse {
+	t.Helper()
+	if r.status != http.StatusOK {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	var out api.AuthZENSubjectSearchResponse
+	r.decode(t, &out)
+	return out
+}
+
+func subjectIDs(res api.AuthZENSubjectSearchResponse) []string {
+	var out []string
+	for _, s := range res.Results {
+		out = append(out, s.ID)
+	}
+	return out
+}
+
+// TestAuthZENSearchSubject: the agents within the caller's reach that may take the action
+// on the resource, own or delegated, each allowed by a dry run; paged in id order.
+func TestAuthZENSearchSubject(t *testing.T) {
+	t.Parallel()
+	w := newAuthZENWorld(t)
+	reader := w.agent(t, agent.Permission{Resource: "mcp:github:*", Actions: []string{"read"}})
+	anyAction := w.agent(t, agent.Permission{Resource: "mcp:*", Actions: []string{"*"}})
+	w.agent(t, agent.Permission{Resource: "mcp:slack:*", Actions: []string{"read"}})
+	gated := w.agent(t, agent.Permission{Resource: "mcp:github:repos", Actions: []string{"read"}, Constraints: &agent.Constraints{IPAllowlist: []string{"10.0.0.0/8"}}})
+	child := w.agent(t)
+	ctx := kavach.WithActor(context.Background(), api.Actor{Role: api.RoleUser, TenantID: agent.DefaultTenant, OwnerID: "alice"})
+	d, err := w.srv.Kavach.Delegations().Delegate(ctx, api.DelegateRequest{FromAgentID: reader.ID, ToAgentID: child.ID,
+		Permissions: []agent.Permission{{Resource: "mcp:github:repos", Actions: []string{"read"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobs, err := w.srv.Kavach.Agents().Create(kavach.WithActor(context.Background(), api.Actor{Role: api.RoleUser, TenantID: agent.DefaultTenant, OwnerID: "bob"}),
+		api.CreateAgentRequest{Name: "b", Permissions: []agent.Permission{{Resource: "mcp:github:*", Actions: []string{"read"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{reader.ID, anyAction.ID, child.ID}
+	slices.Sort(want)
+	r := w.post(t, "/access/v1/search/subject", w.keys["alice"], subjectSearch("read", "mcp:github", "repos", "")).subjects(t)
+	if got := subjectIDs(r); !slices.Equal(got, want) || r.Page.NextToken != "" {
+		t.Fatalf("alice's readers: %v, want %v", got, want)
+	}
+	for _, s := range r.Results {
+		if s.Type != "agent" || (s.ID == child.ID && fmt.Sprint(s.Properties["via"]) != fmt.Sprint([]string{d.ID})) {
+			t.Fatalf("result %+v", s)
+		}
+	}
+	// The admin sees bob's agent too; from inside the allowlist the gated one answers.
+	body := `{"subject":{"type":"agent"},"action":{"name":"read"},"resource":{"type":"mcp:github","id":"repos"},"context":{"ip":"10.0.0.1"}}`
+	adminKey := w.srv.Key(t, api.Actor{Role: api.RoleAdmin, TenantID: agent.DefaultTenant})
+	got := subjectIDs(w.post(t, "/access/v1/search/subject", adminKey, body).subjects(t))
+	all := append(slices.Clone(want), bobs.ID, gated.ID)
+	slices.Sort(all)
+	if !slices.Equal(got, all) {
+		t.Fatalf("admin from 10.0.0.1: %v, want %v", got, all)
+	}
+	// Pages of one, each once.
+	var paged []string
+	page := ""
+	for range 10 {
+		r := w.post(t, "/access/v1/search/subject", adminKey, strings.Replace(body, `}}`, `},"page":{"limit":1`+page+`}}`, 1)).subjects(t)
+		paged = append(paged, subjectIDs(r)...)
+		if r.Page.NextToken == "" {
+			break
+		}
+		page = `,"token":"` + r.Page.NextToken + `"`
+	}
+	if !slices.Equal(paged, all) {
+		t.Fatalf("paged: %v, want %v", paged, all)
+	}
+	// Another tenant's admin finds none; an agent's token finds only itself.
+	if got := subjectIDs(w.post(t, "/access/v1/search/subject", w.keys["acmeAdmin"], subjectSearch("read", "mcp:github", "repos", "")).subjects(t)); len(got) != 0 {
+		t.Fatalf("acme's admin: %v", got)
+	}
+	if got := subjectIDs(w.post(t, "/access/v1/search/subject", reader.Token, subjectSearch("read", "mcp:github", "repos", "")).subjects(t)); !slices.Equal(got, []string{reader.ID}) {
+		t.Fatalf("by token: %v", got)
+	}
+	if p := w.post(t, "/access/v1/search/subject", w.keys["alice"], `{"subject":{"type":"agent","id":"x"},"action":{"name":"read"},"resource":{"type":"a","id":"b"}}`).problem(t); p.Field != "subject.id" {
+		t.Fatalf("a subject id: %+v", p)
 	}
 }

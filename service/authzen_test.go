@@ -121,6 +121,7 @@ func TestAuthZENDiscovery(t *testing.T) {
 		"policy_decision_point":       w.srv.URL,
 		"access_evaluation_endpoint":  w.srv.URL + "/access/v1/evaluation",
 		"access_evaluations_endpoint": w.srv.URL + "/access/v1/evaluations",
+		"search_subject_endpoint":     w.srv.URL + "/access/v1/search/subject",
 		"search_resource_endpoint":    w.srv.URL + "/access/v1/search/resource",
 		"search_action_endpoint":      w.srv.URL + "/access/v1/search/action",
 	}

@@ -17,6 +17,7 @@ func TestCapabilitiesOpenAPISchemasMatchTheWire(t *testing.T) {
 		"Capabilities": api.Capabilities{}, "Capability": api.Capability{}, "CapabilityConstraints": api.CapabilityConstraints{},
 		"AuthZENPage": api.AuthZENPage{}, "AuthZENSearchRequest": api.AuthZENSearchRequest{}, "AuthZENPageResult": api.AuthZENPageResult{},
 		"AuthZENActionSearchResponse": api.AuthZENActionSearchResponse{}, "AuthZENResourceSearchResponse": api.AuthZENResourceSearchResponse{},
+		"AuthZENSubjectSearchResponse": api.AuthZENSubjectSearchResponse{},
 	}
 	for name, v := range types {
 		s, ok := doc.Components.Schemas[name]

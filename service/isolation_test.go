@@ -90,8 +90,9 @@ func TestEveryProtectedRouteRefusesBadKeys(t *testing.T) {
 	w := newWorld(t, testserver.Backends[0].New(t))
 	open := map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true, "/v1/authorize/token": true,
 		// AuthZEN: public metadata, and evaluations that also take the subject agent's own
-		// token (TestAuthZENRequestErrors checks their 401s).
-		"/.well-known/authzen-configuration": true, "/access/v1/evaluation": true, "/access/v1/evaluations": true}
+		// token (TestAuthZENRequestErrors and TestAuthZENSearchAction check their 401s).
+		"/.well-known/authzen-configuration": true, "/access/v1/evaluation": true, "/access/v1/evaluations": true,
+		"/access/v1/search/action": true, "/access/v1/search/resource": true, "/access/v1/search/subject": true}
 	bad := map[string]string{
 		"missing": "", "garbage": "kva_garbage", "well-formed but unknown": agent.MintAPIKey(),
 		"revoked": w.keys["revoked"], "agent token": w.agentA.Token,
