@@ -17,7 +17,7 @@ import (
 func agentCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "agent", Short: "Manage agents"}
 	cmd.AddCommand(agentCreateCmd(g), agentListCmd(g), agentGetCmd(g), agentUpdateCmd(g),
-		agentRotateCmd(g), agentRevokeCmd(g))
+		agentRotateCmd(g), agentRevokeCmd(g), agentCanCmd(g))
 	return cmd
 }
 
