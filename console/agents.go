@@ -49,6 +49,7 @@ type agentView struct {
 	Given    []delegationNode
 	Token    string
 	Names    map[string]string // agent id → name, for the agents the person may see
+	Can      []api.Capability  // effective grants: own permissions and delegated grants
 }
 
 func (c *Console) agentPage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -67,8 +68,13 @@ func (c *Console) showAgent(w http.ResponseWriter, r *http.Request, s *session, 
 		c.fail(w, s, err)
 		return
 	}
+	can, err := c.k.Agents().Capabilities(ctx, a.ID)
+	if err != nil {
+		c.fail(w, s, err)
+		return
+	}
 	now := c.cfg.Now()
-	v := agentView{Agent: a, Token: token, Given: delegationTree(all.Delegations, a.ID, now, 0)}
+	v := agentView{Agent: a, Token: token, Given: delegationTree(all.Delegations, a.ID, now, 0), Can: can.Capabilities}
 	for _, d := range all.Delegations {
 		if d.ToAgentID == a.ID {
 			v.Received = append(v.Received, delegationNode{Delegation: d, Status: d.EffectiveStatus(now)})

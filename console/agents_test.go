@@ -42,6 +42,13 @@ func TestAgentPageRotateAndRevoke(t *testing.T) {
 			t.Errorf("agent page lacks %q", want)
 		}
 	}
+	// What the sub-helper may do: the grant delegated down the chain, with both links.
+	_, subPage := alice.do(http.MethodGet, "/console/agents/"+sub.ID, nil)
+	_, can, _ := strings.Cut(subPage, "What it may do")
+	can, _, _ = strings.Cut(can, "</table>")
+	if !strings.Contains(can, "mcp:github:repos") || !strings.Contains(can, "delegation") || strings.Count(can, "dlg_") < 2 {
+		t.Errorf("the sub-helper's page does not show its delegated grant through both links:\n%s", can)
+	}
 	if resp, _ := bob.do(http.MethodGet, "/console/agents/"+bot.ID, nil); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("bob reads alice's agent: %d", resp.StatusCode)
 	}
