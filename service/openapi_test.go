@@ -107,6 +107,18 @@ func TestOpenAPISchemasMatchTheWire(t *testing.T) {
 		"AuditEvent": agent.AuditEvent{}, "AuditPage": api.AuditPage{}, "AuditReport": api.AuditReport{},
 		"AuditProgress": api.AuditProgress{}, "AuditVerifyLine": api.AuditVerifyLine{},
 		"PolicyStatus": api.PolicyStatus{},
+		"Capabilities": api.Capabilities{}, "Capability": api.Capability{}, "CapabilityConstraints": api.CapabilityConstraints{},
+		// AuthZEN 1.0
+		"AuthZENSubject": api.AuthZENSubject{}, "AuthZENResource": api.AuthZENResource{},
+		"AuthZENAction": api.AuthZENAction{}, "AuthZENContext": api.AuthZENContext{},
+		"AuthZENOptions": api.AuthZENOptions{}, "AuthZENEvaluation": api.AuthZENEvaluation{},
+		"AuthZENEvaluationRequest": api.AuthZENEvaluationRequest{}, "AuthZENEvaluationsRequest": api.AuthZENEvaluationsRequest{},
+		"AuthZENDecision": api.AuthZENDecision{}, "AuthZENDecisionContext": api.AuthZENDecisionContext{},
+		"AuthZENItemError": api.AuthZENItemError{}, "AuthZENEvaluationsResponse": api.AuthZENEvaluationsResponse{},
+		"AuthZENConfiguration": api.AuthZENConfiguration{},
+		"AuthZENPage":          api.AuthZENPage{}, "AuthZENSearchRequest": api.AuthZENSearchRequest{}, "AuthZENPageResult": api.AuthZENPageResult{},
+		"AuthZENActionSearchResponse": api.AuthZENActionSearchResponse{}, "AuthZENResourceSearchResponse": api.AuthZENResourceSearchResponse{},
+		"AuthZENSubjectSearchResponse": api.AuthZENSubjectSearchResponse{},
 	}
 	for name, v := range types {
 		s, ok := doc.Components.Schemas[name]
