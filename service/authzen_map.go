@@ -61,20 +61,30 @@ func authzenCallOf(e api.AuthZENEvaluation, paths map[string]string, dryRun bool
 	if err != nil {
 		return nil, err
 	}
-	r := e.Resource
+	resource, err := authzenResource(e.Resource, c.path["resource"])
+	if err != nil {
+		return nil, err
+	}
+	c.req = api.AuthorizeRequest{Action: e.Action.Name, Resource: resource, Arguments: args, DryRun: dryRun}
+	return c, nil
+}
+
+// authzenResource is the Kavach resource an AuthZEN resource names: type + ":" + id, each
+// part required and a valid resource of its own (docs/authzen.md). path is the member's
+// place in the body, for errors.
+func authzenResource(r *api.AuthZENResource, path string) (string, error) {
 	if r == nil {
-		return nil, invalid(c.field("resource", ""), "a resource is required")
+		return "", invalid(path, "a resource is required")
 	}
 	for _, part := range []struct{ name, v string }{{"type", r.Type}, {"id", r.ID}} {
 		if part.v == "" {
-			return nil, invalid(c.field("resource", part.name), "is required")
+			return "", invalid(path+"."+part.name, "is required")
 		}
 		if err := agent.ValidateResource(part.v); err != nil {
-			return nil, invalid(c.field("resource", part.name), "%v (type + \":\" + id is the Kavach resource)", err)
+			return "", invalid(path+"."+part.name, "%v (type + \":\" + id is the Kavach resource)", err)
 		}
 	}
-	c.req = api.AuthorizeRequest{Action: e.Action.Name, Resource: r.Type + ":" + r.ID, Arguments: args, DryRun: dryRun}
-	return c, nil
+	return r.Type + ":" + r.ID, nil
 }
 
 // authzenArguments reads action.properties.arguments: absent or null is no arguments.

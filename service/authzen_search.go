@@ -60,19 +60,10 @@ func (s *Server) authzenSearchAction(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	r := req.Resource
-	if r == nil {
-		return invalid("resource", "a resource is required")
+	resource, err := authzenResource(req.Resource, "resource")
+	if err != nil {
+		return err
 	}
-	for _, part := range []struct{ name, v string }{{"type", r.Type}, {"id", r.ID}} {
-		if part.v == "" {
-			return invalid("resource."+part.name, "is required")
-		}
-		if err := agent.ValidateResource(part.v); err != nil {
-			return invalid("resource."+part.name, "%v (type + \":\" + id is the Kavach resource)", err)
-		}
-	}
-	resource := r.Type + ":" + r.ID
 	after, limit, err := searchPage(req.Page)
 	if err != nil {
 		return err

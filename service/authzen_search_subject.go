@@ -40,23 +40,15 @@ func (s *Server) authzenSearchSubject(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	r := req.Resource
-	if r == nil {
-		return invalid("resource", "a resource is required")
-	}
-	for _, part := range []struct{ name, v string }{{"type", r.Type}, {"id", r.ID}} {
-		if part.v == "" {
-			return invalid("resource."+part.name, "is required")
-		}
-		if err := agent.ValidateResource(part.v); err != nil {
-			return invalid("resource."+part.name, "%v (type + \":\" + id is the Kavach resource)", err)
-		}
+	resource, err := authzenResource(req.Resource, "resource")
+	if err != nil {
+		return err
 	}
 	after, limit, err := searchPage(req.Page)
 	if err != nil {
 		return err
 	}
-	probe := api.AuthorizeRequest{Action: req.Action.Name, Resource: r.Type + ":" + r.ID, Arguments: args, DryRun: true}
+	probe := api.AuthorizeRequest{Action: req.Action.Name, Resource: resource, Arguments: args, DryRun: true}
 	ctx := rctx(c)
 
 	// An agent asking with its own token can find only itself.
