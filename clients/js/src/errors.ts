@@ -36,10 +36,35 @@ export class KavachError extends Error {
     this.reason = problem.reason;
   }
 
-  /** The request itself was bad (HTTP 400, code invalid_input). */
+  /** The request itself was bad (HTTP 400 and the other 4xx of code invalid_input). */
   get isInvalidInput(): boolean {
     return this.code === "invalid_input";
   }
+
+  /** The API key is missing, malformed, unknown or revoked (HTTP 401), or a token is not valid. */
+  get isUnauthenticated(): boolean {
+    return this.code === "unauthenticated";
+  }
+
+  /** The caller's role may not do this (HTTP 403). */
+  get isForbidden(): boolean {
+    return this.code === "forbidden";
+  }
+
+  /** No such object within the caller's reach (HTTP 404): another owner's is not found too. */
+  get isNotFound(): boolean {
+    return this.code === "not_found";
+  }
+
+  /** The object's state does not allow it (HTTP 409): a revoked agent, a decided approval. */
+  get isConflict(): boolean {
+    return this.code === "conflict";
+  }
+}
+
+/** isKavachError tells whether err is a KavachError, with the given code if one is named. */
+export function isKavachError(err: unknown, code?: string): err is KavachError {
+  return err instanceof KavachError && (code === undefined || err.code === code);
 }
 
 /** Kavach could not be reached, or its answer could not be read. */

@@ -2,14 +2,55 @@
  * The API's request and response types, named. They come from src/generated/openapi.ts,
  * which is generated from docs/openapi.yaml (npm run generate) and never edited by hand.
  */
-import type { components } from "./generated/openapi.js";
+import type { components, operations } from "./generated/openapi.js";
 
 export type Schemas = components["schemas"];
+type Query<Op extends keyof operations> = NonNullable<operations[Op]["parameters"]["query"]>;
 
+// Operations
+export type Status = Schemas["Status"];
+export type PolicyStatus = Schemas["PolicyStatus"];
+
+// Tenants
+export type Tenant = Schemas["Tenant"];
+export type TenantList = Schemas["TenantList"];
+export type CreateTenantRequest = Schemas["CreateTenantRequest"];
+
+// API keys
+export type APIKey = Schemas["APIKey"];
+export type APIKeyWithSecret = Schemas["APIKeyWithSecret"];
+export type APIKeyList = Schemas["APIKeyList"];
+export type CreateAPIKeyRequest = Schemas["CreateAPIKeyRequest"];
+export type APIKeyRole = CreateAPIKeyRequest["role"];
+export type ListAPIKeysQuery = Query<"listAPIKeys">;
+
+// Agents and their permissions
+export type Agent = Schemas["Agent"];
+export type AgentWithToken = Schemas["AgentWithToken"];
+export type AgentList = Schemas["AgentList"];
+export type CreateAgentRequest = Schemas["CreateAgentRequest"];
+export type UpdateAgentRequest = Schemas["UpdateAgentRequest"];
+export type ListAgentsQuery = Query<"listAgents">;
+export type RotateRequest = Schemas["RotateRequest"];
+export type RotateResult = Schemas["RotateResult"];
+export type Capabilities = Schemas["Capabilities"];
+export type Capability = Schemas["Capability"];
+export type CapabilityConstraints = Schemas["CapabilityConstraints"];
+export type Permission = Schemas["Permission"];
+export type Constraints = Schemas["Constraints"];
+export type RateLimit = Schemas["RateLimit"];
+export type TimeWindow = Schemas["TimeWindow"];
+export type Approval = Schemas["Approval"];
+/** A Go duration string: "90s", "15m", "24h". */
+export type Duration = Schemas["Duration"];
+
+// Decisions
 export type Decision = Schemas["Decision"];
 /** A decision code: ALLOWED, NO_PERMISSION, APPROVAL_REQUIRED, … */
 export type DecisionCode = Decision["code"];
 export type CallContext = Schemas["CallContext"];
+/** The body of POST /v1/authorize: the agent by `agentId` or by `token`, and the call. */
+export type AuthorizeAgentRequest = Schemas["AuthorizeAgentRequest"];
 
 /** The call an agent wants to make. */
 export interface AuthorizeCall {
@@ -19,3 +60,50 @@ export interface AuthorizeCall {
   /** Answer with no side effect: no rate slot is taken, no approval request is opened. */
   dryRun?: boolean;
 }
+
+// Delegations
+export type Delegation = Schemas["Delegation"];
+export type DelegationList = Schemas["DelegationList"];
+export type DelegateRequest = Schemas["DelegateRequest"];
+export type ListDelegationsQuery = Query<"listDelegations">;
+
+// Approvals
+export type ApprovalRequest = Schemas["ApprovalRequest"];
+export type ApprovalList = Schemas["ApprovalList"];
+export type ApproveRequest = Schemas["ApproveRequest"];
+export type DenyRequest = Schemas["DenyRequest"];
+export type ListApprovalsQuery = Query<"listApprovals">;
+
+// Audit
+export type AuditEvent = Schemas["AuditEvent"];
+export type AuditPage = Schemas["AuditPage"];
+export type AuditReport = Schemas["AuditReport"];
+export type AuditProgress = Schemas["AuditProgress"];
+export type AuditVerifyLine = Schemas["AuditVerifyLine"];
+/** GET /v1/audit's filters and paging. */
+export type AuditQuery = Query<"queryAudit">;
+/** The filters shared by a query and an export. */
+export type AuditFilter = Omit<AuditQuery, "limit" | "cursor" | "afterSeq">;
+/** GET /v1/audit/export's format and filters. */
+export type AuditExportQuery = Query<"exportAudit">;
+export type AuditExportFormat = NonNullable<AuditExportQuery["format"]>;
+/** GET /v1/audit/verify's options (stream is the client's to choose). */
+export type AuditVerifyQuery = Omit<Query<"verifyAudit">, "stream">;
+
+// AuthZEN
+export type AuthZENConfiguration = Schemas["AuthZENConfiguration"];
+export type AuthZENSubject = Schemas["AuthZENSubject"];
+export type AuthZENResource = Schemas["AuthZENResource"];
+export type AuthZENAction = Schemas["AuthZENAction"];
+export type AuthZENContext = Schemas["AuthZENContext"];
+export type AuthZENOptions = Schemas["AuthZENOptions"];
+export type AuthZENEvaluation = Schemas["AuthZENEvaluation"];
+export type AuthZENEvaluationRequest = Schemas["AuthZENEvaluationRequest"];
+export type AuthZENEvaluationsRequest = Schemas["AuthZENEvaluationsRequest"];
+export type AuthZENEvaluationsResponse = Schemas["AuthZENEvaluationsResponse"];
+export type AuthZENDecision = Schemas["AuthZENDecision"];
+export type AuthZENDecisionContext = Schemas["AuthZENDecisionContext"];
+export type AuthZENSearchRequest = Schemas["AuthZENSearchRequest"];
+export type AuthZENActionSearchResponse = Schemas["AuthZENActionSearchResponse"];
+export type AuthZENResourceSearchResponse = Schemas["AuthZENResourceSearchResponse"];
+export type AuthZENSubjectSearchResponse = Schemas["AuthZENSubjectSearchResponse"];
