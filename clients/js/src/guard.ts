@@ -155,3 +155,13 @@ export function headerValues(v: string | string[] | null | undefined): string[] 
   if (v === undefined || v === null) return [];
   return Array.isArray(v) ? v : [v];
 }
+
+/** withoutRawHeader drops a header from Node's [name, value, …] raw headers. */
+export function withoutRawHeader(raw: string[], name: string): string[] {
+  const lower = name.toLowerCase();
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (raw[i].toLowerCase() !== lower) out.push(raw[i], raw[i + 1]);
+  }
+  return out;
+}

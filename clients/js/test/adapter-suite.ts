@@ -32,7 +32,9 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import type { Authorizer } from "../src/client.js";
 import { parseDuration } from "../src/refusal.js";
+import type { AuthorizeCall, CallContext, Decision } from "../src/types.js";
 import { createAgent, goBuild, repoRoot, startKavach, type Kavach } from "./harness.js";
 
 /** What an app under test is configured with. */
@@ -202,6 +204,23 @@ export async function startRefguard(env: SuiteEnv): Promise<GoGuard> {
       const gone = new Promise<void>((r) => proc.once("exit", () => r()));
       proc.kill("SIGTERM");
       await gone;
+    },
+  };
+}
+
+/** An Authorizer that allows everything and remembers what it was asked: for mapping tests without Kavach. */
+export function recordingAuthorizer(): Authorizer & { calls: { token: string; call: AuthorizeCall; context?: CallContext }[] } {
+  const calls: { token: string; call: AuthorizeCall; context?: CallContext }[] = [];
+  const allow = (): Decision => ({ allowed: true, code: "ALLOWED", reason: "allowed", auditId: "aud_test", grant: "perm_test" });
+  return {
+    calls,
+    authorize: async (agentId, call, context) => {
+      calls.push({ token: agentId, call, context });
+      return allow();
+    },
+    authorizeToken: async (token, call, context) => {
+      calls.push({ token, call, context });
+      return allow();
     },
   };
 }

@@ -1,8 +1,10 @@
 import { serve } from "@hono/node-server";
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
 import { Hono, type Context } from "hono";
 import type { AddressInfo } from "node:net";
 import { kavach, type KavachEnv } from "../src/hono.js";
-import { adapterSuite, type SuiteEnv, type TestApp } from "./adapter-suite.js";
+import { adapterSuite, recordingAuthorizer, type SuiteEnv, type TestApp } from "./adapter-suite.js";
 
 /** The suite's app: the middleware app-wide, the decision read with c.get. */
 function start(env: SuiteEnv): Promise<TestApp> {
@@ -31,3 +33,37 @@ function start(env: SuiteEnv): Promise<TestApp> {
 }
 
 adapterSuite("Hono", start);
+
+describe("Hono mapping", () => {
+  const get = (app: Hono<KavachEnv>, path: string) => app.request(path, { headers: { Authorization: "Bearer kv_test" } });
+
+  test("app-wide, the middleware maps the route that answers, mounted routes included; no route maps the path", async () => {
+    const rec = recordingAuthorizer();
+    const app = new Hono<KavachEnv>();
+    app.use(kavach({ kavach: rec }));
+    app.get("/repos/:id", (c) => c.text(c.get("kavach").grant ?? ""));
+    const api = new Hono<KavachEnv>();
+    api.get("/orgs/:org/repos/:repo{[a-z]+}", (c) => c.text("ok"));
+    app.route("/api", api);
+    assert.equal(await (await get(app, "/repos/42")).text(), "perm_test");
+    assert.equal((await get(app, "/api/orgs/acme/repos/web")).status, 200);
+    assert.equal((await get(app, "/nothing/here")).status, 404);
+    assert.deepEqual(
+      rec.calls.map((c) => c.call),
+      [
+        { action: "get", resource: "http:repos:{id}", arguments: { id: "42" } },
+        { action: "get", resource: "http:api:orgs:{org}:repos:{repo}", arguments: { org: "acme", repo: "web" } },
+        { action: "get", resource: "http:nothing:here" },
+      ],
+    );
+  });
+
+  test("with the route, the middleware maps that route", async () => {
+    const rec = recordingAuthorizer();
+    const app = new Hono<KavachEnv>();
+    app.post("/repos/:id/merge", kavach({ kavach: rec }), (c) => c.text("ok"));
+    const res = await app.request("/repos/7/merge", { method: "POST", headers: { Authorization: "Bearer kv_test" } });
+    assert.equal(res.status, 200);
+    assert.deepEqual(rec.calls[0].call, { action: "post", resource: "http:repos:{id}:merge", arguments: { id: "7" } });
+  });
+});
