@@ -19,12 +19,24 @@ func (c *Client) Authorize(ctx context.Context, agentID string, req api.Authoriz
 	return send[api.Decision](ctx, c, call{method: http.MethodPost, path: "/v1/authorize", in: body})
 }
 
-// AuthorizeToken asks, with the agent's own token as the credential, whether it may make the
-// call. The server takes the client address from the connection, so cc.IP is not sent;
-// cc.UserAgent is sent as the User-Agent header.
+// AuthorizeToken asks whether the agent holding token may make the call.
+//
+// A client with an API key (an app's, say, holding the token an agent sent it) asks at
+// POST /v1/authorize under that key, with cc's address and user agent as the end client's,
+// as Authorize does; a token of an agent the key cannot see is TOKEN_INVALID. A client
+// without one presents the token itself at POST /v1/authorize/token: the server then takes
+// the client address from the connection, so cc.IP is not sent, and cc.UserAgent is sent
+// as the User-Agent header.
 func (c *Client) AuthorizeToken(ctx context.Context, token string, req api.AuthorizeRequest, cc api.CallContext) (*api.Decision, error) {
 	if token == "" {
 		token = "-" // an empty credential is no credential: let the server judge it invalid
+	}
+	if c.apiKey != "" {
+		body := api.AuthorizeAgentRequest{Token: token, AuthorizeRequest: req}
+		if cc.IP != "" || cc.UserAgent != "" {
+			body.Context = &api.CallContext{IP: cc.IP, UserAgent: cc.UserAgent}
+		}
+		return send[api.Decision](ctx, c, call{method: http.MethodPost, path: "/v1/authorize", in: body})
 	}
 	return send[api.Decision](ctx, c, call{method: http.MethodPost, path: "/v1/authorize/token", in: req, bearer: token, userAgent: cc.UserAgent})
 }

@@ -45,6 +45,8 @@ func decodeAuthorizeAgent(body []byte, req *api.AuthorizeAgentRequest) bool {
 			bit, ok = 1<<0, d.str(&req.AgentID)
 		case "context":
 			bit, ok = 1<<1, d.callContext(&req.Context)
+		case "token":
+			bit, ok = 1<<6, d.str(&req.Token)
 		default:
 			bit, ok = d.authorizeField(key, &req.AuthorizeRequest)
 		}

@@ -30,6 +30,8 @@ var decoderSeeds = []string{
 	` { "action" : "read" , "resource" : "ä:€" , "dryRun" : false , "context" : { } , "arguments" : { } } `,
 	`{"agentId":null,"context":null,"arguments":null,"dryRun":null}`,
 	`{}`, `{"action":"read","resource":"a"}`,
+	`{"token":"kv_x","action":"read","resource":"a","context":{"ip":"10.0.0.1"}}`,
+	`{"Token":"x"}`, `{"token":"a","token":"b"}`, `{"token":1}`, `{"token":"a\u0062"}`,
 	`{"AgentId":"x"}`, `{"agentId":"a\"b"}`, `{"agentId":"a","agentId":"b"}`, `{"agentId":1}`, `{"x":1}`,
 	`{"arguments":{"a":1,"a":2}}`, `{"arguments":{"n":1e400}}`, `{"arguments":{"n":01}}`, `{"arguments":{"n":-}}`,
 	`{"context":{"Time":"2026-01-01T00:00:00Z"}}`, `{"context":{"ip":"1","ip":"2"}}`, "{\"agentId\":\"\xff\"}",
@@ -70,7 +72,7 @@ func TestFastDecoderTakesPlainBodies(t *testing.T) {
 	t.Parallel()
 	for i, s := range decoderSeeds {
 		var r api.AuthorizeAgentRequest
-		if got, want := decodeAuthorizeAgent([]byte(s), &r), i < 6; got != want {
+		if got, want := decodeAuthorizeAgent([]byte(s), &r), i < 7; got != want {
 			t.Errorf("%s: fast path taken %v, want %v", s, got, want)
 		}
 	}

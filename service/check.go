@@ -87,10 +87,14 @@ func checkMap(v reflect.Value, path, name string) error {
 // checkAuthorizeAgent bounds the body of POST /v1/authorize.
 func checkAuthorizeAgent(req *api.AuthorizeAgentRequest) error {
 	switch {
-	case req.AgentID == "":
-		return invalid("agentId", "must name the agent (an agent with only its token uses POST /v1/authorize/token)")
+	case req.AgentID == "" && req.Token == "":
+		return invalid("agentId", "must name the agent (agentId), or carry its token (token)")
+	case req.AgentID != "" && req.Token != "":
+		return invalid("token", "give the agent's id (agentId) or its token (token), not both")
 	case len(req.AgentID) > agent.MaxIDLen:
 		return tooLong("agentId", agent.MaxIDLen)
+	case len(req.Token) > agent.MaxTokenLen:
+		return tooLong("token", agent.MaxTokenLen)
 	}
 	if cc := req.Context; cc != nil {
 		if len(cc.UserAgent) > agent.MaxUserAgentLen {

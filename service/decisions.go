@@ -10,8 +10,10 @@ import (
 	"github.com/kavachos/kavach-go/api"
 )
 
-// authorize judges one of the agents the caller may see; the calling app reports the end
-// client's address itself. A decision is always 200: allowed says the answer, and only a request that could not be
+// authorize judges one of the agents the caller may see, named by its id or by the token
+// it presented to the app; the calling app reports the end client's address itself. A
+// token of an agent the caller cannot see is TOKEN_INVALID, as the facade answers it. A
+// decision is always 200: allowed says the answer, and only a request that could not be
 // judged at all is an error.
 func (s *Server) authorize(c echo.Context) error {
 	var req api.AuthorizeAgentRequest
@@ -26,7 +28,13 @@ func (s *Server) authorize(c echo.Context) error {
 		cc = *req.Context
 	}
 	start := time.Now()
-	d, err := s.k.Authorize(rctx(c), req.AgentID, req.AuthorizeRequest, cc)
+	var d *api.Decision
+	var err error
+	if req.Token != "" {
+		d, err = s.k.AuthorizeToken(rctx(c), req.Token, req.AuthorizeRequest, cc)
+	} else {
+		d, err = s.k.Authorize(rctx(c), req.AgentID, req.AuthorizeRequest, cc)
+	}
 	s.metrics.decided(d, time.Since(start))
 	return replyDecision(c, d, err)
 }
