@@ -104,7 +104,7 @@ describe("audit", () => {
     const a = await agent("audited", [{ resource: "http:repos:*", actions: ["get"] }]);
     agentId = a.id;
     // Arguments with commas, quotes and a newline, which CSV must quote.
-    const args = { note: 'one, "two"\nthree' };
+    const args = { note: 'one, "two"\nthree', text: "naïve café ✓" };
     for (let i = 0; i < 7; i++) {
       await admin.authorize(agentId, { action: i % 3 ? "get" : "delete", resource: `http:repos:${i}`, arguments: args });
     }
@@ -157,6 +157,40 @@ describe("audit", () => {
     }
   });
 
+  test("exportEvents yields the first event before the export has been read to the end", async () => {
+    // The real answer, handed on in 5-byte chunks as they are pulled: lines and UTF-8
+    // characters split across chunks, and a count of the bytes read so far.
+    let read = 0;
+    const trickle: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      let at = 0;
+      const body = new ReadableStream<Uint8Array>(
+        {
+          pull(ctl) {
+            if (at >= bytes.length) return ctl.close();
+            ctl.enqueue(bytes.subarray(at, at + 5));
+            at += 5;
+            read = at;
+          },
+        },
+        { highWaterMark: 0 },
+      );
+      return new Response(body, { status: res.status, headers: res.headers });
+    };
+    const c = new KavachClient({ url: k.url, apiKey: k.rootKey, fetch: trickle });
+    const whole = await new Response(await admin.audit.export({ agentId })).text();
+    const events: AuditEvent[] = [];
+    let readAtFirst = 0;
+    for await (const e of c.audit.exportEvents({ agentId })) {
+      if (!events.length) readAtFirst = read;
+      events.push(e);
+    }
+    assert.equal(events.length, total);
+    assert.ok(readAtFirst < whole.length / 2, `${readAtFirst} of ${whole.length} bytes read before the first event`);
+    assert.ok(events.some((e) => e.arguments?.text === "naïve café ✓"), "characters split across chunks survive");
+  });
+
   test("export streams CSV with a header row and JSON as one array", async () => {
     const csv = await new Response(await admin.audit.export({ agentId, format: "csv" })).text();
     const rows = csvRows(csv);
@@ -166,7 +200,7 @@ describe("audit", () => {
     const argsAt = header.indexOf("arguments");
     const resourceAt = header.indexOf("resource");
     const call = rows.find((r) => r[resourceAt] === "http:repos:1");
-    assert.equal(call?.[argsAt], JSON.stringify({ note: 'one, "two"\nthree' }), "a quoted field keeps its commas, quotes and newline");
+    assert.equal(call?.[argsAt], JSON.stringify({ note: 'one, "two"\nthree', text: "naïve café ✓" }), "a quoted field keeps its commas, quotes and newline");
 
     const json = JSON.parse(await new Response(await admin.audit.export({ agentId, format: "json" })).text());
     assert.ok(Array.isArray(json));
