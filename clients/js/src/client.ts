@@ -441,17 +441,17 @@ export class AuthZEN {
   }
 
   /** POST /access/v1/search/action: the actions the subject may take on the resource. */
-  searchAction(req: T.AuthZENSearchRequest, o?: AuthZENRequestOptions): Promise<T.AuthZENActionSearchResponse> {
+  searchAction(req: T.AuthZENActionSearchRequest, o?: AuthZENRequestOptions): Promise<T.AuthZENActionSearchResponse> {
     return this.post("/access/v1/search/action", req, o);
   }
 
   /** POST /access/v1/search/resource: the resources of a type the subject may act on with the action. */
-  searchResource(req: T.AuthZENSearchRequest, o?: AuthZENRequestOptions): Promise<T.AuthZENResourceSearchResponse> {
+  searchResource(req: T.AuthZENResourceSearchRequest, o?: AuthZENRequestOptions): Promise<T.AuthZENResourceSearchResponse> {
     return this.post("/access/v1/search/resource", req, o);
   }
 
   /** POST /access/v1/search/subject: the agents within the caller's reach that may take the action on the resource. */
-  searchSubject(req: T.AuthZENSearchRequest, o?: AuthZENRequestOptions): Promise<T.AuthZENSubjectSearchResponse> {
+  searchSubject(req: T.AuthZENSubjectSearchRequest, o?: AuthZENRequestOptions): Promise<T.AuthZENSubjectSearchResponse> {
     return this.post("/access/v1/search/subject", req, o);
   }
 

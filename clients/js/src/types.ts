@@ -104,6 +104,21 @@ export type AuthZENEvaluationsResponse = Schemas["AuthZENEvaluationsResponse"];
 export type AuthZENDecision = Schemas["AuthZENDecision"];
 export type AuthZENDecisionContext = Schemas["AuthZENDecisionContext"];
 export type AuthZENSearchRequest = Schemas["AuthZENSearchRequest"];
+type SearchBase = Omit<AuthZENSearchRequest, "subject" | "action" | "resource">;
+/** An action search: the subject and a concrete resource. */
+export type AuthZENActionSearchRequest = SearchBase & { subject: AuthZENSubject; resource: AuthZENResource };
+/** A resource search: the subject, the action and the resource's type, without an id. */
+export type AuthZENResourceSearchRequest = SearchBase & {
+  subject: AuthZENSubject;
+  action: AuthZENAction;
+  resource: Omit<AuthZENResource, "id"> & { id?: never };
+};
+/** A subject search: the subject's type without an id, the action and a concrete resource. */
+export type AuthZENSubjectSearchRequest = SearchBase & {
+  subject: Omit<AuthZENSubject, "id"> & { id?: never };
+  action: AuthZENAction;
+  resource: AuthZENResource;
+};
 export type AuthZENActionSearchResponse = Schemas["AuthZENActionSearchResponse"];
 export type AuthZENResourceSearchResponse = Schemas["AuthZENResourceSearchResponse"];
 export type AuthZENSubjectSearchResponse = Schemas["AuthZENSubjectSearchResponse"];

@@ -258,9 +258,9 @@ test("AuthZEN: configuration, evaluation, evaluations and the three searches", a
   const actions = await admin.authzen.searchAction({ subject, resource });
   assert.deepEqual(actions.results.map((r) => r.name).sort(), ["get", "post"]);
   assert.equal(actions.page.next_token, "");
-  const resources = await admin.authzen.searchResource({ subject, action: { name: "get" }, resource: { type: "http:repos" } as never });
+  const resources = await admin.authzen.searchResource({ subject, action: { name: "get" }, resource: { type: "http:repos" } });
   assert.deepEqual(resources.results.map((r) => `${r.type}:${r.id}`), ["http:repos:*"]);
-  const subjects = await admin.authzen.searchSubject({ subject: { type: "agent" } as never, action: { name: "post" }, resource });
+  const subjects = await admin.authzen.searchSubject({ subject: { type: "agent" }, action: { name: "post" }, resource });
   assert.ok(subjects.results.some((s) => s.id === a.id));
 
   const e = await assertKavachError(admin.authzen.evaluation({ subject, action: {} as never, resource }));
