@@ -1,0 +1,3 @@
+import { repoAnswer } from "../../utils/answer";
+
+export default defineEventHandler((event) => repoAnswer(event));
