@@ -62,6 +62,17 @@ export interface SuiteOptions {
    * proxy the client's address is unknown, so an IP allowlist refuses with that reason.
    */
   peerHidden?: boolean;
+  /** Registers tests of the framework's own (proxy.ts, …) inside the suite, before the outage case. */
+  more?: (s: SuiteContext) => void;
+}
+
+/** What tests registered by SuiteOptions.more can use, once the suite's before hook has run. */
+export interface SuiteContext {
+  kavach(): Kavach;
+  env(): SuiteEnv;
+  app(): TestApp;
+  /** Makes an agent with these permissions; perms are their ids, in order. */
+  agent(permissions: Permission[]): Promise<{ id: string; token: string; perms: string[] }>;
 }
 
 /** The resource URI the app's access tokens name, and another server's. */
@@ -293,7 +304,7 @@ function jwtClaims(jwt: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(jwt.split(".")[1] ?? "", "base64url").toString()) as Record<string, unknown>;
 }
 
-interface Permission {
+export interface Permission {
   id?: string;
   resource: string;
   actions: string[];
@@ -454,6 +465,8 @@ export function adapterSuite(name: string, start: (env: SuiteEnv) => Promise<Tes
         challenge: 'Bearer realm="kavach", error="invalid_token"',
       });
     });
+
+    options.more?.({ kavach: () => k, env: () => env, app: () => app, agent });
 
     test("every refusal is byte for byte the Go net/http adapter's (audit and approval ids, exact waits aside)", async () => {
       if (!go) throw new Error(`cannot compare with the Go adapter: ${String((goFailure as Error)?.message ?? goFailure)}`);
