@@ -1,0 +1,8 @@
+import { json, type RequestEvent } from "@sveltejs/kit";
+
+/** What the adapter suite expects of a guarded route: the decision, and whether the header got through. */
+export function repoAnswer({ locals, request }: RequestEvent): Response {
+  const d = locals.kavach!;
+  const sawAuthorization = request.headers.has("authorization") || locals.laterSawAuthorization !== false;
+  return json({ code: d.code, grant: d.grant, auditId: d.auditId, sawAuthorization });
+}
