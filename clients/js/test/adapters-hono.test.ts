@@ -1,10 +1,12 @@
 import { serve } from "@hono/node-server";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { describe, test } from "node:test";
 import { Hono, type Context } from "hono";
 import type { AddressInfo } from "node:net";
 import { kavach, type KavachEnv } from "../src/hono.js";
 import { adapterSuite, recordingAuthorizer, type SuiteEnv, type TestApp } from "./adapter-suite.js";
+import { packageRoot } from "./harness.js";
 
 /** The suite's app: the middleware app-wide, the decision read with c.get. */
 function start(env: SuiteEnv): Promise<TestApp> {
@@ -66,4 +68,19 @@ describe("Hono mapping", () => {
     assert.equal(res.status, 200);
     assert.deepEqual(rec.calls[0].call, { action: "post", resource: "http:repos:{id}:merge", arguments: { id: "7" } });
   });
+});
+
+test("importing @kavach/sdk or an adapter's subpath loads no framework", async () => {
+  const hook = `export async function resolve(s, c, next) {
+    if (/^(hono|@hono\\/|express|fastify|next|react)(\\/|$)/.test(s)) throw new Error("loaded " + s);
+    return next(s, c);
+  }`;
+  for (const spec of ["@kavach/sdk", "@kavach/sdk/hono", "@kavach/sdk/express", "@kavach/sdk/fastify", "@kavach/sdk/next"]) {
+    const code = `import { register } from "node:module";
+      register("data:text/javascript," + encodeURIComponent(${JSON.stringify(hook)}));
+      const m = await import(${JSON.stringify(spec)});
+      if (Object.keys(m).length === 0) throw new Error("nothing exported");`;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", code], { cwd: packageRoot, encoding: "utf8" });
+    assert.equal(r.status, 0, `${spec}: ${r.stderr}`);
+  }
 });

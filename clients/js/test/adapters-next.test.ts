@@ -1,11 +1,13 @@
 /**
  * The Next.js adapter through Next's real server: test/apps/next is built once (`next build`,
- * skipped while the build is newer than the app and the compiled adapter) and served with
- * `next start`, configured through the environment. The app imports `@kavach/sdk/next`.
+ * skipped while the app's sources and the compiled package are those it was built from) and
+ * served with `next start`, configured through the environment. The app imports
+ * `@kavach/sdk/next` by the package's name.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { adapterSuite, send, type SuiteContext, type SuiteEnv, type TestApp } from "./adapter-suite.js";
@@ -14,15 +16,25 @@ import { freePort, packageRoot } from "./harness.js";
 const appDir = join(packageRoot, "test", "apps", "next");
 const nextBin = join(packageRoot, "node_modules", "next", "dist", "bin", "next");
 
-/** newest is the latest modification time under dir, skipping build output. */
-function newest(dir: string): number {
-  let t = 0;
+/** sources lists the files under dir, skipping build output. */
+function sources(dir: string): string[] {
+  const out: string[] = [];
   for (const e of readdirSync(dir, { withFileTypes: true })) {
-    if ([".next", "node_modules", "cache"].includes(e.name)) continue;
+    if ([".next", "node_modules", "cache", "next-env.d.ts"].includes(e.name)) continue;
     const p = join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+    if (e.isDirectory()) out.push(...sources(p));
+    else out.push(p);
   }
-  return t;
+  return out.sort();
+}
+
+/** fingerprint hashes the app's sources and the compiled package it imports. */
+function fingerprint(): string {
+  const h = createHash("sha256");
+  for (const f of [...sources(appDir), ...sources(join(packageRoot, "dist", "src"))]) {
+    h.update(f).update("\0").update(readFileSync(f)).update("\0");
+  }
+  return h.digest("hex");
 }
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}) {
@@ -39,19 +51,16 @@ let built: Promise<void> | undefined;
 /** build runs `next build` unless the last build is newer than the app and the adapter. */
 function build(): Promise<void> {
   built ??= (async () => {
-    let last = 0;
-    try {
-      last = statSync(join(appDir, ".next", "BUILD_ID")).mtimeMs;
-    } catch {
-      // never built
-    }
-    if (last > Math.max(newest(appDir), newest(join(packageRoot, "dist", "src")))) return;
+    const stamp = join(appDir, ".next", "kavach-sources.sha256");
+    const want = fingerprint();
+    if (existsSync(join(appDir, ".next", "BUILD_ID")) && existsSync(stamp) && readFileSync(stamp, "utf8") === want) return;
     const p = run(["build"]);
     let out = "";
     p.stdout.on("data", (b: Buffer) => (out += b.toString()));
     p.stderr.on("data", (b: Buffer) => (out += b.toString()));
     const code = await new Promise<number | null>((r) => p.once("exit", r));
     if (code !== 0) throw new Error(`next build failed (${code}):\n${out}`);
+    writeFileSync(stamp, want);
   })();
   return built;
 }
