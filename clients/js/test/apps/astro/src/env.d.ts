@@ -1,0 +1,6 @@
+declare namespace App {
+  interface Locals {
+    kavach?: import("@kavach/sdk").Decision;
+    laterSawAuthorization?: boolean;
+  }
+}
