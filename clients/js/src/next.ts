@@ -11,9 +11,8 @@
  *
  * `withKavach(handler, { route })` maps the route it is given (`/repos/[id]` is
  * `http:repos:{id}`, with the `id` param as an argument); without `route` it maps the request's
- * path. The handler gets the decision as a third argument (and from `decisionOf(request)`),
- * and a request without the Authorization header; `headers()` from next/headers still reads
- * the original request, so read headers from the request the handler is given.
+ * path. The handler gets the decision as a third argument (and from `decisionOf(request)`);
+ * neither its request nor `headers()` from next/headers shows the Authorization header.
  *
  * In proxy.ts, `export const proxy = kavach({...}).proxy` guards every path the matcher
  * covers, mapping the path (`/repos/42` is `http:repos:42`): an allowed request continues

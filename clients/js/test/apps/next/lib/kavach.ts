@@ -1,4 +1,5 @@
 import { kavach } from "@kavach/sdk/next";
+import { headers } from "next/headers";
 
 /** One guard for every route, configured from the environment the suite starts the server with. */
 export const guard = kavach({
@@ -7,12 +8,13 @@ export const guard = kavach({
   accessTokens: { issuer: process.env.KAVACH_ISSUER ?? "", resource: process.env.KAVACH_RESOURCE ?? "" },
 });
 
-/** The suite's answer for an allowed request. */
-export function answer(request: Request, decision: { code: string; grant?: string; auditId: string }): Response {
+/** The suite's answer for an allowed request; the credential must be gone from the request and from next/headers. */
+export async function answer(request: Request, decision: { code: string; grant?: string; auditId: string }): Promise<Response> {
+  const nextHeaders = await headers();
   return Response.json({
     code: decision.code,
     grant: decision.grant,
     auditId: decision.auditId,
-    sawAuthorization: request.headers.has("authorization"),
+    sawAuthorization: request.headers.has("authorization") || nextHeaders.has("authorization"),
   });
 }
