@@ -6,7 +6,7 @@
  * // src/hooks.server.ts
  * import { env } from "$env/dynamic/private";
  * import { kavachHandle } from "@kavach/sdk/sveltekit";
- * export const handle = kavachHandle({ kavach: { url: env.KAVACH_URL, apiKey: env.KAVACH_API_KEY } });
+ * export const handle = kavachHandle({ kavach: { url: env.KAVACH_URL!, apiKey: env.KAVACH_API_KEY! } });
  * // src/app.d.ts: declare global { namespace App { interface Locals { kavach?: import("@kavach/sdk").Decision } } }
  * ```
  *
