@@ -105,7 +105,9 @@ func TestAuthorizeByTokenInBody(t *testing.T) {
 }
 
 // TestAuthorizeByTokenRefusals: exactly one of agentId and token names the agent; a body
-// with both or neither, or a token over its limit, is a 400 naming the field.
+// with both or neither is a 400 naming the field. A token over the length of any real one
+// is not bad input but a bad credential: the decision TOKEN_INVALID, so that an adapter
+// answers it with 401 as it answers every other token that is not valid.
 func TestAuthorizeByTokenRefusals(t *testing.T) {
 	t.Parallel()
 	w := newTokenWorld(t)
@@ -116,7 +118,6 @@ func TestAuthorizeByTokenRefusals(t *testing.T) {
 		{"both, by encoding/json", `{"agentId":"` + w.local.ID + `","token":"` + w.local.Token + `","action":"re\u0061d","resource":"mcp:db:x"}`, "token", "not both"},
 		{"neither", `{"action":"read","resource":"mcp:db:x"}`, "agentId", "(token)"},
 		{"neither, empty strings", `{"agentId":"","token":"","action":"read","resource":"mcp:db:x"}`, "agentId", "(token)"},
-		{"a token one byte too long", `{"token":"kv_` + strings.Repeat("a", agent.MaxTokenLen-2) + `","action":"read","resource":"mcp:db:x"}`, "token", "longer than"},
 	} {
 		resp := send(t, "POST", w.srv.URL+"/v1/authorize", w.appKey, c.body)
 		if resp.status != http.StatusBadRequest {
@@ -126,6 +127,11 @@ func TestAuthorizeByTokenRefusals(t *testing.T) {
 		if p := resp.problem(t); p.Field != c.field || p.Code != api.CodeInvalidInput || !strings.Contains(p.Detail, c.detail) {
 			t.Errorf("%s: field %q detail %q, want field %q saying %q", c.name, p.Field, p.Detail, c.field, c.detail)
 		}
+	}
+	long := `{"token":"kv_` + strings.Repeat("a", 4*agent.MaxTokenLen) + `","action":"read","resource":"mcp:db:x"}`
+	resp := send(t, "POST", w.srv.URL+"/v1/authorize", w.appKey, long)
+	if resp.status != http.StatusOK || !strings.Contains(string(resp.body), `"code":"TOKEN_INVALID"`) {
+		t.Errorf("an overlong token: %d %s, want the decision TOKEN_INVALID", resp.status, resp.body)
 	}
 }
 

@@ -93,8 +93,6 @@ func checkAuthorizeAgent(req *api.AuthorizeAgentRequest) error {
 		return invalid("token", "give the agent's id (agentId) or its token (token), not both")
 	case len(req.AgentID) > agent.MaxIDLen:
 		return tooLong("agentId", agent.MaxIDLen)
-	case len(req.Token) > agent.MaxTokenLen:
-		return tooLong("token", agent.MaxTokenLen)
 	}
 	if cc := req.Context; cc != nil {
 		if len(cc.UserAgent) > agent.MaxUserAgentLen {

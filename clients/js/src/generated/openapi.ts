@@ -926,7 +926,7 @@ export interface components {
         AuthorizeAgentRequest: {
             /** @description the agent's id; not with token */
             agentId?: string;
-            /** @description the agent's own kv_… token, as it presented it to the app; not with agentId */
+            /** @description the agent's own kv_… token, as it presented it to the app; not with agentId. A malformed or overlong token is the decision TOKEN_INVALID, not a 400 */
             token?: string;
             action: string;
             resource: string;
