@@ -5,7 +5,7 @@ import type { APIContext, MiddlewareNext } from "astro";
 import { kavachMiddleware } from "../src/astro.js";
 import type { Decision } from "../src/types.js";
 import { adapterSuite, recordingAuthorizer, type SuiteEnv, type TestApp } from "./adapter-suite.js";
-import { appDir, kavachEnv, startServer } from "./appserver.js";
+import { appDir, kavachEnv, packagesImportedBy, startServer } from "./appserver.js";
 
 /** The app runs on Astro's dev server (a production build would need an adapter package). */
 function start(env: SuiteEnv): Promise<TestApp> {
@@ -110,4 +110,8 @@ describe("Astro mapping", () => {
     assert.equal(refused.status, 401);
     assert.equal(refused.headers.get("www-authenticate"), 'Bearer realm="kavach"');
   });
+});
+
+test("importing @kavach/sdk/astro loads no framework", () => {
+  assert.deepEqual(packagesImportedBy("@kavach/sdk/astro"), ["jose"]);
 });

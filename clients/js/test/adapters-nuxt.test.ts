@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 import { createApp, createRouter, defineEventHandler, getRequestHeader, toNodeListener, type H3Event } from "h3";
 import { kavachMiddleware } from "../src/nuxt.js";
 import { adapterSuite, recordingAuthorizer, type SuiteEnv, type TestApp } from "./adapter-suite.js";
-import { appDir, binDir, kavachEnv, startServer } from "./appserver.js";
+import { appDir, binDir, kavachEnv, packagesImportedBy, startServer } from "./appserver.js";
 
 const run = promisify(execFile);
 
@@ -134,4 +134,8 @@ describe("Nuxt mapping", () => {
       server.close();
     }
   });
+});
+
+test("importing @kavach/sdk/nuxt loads h3 and no other framework", () => {
+  assert.deepEqual(packagesImportedBy("@kavach/sdk/nuxt"), ["h3", "jose"]);
 });

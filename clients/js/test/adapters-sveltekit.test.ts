@@ -8,7 +8,7 @@ import type { RequestEvent, ResolveOptions } from "@sveltejs/kit";
 import { kavachHandle } from "../src/sveltekit.js";
 import type { Decision } from "../src/types.js";
 import { adapterSuite, recordingAuthorizer, type SuiteEnv, type TestApp } from "./adapter-suite.js";
-import { appDir, binDir, kavachEnv, startServer } from "./appserver.js";
+import { appDir, binDir, kavachEnv, packagesImportedBy, startServer } from "./appserver.js";
 
 const run = promisify(execFile);
 
@@ -120,4 +120,8 @@ describe("SvelteKit mapping", () => {
     assert.equal(refused.status, 401);
     assert.equal(refused.headers.get("www-authenticate"), 'Bearer realm="kavach"');
   });
+});
+
+test("importing @kavach/sdk/sveltekit loads no framework", () => {
+  assert.deepEqual(packagesImportedBy("@kavach/sdk/sveltekit"), ["jose"]);
 });

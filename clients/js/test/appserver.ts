@@ -2,7 +2,7 @@
  * Framework servers as the tests run them: a real dev or production server in its own process
  * group on loopback, ready once it answers HTTP, and stopped with everything it started.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import type { SuiteEnv, TestApp } from "./adapter-suite.js";
 import { freePort, packageRoot } from "./harness.js";
@@ -106,4 +106,18 @@ function killGroup(p: ChildProcess, signal: NodeJS.Signals): void {
   } catch {
     // the group is gone
   }
+}
+
+/** packagesImportedBy lists the packages the package's own modules import when spec is loaded. */
+export function packagesImportedBy(spec: string): string[] {
+  const hook = `export async function resolve(s, c, next) {
+    if (!/^(\\.|\\/|node:|data:|file:)/.test(s) && c.parentURL?.includes("/dist/src/")) console.log("import " + s);
+    return next(s, c);
+  }`;
+  const code = `import { register } from "node:module";
+    register("data:text/javascript," + encodeURIComponent(${JSON.stringify(hook)}));
+    await import(${JSON.stringify(spec)});`;
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", code], { cwd: packageRoot, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`importing ${spec}: ${r.stderr}`);
+  return [...new Set(r.stdout.split("\n").filter((l) => l.startsWith("import ")).map((l) => l.slice(7)))].sort();
 }
