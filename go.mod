@@ -2,6 +2,9 @@ module github.com/kavachos/kavach-go
 
 go 1.26.0
 
+// npm packages ship Go sources of their own (next does); they are not part of this module.
+ignore ./clients/js/node_modules
+
 require (
 	github.com/chromedp/chromedp v0.23.1
 	github.com/go-chi/chi/v5 v5.5.0
