@@ -17,7 +17,9 @@
  * will pick (`/repos/:id` is `http:repos:{id}`, argument id = "42"). Used as a route's own
  * hook, `defineEventHandler({ onRequest: [kavach], handler })`, the matched route is known
  * anyway. Nuxt's page renderer (the catch-all route `/**`) is mapped by path; leave pages out
- * with `protect`.
+ * with `protect`. Under `nuxi dev` Nitro sits behind Nuxt's dev proxy and is not told the
+ * client's address, so IP allowlists refuse there; a built server (`node .output/server/index.mjs`)
+ * sees the connection's peer.
  */
 import { defineEventHandler, send, setResponseHeaders, setResponseStatus } from "h3";
 import type { EventHandler, H3Event } from "h3";
