@@ -20,7 +20,8 @@ const (
 	// outside JSON-RPC's reserved range (-32768 to -32000), as an application's own errors
 	// must: SDKs give codes in that range meanings of their own ("-32003 client closing").
 	DeniedCode = -31403
-	// invalidParams and internalError are JSON-RPC's own.
+	// parseError, invalidParams and internalError are JSON-RPC's own.
+	parseError    = -32700
 	invalidParams = -32602
 	internalError = -32603
 )
@@ -74,7 +75,13 @@ func (g *Guard) authorizeCalls(w http.ResponseWriter, r *http.Request, c *Claims
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	msgs, batch := parseMessages(body)
 	if msgs == nil {
-		return true // not JSON-RPC: the MCP server answers that
+		// Not JSON-RPC as the guard reads it. Refused rather than forwarded: a server that
+		// reads it differently must not run a call that Kavach did not judge.
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(newRPCError(nil, parseError, "Parse error: the body is not a JSON-RPC message or batch", nil))
+		return false
 	}
 	var refusals []*rpcError
 	for _, m := range msgs {

@@ -272,7 +272,7 @@ func (g *Guard) authenticate(ctx context.Context, token string) (*Claims, error)
 		ctx = api.WithActor(ctx, *g.cfg.Actor)
 	}
 	a, err := g.cfg.Agents.ValidateToken(ctx, token)
-	if api.IsUnauthenticated(err) {
+	if api.IsUnauthenticated(err) || api.IsInvalidInput(err) { // a token Kavach will not even look up is not valid
 		return nil, err
 	}
 	if err != nil {

@@ -291,3 +291,55 @@ func TestVerifyAccessToken(t *testing.T) {
 		}
 	}
 }
+
+// TestUndecodableBodiesAreRefused: a POST the guard cannot read as JSON-RPC — a tool name
+// that is not a string, arguments that are not an object, a batch with a member that is not
+// a message, or no JSON at all — is refused, never forwarded unjudged: a server that reads
+// it differently must not run a call that Kavach did not authorize.
+func TestUndecodableBodiesAreRefused(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, testserver.Backends[0], nil)
+	token := w.accessToken(t, w.resource, "mcp")
+	for _, body := range []string{
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":["delete"]}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":7}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":"delete"}`,
+		`[1,{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"delete"}}]`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete"}`,
+		`not json`,
+		``,
+	} {
+		resp, out := w.call(t, token, body)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(out), `"code":-32700`) {
+			t.Errorf("%s: %d %s, want 400 with a JSON-RPC parse error", body, resp.StatusCode, out)
+		}
+	}
+	if len(w.seen) != 0 {
+		t.Fatalf("%d undecodable requests reached the MCP server", len(w.seen))
+	}
+}
+
+// TestAgentTokensOverHTTP: with Config.Agents (here the HTTP client with an app key), a kv_
+// token is checked by Kavach: a real one passes, and one Kavach refuses as input — longer
+// than any token — is a 401 like any other bad token, not a 503 as if Kavach were down.
+func TestAgentTokensOverHTTP(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, testserver.Backends[0], func(c *mcpauth.Config) {
+		c.Agents = c.Authorizer.(api.Kavach).Agents()
+	})
+	a, err := w.as.Kavach.Agents().Create(kavach.WithActor(context.Background(), api.Root), api.CreateAgentRequest{
+		OwnerID: "o", Name: "reader", Permissions: []agent.Permission{{Resource: "mcp:files:read", Actions: []string{"call"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := w.call(t, a.Token, toolCall("read", nil)); resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"ok":true`) {
+		t.Fatalf("an agent token: %d %s", resp.StatusCode, body)
+	}
+	for _, token := range []string{"kv_" + strings.Repeat("A", 43), "kv_" + strings.Repeat("A", 400)} {
+		resp, body := w.call(t, token, toolCall("read", nil))
+		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+			t.Errorf("token of %d bytes: %d %s %q, want 401 invalid_token", len(token), resp.StatusCode, body, resp.Header.Get("WWW-Authenticate"))
+		}
+	}
+}

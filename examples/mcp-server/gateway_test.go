@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -303,4 +304,42 @@ func TestGatewayWithOAuth(t *testing.T) {
 		t.Fatalf("add: %+v", d)
 	}
 	w.upstreamSaw(t, "")
+}
+
+// TestGatewayRefusesUndecodableBodies: a POST the gateway cannot read as JSON-RPC (a tool
+// name that is not a string, params that are not an object, a batch with a member that is
+// not a message, no JSON at all) is a 400 parse error and never reaches the upstream, so an
+// upstream that reads such a body differently cannot run a call that was not judged.
+func TestGatewayRefusesUndecodableBodies(t *testing.T) {
+	t.Parallel()
+	w := newGatewayWorld(t, false)
+	a, err := w.as.Kavach.Agents().Create(w.root(), api.CreateAgentRequest{OwnerID: "carol", Name: "probe"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":["delete_file"]}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":"delete_file"}`,
+		`[1,{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"delete_file"}}]`,
+		`not json`,
+	} {
+		req, _ := http.NewRequest(http.MethodPost, w.resource, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("Authorization", "Bearer "+a.Token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(out), `"code":-32700`) {
+			t.Errorf("%s: %d %s, want 400 with a JSON-RPC parse error", body, resp.StatusCode, out)
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.seen) != 0 {
+		t.Fatalf("%d undecodable requests reached the upstream", len(w.seen))
+	}
 }
