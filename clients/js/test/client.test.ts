@@ -230,8 +230,13 @@ describe("typed errors", () => {
     const mine = await alice.agents.create({ name: "alice's", permissions: repos });
     assert.equal(mine.ownerId, "alice");
     assert.equal((await alice.agents.get(mine.id ?? "")).id, mine.id);
-    for (const p of [alice.agents.get(bobs.id ?? ""), alice.agents.capabilities(bobs.id ?? ""), alice.agents.revoke(bobs.id ?? "")]) {
-      e = await rejects(p);
+    // One at a time: a promise that rejects before it is awaited is an unhandled rejection.
+    for (const call of [
+      () => alice.agents.get(bobs.id ?? ""),
+      () => alice.agents.capabilities(bobs.id ?? ""),
+      () => alice.agents.revoke(bobs.id ?? ""),
+    ]) {
+      e = await rejects(call());
       assert.equal(e.status, 404);
     }
     assert.ok((await alice.agents.list()).agents?.every((x) => x.ownerId === "alice"));
