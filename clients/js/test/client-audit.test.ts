@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { KavachClient, KavachError, type AuditEvent, type AuditProgress } from "../src/index.js";
-import { startKavach, type Kavach } from "./harness.js";
+import { KavachClient, type AuditEvent, type AuditProgress } from "../src/index.js";
+import { rejects, startKavach, type Kavach } from "./harness.js";
 
 let k: Kavach;
 let admin: KavachClient;
@@ -42,7 +42,7 @@ test("delegations: create, list, get, and a revoke that cascades down the chain"
   assert.deepEqual(allowed.via, [ab.id, bc.id]);
 
   // More than was handed down is refused, naming why.
-  const e = await assertKavachError(
+  const e = await rejects(
     admin.delegations.create({ fromAgentId: b.id, toAgentId: c.id, permissions: [{ resource: "http:repos:*", actions: ["post"] }] }),
   );
   assert.equal(e.status, 400);
@@ -60,7 +60,7 @@ test("delegations: create, list, get, and a revoke that cascades down the chain"
   assert.equal((await admin.authorize(b.id, call)).code, "NO_PERMISSION");
   assert.equal((await admin.authorize(c.id, call)).code, "NO_PERMISSION", "what was delegated through it stops too");
   assert.deepEqual((await admin.agents.capabilities(c.id)).capabilities, []);
-  assert.equal((await assertKavachError(admin.delegations.get("dlg_unknown"))).status, 404);
+  assert.equal((await rejects(admin.delegations.get("dlg_unknown"))).status, 404);
 });
 
 test("approvals: a gated call is APPROVAL_REQUIRED until approved, then allowed; a denied one stays refused", async () => {
@@ -87,7 +87,7 @@ test("approvals: a gated call is APPROVAL_REQUIRED until approved, then allowed;
   const allowed = await admin.authorize(a.id, call);
   assert.equal(allowed.code, "ALLOWED");
   assert.equal(allowed.approvalId, first.approvalId);
-  assert.equal((await assertKavachError(admin.approvals.approve(first.approvalId ?? ""))).status, 409, "decided already");
+  assert.equal((await rejects(admin.approvals.approve(first.approvalId ?? ""))).status, 409, "decided already");
 
   const other = await admin.authorize(a.id, { ...call, arguments: { version: "2.0.0" } });
   assert.equal(other.code, "APPROVAL_REQUIRED");
@@ -208,10 +208,10 @@ describe("audit", () => {
   });
 
   test("a bad filter rejects before any stream", async () => {
-    let e = await assertKavachError(admin.audit.export({ format: "xml" as "csv" }));
+    let e = await rejects(admin.audit.export({ format: "xml" as "csv" }));
     assert.equal(e.status, 400);
     assert.equal(e.field, "format");
-    e = await assertKavachError(admin.audit.query({ since: "yesterday" }));
+    e = await rejects(admin.audit.query({ since: "yesterday" }));
     assert.equal(e.field, "since");
   });
 
@@ -263,20 +263,11 @@ test("AuthZEN: configuration, evaluation, evaluations and the three searches", a
   const subjects = await admin.authzen.searchSubject({ subject: { type: "agent" }, action: { name: "post" }, resource });
   assert.ok(subjects.results.some((s) => s.id === a.id));
 
-  const e = await assertKavachError(admin.authzen.evaluation({ subject, action: {} as never, resource }));
+  const e = await rejects(admin.authzen.evaluation({ subject, action: {} as never, resource }));
   assert.equal(e.status, 400);
   assert.equal(e.field, "action.name");
 });
 
-async function assertKavachError(p: Promise<unknown>): Promise<KavachError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof KavachError, `want a KavachError, got ${err}`);
-    return err;
-  }
-  assert.fail("the request succeeded");
-}
 
 /** csvRows parses RFC 4180 CSV: quoted fields may hold commas, quotes ("") and newlines. */
 function csvRows(text: string): string[][] {

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { createServer, type Server } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { KavachClient, KavachError, KavachUnavailableError, isKavachError, type Permission } from "../src/index.js";
-import { startKavach, type Kavach } from "./harness.js";
+import { rejects, startKavach, type Kavach } from "./harness.js";
 
 let k: Kavach;
 let root: KavachClient;
@@ -24,16 +24,6 @@ after(async () => {
 
 const repos: Permission[] = [{ resource: "http:repos:*", actions: ["get"] }];
 
-/** rejects awaits p and returns the KavachError it rejected with. */
-async function rejects(p: Promise<unknown>): Promise<KavachError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof KavachError, `want a KavachError, got ${err}`);
-    return err;
-  }
-  assert.fail("the request succeeded");
-}
 
 test("operations: healthz, readyz and the policy status", async () => {
   assert.equal((await root.healthz()).status, "ok");

@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import assert from "node:assert/strict";
+import { KavachError } from "../src/errors.js";
 
 const run = promisify(execFile);
 
@@ -193,4 +195,15 @@ export async function createAgent(k: Kavach, permissions: unknown[], ownerId = "
     permissions,
   });
   return { id: a.agent?.id ?? a.id ?? "", token: a.token };
+}
+
+/** rejects awaits p and returns the KavachError it rejected with; anything else fails the test. */
+export async function rejects(p: Promise<unknown>): Promise<KavachError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof KavachError, `want a KavachError, got ${err}`);
+    return err;
+  }
+  assert.fail("the request succeeded");
 }
