@@ -13,7 +13,8 @@ import (
 //
 // The writes that take attached events are CreateAgent, UpdateAgent, RotateToken,
 // CreateTenant, CreateDelegation, UpdateDelegation, UpdateApproval, CreateAPIKey,
-// RevokeAPIKey and BulkAgentCreator.CreateAgents. Other methods ignore them.
+// RevokeAPIKey, CreateOAuthToken and BulkAgentCreator.CreateAgents. Other methods ignore
+// them.
 
 type auditKey struct{}
 

@@ -164,9 +164,9 @@ func insertToken(ctx context.Context, db interface {
 	return mapErr(err, "create OAuth token")
 }
 
-// CreateOAuthToken stores an issued token.
+// CreateOAuthToken stores an issued token, with the audit events attached to ctx.
 func (s *Store) CreateOAuthToken(ctx context.Context, t *store.OAuthToken, hash string) error {
-	return insertToken(ctx, s.pool, t, hash)
+	return s.write(ctx, func(tx pgx.Tx) error { return insertToken(ctx, tx, t, hash) })
 }
 
 // GetOAuthToken returns a token by id.

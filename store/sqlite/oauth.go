@@ -174,9 +174,9 @@ func insertToken(ctx context.Context, ex execer, t *store.OAuthToken, hash strin
 	return mapErr(err, "create OAuth token")
 }
 
-// CreateOAuthToken stores an issued token.
+// CreateOAuthToken stores an issued token, with the audit events attached to ctx.
 func (s *Store) CreateOAuthToken(ctx context.Context, t *store.OAuthToken, hash string) error {
-	return insertToken(ctx, s.w, t, hash)
+	return s.write(ctx, "create OAuth token", func(tx *sql.Tx) error { return insertToken(ctx, tx, t, hash) })
 }
 
 // GetOAuthToken returns a token by id.

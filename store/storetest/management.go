@@ -39,6 +39,8 @@ func managedWrites(s store.Store, tenantID string) []managedWrite {
 	key, keyHash := newAPIKey(tenantID, "", "admin")
 	revokedKey, revokedHash := newAPIKey(tenantID, "", "app")
 	batch := newBatch(tenantID, tenantID)
+	token := newToken(store.OAuthAccessToken, d.ID, time.Minute)
+	token.TenantID = tenantID
 	agentIs := func(id string, want func(*agent.Agent) bool) func(*testing.T) bool {
 		return func(t *testing.T) bool {
 			a, err := s.GetAgent(ctx, id)
@@ -100,6 +102,8 @@ func managedWrites(s store.Store, tenantID string) []managedWrite {
 			got, err := s.GetAPIKey(ctx, revokedKey.ID)
 			return err == nil && got.Revoked()
 		}},
+		{"CreateOAuthToken", func(ctx context.Context) error { return s.CreateOAuthToken(ctx, token, "") },
+			func(t *testing.T) bool { _, err := s.GetOAuthToken(ctx, token.ID); return err == nil }},
 		{"CreateAgents", func(ctx context.Context) error {
 			b, ok := s.(store.BulkAgentCreator)
 			if !ok {
