@@ -317,6 +317,8 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.registerHandler().ServeHTTP(w, r)
 	case "/login", "/login/callback", "/consent":
 		p.login.ServeHTTP(w, r)
+	case "/token", "/revoke", "/introspect":
+		p.challengeClients(w, r, strings.TrimPrefix(path, p.prefix), http.StripPrefix(p.issuerPath, p.op))
 	default:
 		http.StripPrefix(p.issuerPath, p.op).ServeHTTP(w, r)
 	}

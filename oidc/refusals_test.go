@@ -120,7 +120,7 @@ func TestTokenRefusals(t *testing.T) {
 			}, 400, "unsupported_grant_type"},
 			{"wrong client secret", func() (int, map[string]any) {
 				return e.token(t, registration{ID: rs.ID, Secret: "kvs_wrong"}, url.Values{"grant_type": {"authorization_code"}, "code": {"x"}, "redirect_uri": {redirectURI}})
-			}, 400, "invalid_client"},
+			}, 401, "invalid_client"}, // through the Authorization header: RFC 6749 section 5.2
 			{"unknown refresh token", func() (int, map[string]any) {
 				return e.token(t, c, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"kvr_nothing"}})
 			}, 400, "invalid_grant"},
