@@ -108,12 +108,16 @@ type AuthZENEvaluationsResponse struct {
 }
 
 // AuthZENConfiguration is the Policy Decision Point metadata served at
-// /.well-known/authzen-configuration. Endpoints Kavach does not serve are omitted.
+// /.well-known/authzen-configuration (and, for a tenant's PDP, at
+// /.well-known/authzen-configuration/tenants/{tenant}). A parameter without a value is
+// omitted; Kavach sets neither Capabilities nor SignedMetadata, which other PDPs may.
 type AuthZENConfiguration struct {
-	PolicyDecisionPoint       string `json:"policy_decision_point"`
-	AccessEvaluationEndpoint  string `json:"access_evaluation_endpoint"`
-	AccessEvaluationsEndpoint string `json:"access_evaluations_endpoint,omitempty"`
-	SearchSubjectEndpoint     string `json:"search_subject_endpoint,omitempty"`
-	SearchResourceEndpoint    string `json:"search_resource_endpoint,omitempty"`
-	SearchActionEndpoint      string `json:"search_action_endpoint,omitempty"`
+	PolicyDecisionPoint       string   `json:"policy_decision_point"`
+	AccessEvaluationEndpoint  string   `json:"access_evaluation_endpoint"`
+	AccessEvaluationsEndpoint string   `json:"access_evaluations_endpoint,omitempty"`
+	SearchSubjectEndpoint     string   `json:"search_subject_endpoint,omitempty"`
+	SearchResourceEndpoint    string   `json:"search_resource_endpoint,omitempty"`
+	SearchActionEndpoint      string   `json:"search_action_endpoint,omitempty"`
+	Capabilities              []string `json:"capabilities,omitempty"`
+	SignedMetadata            string   `json:"signed_metadata,omitempty"`
 }

@@ -3,10 +3,13 @@ package api
 // Wire types of the AuthZEN 1.0 search routes (docs/authzen.md#search).
 
 // AuthZENPage asks for one page of a search: Token is the next_token of the previous page
-// (absent for the first), Limit the most results to return.
+// (absent for the first), Limit the most results to return (nil for the server's default;
+// 0 is a page of no results). Every other member of the request, Limit and Properties
+// included, must be the same on each page as on the first.
 type AuthZENPage struct {
-	Token string `json:"token,omitempty"`
-	Limit int    `json:"limit,omitempty"`
+	Token      string         `json:"token,omitempty"`
+	Limit      *int           `json:"limit,omitempty"`
+	Properties map[string]any `json:"properties,omitempty"`
 }
 
 // AuthZENSearchRequest is the body of POST /access/v1/search/{subject,resource,action}.
@@ -43,7 +46,7 @@ type AuthZENSubjectSearchResponse struct {
 	Results []AuthZENSubject  `json:"results"`
 }
 
-// Search paging limits.
+// Search paging limits: a page.limit above the maximum is answered with at most the maximum.
 const (
 	DefaultAuthZENSearchLimit = 100
 	MaxAuthZENSearchLimit     = 1000

@@ -42,13 +42,26 @@ func (s *Server) registerAuthZENRoutes() {
 }
 
 // echoRequestID answers a request's X-Request-ID with the same header, errors included, as
-// the specification asks of a PDP.
+// the specification asks of a PDP (§10.1.3).
 func echoRequestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if id := c.Request().Header.Get("X-Request-ID"); id != "" {
 			c.Response().Header().Set("X-Request-ID", id)
 		}
 		return next(c)
+	}
+}
+
+// authzenEchoRequestID echoes X-Request-ID on an error answer to a request for an AuthZEN
+// path that no route's middleware saw: a method not allowed, an unknown path under
+// /access/v1/, a URI too long.
+func authzenEchoRequestID(c echo.Context) {
+	p := c.Request().URL.Path
+	if !strings.HasPrefix(p, "/access/v1/") && !strings.HasPrefix(p, authzenConfigurationPath) {
+		return
+	}
+	if id := c.Request().Header.Get("X-Request-ID"); id != "" {
+		c.Response().Header().Set("X-Request-ID", id)
 	}
 }
 
@@ -172,6 +185,11 @@ func (s *Server) authzenDecide(c echo.Context, caller authzenCaller, call *authz
 	return authzenDecision(d), nil
 }
 
+// errTokenNotValid answers a request whose bearer, an agent's token, is not valid: the
+// caller did not authenticate, which is a 401 (§10.1.2, §11.3), not a decision. The facade
+// has audited the attempt as TOKEN_INVALID, as on /v1/authorize/token.
+var errTokenNotValid = &api.Error{Code: api.CodeUnauthenticated, Reason: string(api.TokenInvalid), Message: "the agent token is not valid"}
+
 var errNoTokenSubject = &api.Error{Code: api.CodeInternal, Message: "the facade cannot check an agent token against a subject"}
 
 // authzenEvaluations answers a batch. Top-level subject, action, resource and context are
@@ -260,9 +278,12 @@ func withDefaults(top, item api.AuthZENEvaluation, i int) (api.AuthZENEvaluation
 
 // authzenBatch judges calls in order under semantic, as caller. An item
 // Kavach refuses as input is answered in place with decision false and context.error,
-// and counts as a deny. single answers the one call as an evaluation does.
+// and counts as a deny. single answers the one call as an evaluation does. An agent's
+// token found not valid at the first decision fails the whole request with a 401: the
+// token is the request's credential, the same for every item.
 func (s *Server) authzenBatch(c echo.Context, caller authzenCaller, semantic string, calls []*authzenCall, single bool) error {
 	var err error
+	decided := false
 	out := make([]api.AuthZENDecision, 0, len(calls))
 	for _, call := range calls {
 		if rctx(c).Err() != nil {
@@ -279,7 +300,10 @@ func (s *Server) authzenBatch(c echo.Context, caller authzenCaller, semantic str
 			} else {
 				d = authzenItemError(err)
 			}
+		} else if caller.token != "" && !decided && d.Context.Code == api.TokenInvalid {
+			return errTokenNotValid
 		}
+		decided = decided || d.Context.Error == nil
 		out = append(out, d)
 		if (semantic == api.DenyOnFirstDeny && !d.Decision) || (semantic == api.PermitOnFirstPermit && d.Decision) {
 			break

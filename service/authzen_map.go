@@ -209,33 +209,45 @@ func authzenUserReason(code api.DecisionCode) string {
 }
 
 // authzenBind decodes the body, a single JSON object, into dst. Unlike bind it ignores
-// unknown members, as the AuthZEN specification requires of receivers; the rest — size,
-// content type, UTF-8, trailing data, values of the wrong kind — is refused as bind does.
+// unknown members, as the AuthZEN specification requires of receivers (§10.1.1); the
+// rest — size, UTF-8, trailing data, values of the wrong kind — is refused as bind does. A
+// content type other than application/json is a 400 here, not bind's 415: §10.1.2 lists
+// 400 as the answer to a malformed request.
 func (s *Server) authzenBind(c echo.Context, dst any) error {
+	_, err := s.authzenDecode(c, dst, nil)
+	return err
+}
+
+// authzenDecode is authzenBind that also returns digest(body) when digest is not nil,
+// computed before the body's buffer is reused.
+func (s *Server) authzenDecode(c echo.Context, dst any, digest func([]byte) string) (string, error) {
 	buf := bodyBuffers.Get().(*[]byte)
 	defer putBodyBuffer(buf)
 	body, err := s.readBody(c, buf)
 	if err != nil {
-		return err
+		return "", err
 	}
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	switch {
 	case len(trimmed) == 0:
-		return invalid("body", "a JSON object is required")
+		return "", invalid("body", "a JSON object is required")
 	case checkJSONContentType(c.Request()) != nil:
-		return checkJSONContentType(c.Request())
+		return "", invalid("Content-Type", "the body must be sent as application/json, not %q", c.Request().Header.Get(echo.HeaderContentType))
 	case trimmed[0] != '{':
-		return invalid("body", "the body must be a JSON object")
+		return "", invalid("body", "the body must be a JSON object")
 	}
 	if err := checkText(trimmed); err != nil {
-		return err
+		return "", err
 	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	if err := dec.Decode(dst); err != nil {
-		return decodeError(err, trimmed, reflect.TypeOf(dst))
+		return "", decodeError(err, trimmed, reflect.TypeOf(dst))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return invalid("body", "unexpected data after the JSON object")
+		return "", invalid("body", "unexpected data after the JSON object")
 	}
-	return nil
+	if digest == nil {
+		return "", nil
+	}
+	return digest(trimmed), nil
 }

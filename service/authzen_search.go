@@ -1,7 +1,10 @@
 package service
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -52,7 +55,7 @@ type searchHit struct {
 
 // authzenSearchAction answers the actions the subject may take on the resource.
 func (s *Server) authzenSearchAction(c echo.Context) error {
-	caller, req, err := s.searchBegin(c)
+	caller, req, digest, err := s.searchBegin(c)
 	if err != nil {
 		return err
 	}
@@ -64,7 +67,7 @@ func (s *Server) authzenSearchAction(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	after, limit, err := searchPage(req.Page)
+	after, limit, err := searchPage(req.Page, digest)
 	if err != nil {
 		return err
 	}
@@ -89,7 +92,7 @@ func (s *Server) authzenSearchAction(c echo.Context) error {
 		cands = append(cands, searchCandidate{key: name, pattern: name == "*",
 			probe: api.AuthorizeRequest{Action: probe, Resource: resource, DryRun: true}})
 	}
-	hits, next, err := s.searchWalk(c, caller, subject, req.Context, cands, caps, after, limit)
+	hits, next, err := s.searchWalk(c, caller, subject, req.Context, cands, caps, digest, after, limit)
 	if err != nil {
 		return err
 	}
@@ -101,9 +104,10 @@ func (s *Server) authzenSearchAction(c echo.Context) error {
 }
 
 // authzenSearchResource answers the resources of resource.type the subject may act on with
-// action.name: one result per distinct id, a pattern id as its pattern.
+// action.name: one result per distinct id, a pattern id as its pattern. A resource.id is
+// ignored: the specification (§8.5.1) says it SHOULD be omitted and MUST be ignored.
 func (s *Server) authzenSearchResource(c echo.Context) error {
-	caller, req, err := s.searchBegin(c)
+	caller, req, digest, err := s.searchBegin(c)
 	if err != nil {
 		return err
 	}
@@ -124,13 +128,11 @@ func (s *Server) authzenSearchResource(c echo.Context) error {
 		return invalid("resource", "a resource with its type is required")
 	case r.Type == "":
 		return invalid("resource.type", "is required")
-	case r.ID != "":
-		return invalid("resource.id", "must be absent: the search answers the ids")
 	}
 	if err := agent.ValidateResource(r.Type); err != nil {
 		return invalid("resource.type", "%v", err)
 	}
-	after, limit, err := searchPage(req.Page)
+	after, limit, err := searchPage(req.Page, digest)
 	if err != nil {
 		return err
 	}
@@ -156,7 +158,7 @@ func (s *Server) authzenSearchResource(c echo.Context) error {
 		cands = append(cands, searchCandidate{key: id, pattern: strings.Contains(":"+id+":", ":*:"),
 			probe: api.AuthorizeRequest{Action: req.Action.Name, Resource: probe, Arguments: args, DryRun: true}})
 	}
-	hits, next, err := s.searchWalk(c, caller, subject, req.Context, cands, caps, after, limit)
+	hits, next, err := s.searchWalk(c, caller, subject, req.Context, cands, caps, digest, after, limit)
 	if err != nil {
 		return err
 	}
@@ -167,33 +169,38 @@ func (s *Server) authzenSearchResource(c echo.Context) error {
 	return replyJSON(c, out)
 }
 
-// searchBegin authenticates the caller and reads the body. A caller that could not be
-// authenticated for a failure of ours is a 500: a search cannot fail closed into a
-// partial answer.
-func (s *Server) searchBegin(c echo.Context) (authzenCaller, api.AuthZENSearchRequest, error) {
+// searchBegin authenticates the caller and reads the body, with the request's digest that
+// binds a page token to it. A caller that could not be authenticated for a failure of ours
+// is a 500: a search cannot fail closed into a partial answer.
+func (s *Server) searchBegin(c echo.Context) (authzenCaller, api.AuthZENSearchRequest, string, error) {
 	var req api.AuthZENSearchRequest
 	caller, err := s.authenticate(c)
 	if err != nil {
-		return caller, req, err
+		return caller, req, "", err
 	}
 	if caller.closed {
-		return caller, req, errSearchFailed
+		return caller, req, "", errSearchFailed
 	}
-	return caller, req, s.authzenBind(c, &req)
+	digest, err := s.authzenDecode(c, &req, searchDigest)
+	return caller, req, digest, err
 }
 
 var errSearchFailed = &api.Error{Code: api.CodeInternal, Message: "internal error",
 	Err: errors.New("an AuthZEN search failed closed: a decision could not be made")}
 
-// searchSubjectID reads the subject: an agent, by id.
+// searchSubjectID reads the subject given as input: an agent, by id. A subject of another
+// type is "", a subject Kavach does not know, whose search finds nothing (§8: the results
+// are the entities that are permitted, and there are none) rather than a 400.
 func searchSubjectID(sub *api.AuthZENSubject) (string, error) {
 	switch {
 	case sub == nil:
 		return "", invalid("subject", "a subject is required")
-	case sub.Type != authzenSubjectType:
-		return "", invalid("subject.type", "must be %q: Kavach judges agents", authzenSubjectType)
+	case sub.Type == "":
+		return "", invalid("subject.type", "is required")
 	case sub.ID == "":
-		return "", invalid("subject.id", "the agent's id is required")
+		return "", invalid("subject.id", "the subject's id is required")
+	case sub.Type != authzenSubjectType:
+		return "", nil
 	}
 	if err := agent.ValidateIdentifier("subject.id", sub.ID); err != nil {
 		return "", err
@@ -201,29 +208,68 @@ func searchSubjectID(sub *api.AuthZENSubject) (string, error) {
 	return sub.ID, nil
 }
 
-// searchPage reads page: the key after which to resume (from token) and the limit.
-func searchPage(p *api.AuthZENPage) (after string, limit int, err error) {
+// searchPage reads page: the key after which to resume (from a token issued for this same
+// request, digest) and the limit. A limit over the maximum is the maximum, as a PDP may
+// answer fewer results than asked (§8.2); 0 is a page of none.
+func searchPage(p *api.AuthZENPage, digest string) (after string, limit int, err error) {
 	limit = api.DefaultAuthZENSearchLimit
 	if p == nil {
 		return "", limit, nil
 	}
-	switch {
-	case p.Limit < 0 || p.Limit > api.MaxAuthZENSearchLimit:
-		return "", 0, invalid("page.limit", "must be between 1 and %d", api.MaxAuthZENSearchLimit)
-	case p.Limit > 0:
-		limit = p.Limit
+	if p.Limit != nil {
+		switch limit = *p.Limit; {
+		case limit < 0:
+			return "", 0, invalid("page.limit", "must be a non-negative integer")
+		case limit > api.MaxAuthZENSearchLimit:
+			limit = api.MaxAuthZENSearchLimit
+		}
 	}
 	if p.Token == "" {
 		return "", limit, nil
 	}
 	b, err := base64.RawURLEncoding.DecodeString(p.Token)
-	if err != nil || len(b) < 2 || b[0] != 'k' || b[1] != ':' || !utf8.Valid(b) {
+	if err != nil || len(b) < 1+len(digest) || b[0] != pageTokenTag || !utf8.Valid(b[1+len(digest):]) {
 		return "", 0, invalid("page.token", "not a next_token this server issued")
 	}
-	return string(b[2:]), limit, nil
+	if string(b[1:1+len(digest)]) != digest {
+		// §8.2: every member but the token must be the same as on the first page.
+		return "", 0, invalid("page.token", "the request differs from the one this token continues: only page.token may change between pages")
+	}
+	return string(b[1+len(digest):]), limit, nil
 }
 
-func pageToken(key string) string { return base64.RawURLEncoding.EncodeToString([]byte("k:" + key)) }
+// pageTokenTag starts every page token this server issues.
+const pageTokenTag = 'p'
+
+// pageToken is the next_token that resumes after key, for the request of digest.
+func pageToken(digest, key string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(string(pageTokenTag) + digest + key))
+}
+
+// searchDigest sums a search request, page.token left out, so that a token is taken only
+// with the request it continues. Members are compared as JSON values: their order and
+// spacing do not matter; a member Kavach ignores still counts.
+func searchDigest(body []byte) string {
+	var v map[string]any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if dec.Decode(&v) != nil {
+		return "" // not reached: the body was decoded once already
+	}
+	if page, ok := v["page"].(map[string]any); ok {
+		delete(page, "token")
+		if len(page) == 0 {
+			delete(v, "page")
+		}
+	} else if v["page"] == nil {
+		delete(v, "page")
+	}
+	b, _ := json.Marshal(v)
+	sum := sha256.Sum256(b)
+	return string(sum[:searchDigestLen])
+}
+
+const searchDigestLen = 9
 
 // searchCapabilities are the subject's effective grants as the caller may see them. An
 // agent asking with its own token may search only for itself; an agent outside an API
@@ -235,9 +281,15 @@ func (s *Server) searchCapabilities(c echo.Context, caller authzenCaller, subjec
 		if err != nil {
 			return nil, err
 		}
+		if subject == "" {
+			return nil, nil
+		}
 		if a.ID != subject {
 			return nil, &api.Error{Code: api.CodeForbidden, Field: "subject.id", Message: "an agent's token may search only for that agent"}
 		}
+	}
+	if subject == "" {
+		return nil, nil // a subject of a type Kavach does not judge has no grants
 	}
 	caps, err := s.k.Agents().Capabilities(ctx, subject)
 	if api.IsNotFound(err) {
@@ -250,14 +302,16 @@ func (s *Server) searchCapabilities(c echo.Context, caller authzenCaller, subjec
 }
 
 // searchWalk tries the candidates after the key after, in order, until limit of them are
-// allowed, and returns those and the token of the next page ("" when none is left).
+// allowed, and returns those and the token of the next page. The token is "" only when no
+// result is left (§8.2.2): past the limit, candidates are tried until one more is allowed,
+// and the next page starts again at that one.
 func (s *Server) searchWalk(c echo.Context, caller authzenCaller, subject string, ctx *api.AuthZENContext,
-	cands []searchCandidate, caps []api.Capability, after string, limit int) ([]searchHit, string, error) {
+	cands []searchCandidate, caps []api.Capability, digest, after string, limit int) ([]searchHit, string, error) {
 	start, _ := slices.BinarySearchFunc(cands, after, func(sc searchCandidate, k string) int { return strings.Compare(sc.key, k) })
 	if after != "" && start < len(cands) && cands[start].key == after {
 		start++
 	}
-	var hits []searchHit
+	hits := []searchHit{}
 	for i := start; i < len(cands); i++ {
 		h, err := s.searchTry(c, caller, subject, ctx, cands[i], caps)
 		if err != nil {
@@ -266,18 +320,20 @@ func (s *Server) searchWalk(c echo.Context, caller authzenCaller, subject string
 		if h == nil {
 			continue
 		}
-		hits = append(hits, *h)
 		if len(hits) == limit {
-			if i+1 < len(cands) {
-				return hits, pageToken(h.key), nil
-			}
-			break
+			return hits, pageToken(digest, lastKey(hits, after)), nil
 		}
-	}
-	if hits == nil {
-		hits = []searchHit{}
+		hits = append(hits, *h)
 	}
 	return hits, "", nil
+}
+
+// lastKey is the key of the last hit answered, or after when none was.
+func lastKey(hits []searchHit, after string) string {
+	if len(hits) == 0 {
+		return after
+	}
+	return hits[len(hits)-1].key
 }
 
 // searchTry makes cand's dry run for subject and returns the hit if it is allowed, nil if

@@ -184,13 +184,13 @@ func TestAuthZENSearchResource(t *testing.T) {
 
 	// Requests that cannot be answered name the field.
 	for body, field := range map[string]string{
-		resourceSearch(a.ID, "read", "mcp:github", `,"page":{"limit":5000}`):                                         "page.limit",
-		resourceSearch(a.ID, "read", "mcp:github", `,"page":{"token":"!!"}`):                                         "page.token",
-		resourceSearch(a.ID, "", "mcp:github", ""):                                                                   "action.name",
-		resourceSearch(a.ID, "read", "mcp:*", ""):                                                                    "resource.type",
-		`{"subject":{"type":"user","id":"x"},"action":{"name":"read"},"resource":{"type":"t"}}`:                      "subject.type",
-		`{"subject":{"type":"agent","id":"` + a.ID + `"},"action":{"name":"read"},"resource":{"type":"t","id":"1"}}`: "resource.id",
-		`{"subject":{"type":"agent","id":"` + a.ID + `"},"action":{"name":"read"}}`:                                  "resource",
+		resourceSearch(a.ID, "read", "mcp:github", `,"page":{"limit":-1}`):              "page.limit",
+		resourceSearch(a.ID, "read", "mcp:github", `,"page":{"token":"!!"}`):            "page.token",
+		resourceSearch(a.ID, "", "mcp:github", ""):                                      "action.name",
+		resourceSearch(a.ID, "read", "mcp:*", ""):                                       "resource.type",
+		`{"subject":{"id":"x"},"action":{"name":"read"},"resource":{"type":"t"}}`:       "subject.type",
+		`{"subject":{"type":"agent"},"action":{"name":"read"},"resource":{"type":"t"}}`: "subject.id",
+		`{"subject":{"type":"agent","id":"` + a.ID + `"},"action":{"name":"read"}}`:     "resource",
 	} {
 		if p := w.post(t, "/access/v1/search/resource", w.keys["alice"], body).problem(t); p.Status != http.StatusBadRequest || p.Field != field {
 			t.Errorf("%s: %+v, want 400 naming %s", body, p, field)
@@ -437,7 +437,7 @@ func TestAuthZENSearchSubject(t *testing.T) {
 	if got := subjectIDs(w.post(t, "/access/v1/search/subject", reader.Token, subjectSearch("read", "mcp:github", "repos", "")).subjects(t)); !slices.Equal(got, []string{reader.ID}) {
 		t.Fatalf("by token: %v", got)
 	}
-	if p := w.post(t, "/access/v1/search/subject", w.keys["alice"], `{"subject":{"type":"agent","id":"x"},"action":{"name":"read"},"resource":{"type":"a","id":"b"}}`).problem(t); p.Field != "subject.id" {
-		t.Fatalf("a subject id: %+v", p)
+	if p := w.post(t, "/access/v1/search/subject", w.keys["alice"], `{"subject":{},"action":{"name":"read"},"resource":{"type":"a","id":"b"}}`).problem(t); p.Field != "subject.type" {
+		t.Fatalf("a subject without its type: %+v", p)
 	}
 }

@@ -48,6 +48,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 			"path", c.Request().URL.Path, "error", cause(err))
 	}
 	h := c.Response().Header()
+	authzenEchoRequestID(c) // for an AuthZEN request refused before its route's middleware
 	if status == http.StatusUnauthorized {
 		h.Set(echo.HeaderWWWAuthenticate, `Bearer realm="kavach"`)
 	}

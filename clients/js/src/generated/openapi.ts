@@ -492,8 +492,8 @@ export interface paths {
         };
         /**
          * AuthZEN Policy Decision Point metadata (docs/authzen.md).
-         * @description `policy_decision_point` is the address the request reached (scheme and Host); the
-         *     endpoints Kavach does not serve (search) are omitted.
+         * @description `policy_decision_point` is the address the request reached (scheme and Host); every
+         *     endpoint of AuthZEN 1.0 is listed. See docs/authzen.md#discovery.
          */
         get: operations["authzenConfiguration"];
         put?: never;
@@ -518,9 +518,10 @@ export interface paths {
          * @description Subject `{type: "agent", id}`; resource `type + ":" + id` is the Kavach resource;
          *     `action.properties.arguments` the call's arguments; `options.dryRun` a dry run.
          *     Unknown members are ignored, as the specification requires. The caller is an API
-         *     key, or the subject agent's own token (another agent as subject is 403). A failure
-         *     on our side is `decision: false` with `context.code` ENGINE_ERROR. Every decision is
-         *     audited. See docs/authzen.md.
+         *     key, or the subject agent's own token (another agent as subject is 403; a token that
+         *     is not valid is 401, audited as TOKEN_INVALID). A failure on our side is
+         *     `decision: false` with `context.code` ENGINE_ERROR. Every decision is audited. See
+         *     docs/authzen.md.
          */
         post: operations["authzenEvaluation"];
         delete?: never;
@@ -566,7 +567,8 @@ export interface paths {
         put?: never;
         /**
          * AuthZEN 1.0 action search: the actions the subject may take on the resource.
-         * @description `subject` (an agent) and `resource` (`type` and `id`, concrete) are required.
+         * @description `subject` (`type` and `id`) and `resource` (`type` and `id`, concrete) are required; a
+         *     subject of another type than `agent` has no results.
          *     Candidates come from the subject's effective grants (`GET /v1/agents/{id}/capabilities`);
          *     a grant's pattern is answered as its pattern, marked `properties.pattern: true`, never
          *     expanded. Every answered item passed a dry-run decision (audited as a check) in the
@@ -591,7 +593,8 @@ export interface paths {
         put?: never;
         /**
          * AuthZEN 1.0 resource search: the resources of a type the subject may act on with the action.
-         * @description `subject` (an agent), `action.name` and `resource.type` are required; `resource.id` must be absent.
+         * @description `subject` (`type` and `id`), `action.name` and `resource.type` are required; a `resource.id`
+         *     is ignored (AuthZEN §8.5.1). A subject of another type than `agent` has no results.
          *     Candidates come from the subject's effective grants (`GET /v1/agents/{id}/capabilities`);
          *     a grant's pattern is answered as its pattern, marked `properties.pattern: true`, never
          *     expanded. Every answered item passed a dry-run decision (audited as a check) in the
@@ -616,8 +619,9 @@ export interface paths {
         put?: never;
         /**
          * AuthZEN 1.0 subject search: the agents within the caller's reach that may take the action on the resource.
-         * @description `subject.type` (`agent`, without `id`), `action.name` and `resource` (`type` and `id`,
-         *     concrete) are required. The agents are those the caller's key can see (its owner's
+         * @description `subject.type`, `action.name` and `resource` (`type` and `id`, concrete) are required;
+         *     a `subject.id` is ignored (AuthZEN §8.4.1), and a type other than `agent` has no
+         *     results. The agents are those the caller's key can see (its owner's
          *     for a `user` key, its tenant's for `admin` and `app`, the default tenant's for root;
          *     an agent's own token finds only itself), in id order. An agent is answered only if
          *     one of its effective grants names the call and a dry run (audited as a check)
@@ -1113,11 +1117,22 @@ export interface components {
         AuthZENEvaluationsResponse: {
             evaluations: components["schemas"]["AuthZENDecision"][];
         };
+        /**
+         * @description Every member of the request but `page.token` must be the same on each page as on the
+         *     first (AuthZEN §8.2); a token given with a changed request is 400 naming `page.token`.
+         */
         AuthZENPage: {
             /** @description The next_token of the previous page; absent for the first. */
             token?: string;
-            /** @default 100 */
+            /**
+             * @description The most results to return; above 1000 a page holds at most 1000; 0 answers none.
+             * @default 100
+             */
             limit?: number;
+            /** @description ignored */
+            properties?: {
+                [key: string]: unknown;
+            };
         };
         AuthZENSearchRequest: {
             subject?: components["schemas"]["AuthZENSubject"];
@@ -1127,7 +1142,7 @@ export interface components {
             page?: components["schemas"]["AuthZENPage"];
         };
         AuthZENPageResult: {
-            /** @description Empty on the last page. */
+            /** @description Empty exactly when no result is left. */
             next_token: string;
             /** @description The results on this page. */
             count: number;
@@ -1157,6 +1172,10 @@ export interface components {
             search_resource_endpoint?: string;
             /** Format: uri */
             search_action_endpoint?: string;
+            /** @description Capability URNs (AuthZEN §9.1.2); Kavach declares none, so omits it. */
+            capabilities?: string[];
+            /** @description A JWT of the metadata (AuthZEN §9.1.3); Kavach does not sign its metadata, so omits it. */
+            signed_metadata?: string;
         };
     };
     responses: {
@@ -1208,6 +1227,18 @@ export interface components {
         };
         /** @description The body is over the size limit (reason BODY_TOO_LARGE). */
         TooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The request cannot be judged; `field` names the member by its full path. A body not
+         *     sent as application/json is a 400 naming `Content-Type` here (AuthZEN §10.1.2), not a 415.
+         */
+        AuthZENBadRequest: {
             headers: {
                 [name: string]: unknown;
             };
@@ -2150,11 +2181,10 @@ export interface operations {
                     "application/json": components["schemas"]["AuthZENDecision"];
                 };
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["AuthZENBadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
         };
     };
     authzenEvaluations: {
@@ -2182,10 +2212,10 @@ export interface operations {
                     "application/json": components["schemas"]["AuthZENEvaluationsResponse"] | components["schemas"]["AuthZENDecision"];
                 };
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["AuthZENBadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
         };
     };
     authzenSearchAction: {
@@ -2213,11 +2243,10 @@ export interface operations {
                     "application/json": components["schemas"]["AuthZENActionSearchResponse"];
                 };
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["AuthZENBadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
             /** @description The search could not be completed; nothing is answered rather than part. */
             500: {
                 headers: {
@@ -2252,11 +2281,10 @@ export interface operations {
                     "application/json": components["schemas"]["AuthZENResourceSearchResponse"];
                 };
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["AuthZENBadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
             /** @description The search could not be completed; nothing is answered rather than part. */
             500: {
                 headers: {
@@ -2291,10 +2319,9 @@ export interface operations {
                     "application/json": components["schemas"]["AuthZENSubjectSearchResponse"];
                 };
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["AuthZENBadRequest"];
             401: components["responses"]["Unauthorized"];
             413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
             /** @description The search could not be completed; nothing is answered rather than part. */
             500: {
                 headers: {
