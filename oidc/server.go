@@ -32,8 +32,8 @@ var pkceChallenge = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 var pkceVerifier = regexp.MustCompile(`^[A-Za-z0-9._~-]{43,128}$`)
 
 // VerifyAuthRequest finds the client and checks the redirect URI against its registered
-// ones exactly. Errors here are shown to the user agent, never redirected: nothing about
-// the redirect URI is trusted yet.
+// ones: exactly, but for the port of a loopback one registered without. Errors here are
+// shown to the user agent, never redirected: nothing about the redirect URI is trusted yet.
 func (s *server) VerifyAuthRequest(ctx context.Context, r *op.Request[oidc.AuthRequest]) (*op.ClientRequest[oidc.AuthRequest], error) {
 	if r.Data.ClientID == "" {
 		return nil, oidc.ErrInvalidRequest().WithDescription("client_id is missing")
@@ -45,7 +45,7 @@ func (s *server) VerifyAuthRequest(ctx context.Context, r *op.Request[oidc.AuthR
 	if r.Data.RedirectURI == "" && len(c.meta.RedirectURIs) == 1 {
 		r.Data.RedirectURI = c.meta.RedirectURIs[0]
 	}
-	if !slices.Contains(c.meta.RedirectURIs, r.Data.RedirectURI) {
+	if !c.redirectRegistered(r.Data.RedirectURI) {
 		return nil, oidc.ErrInvalidRequestRedirectURI().WithDescription("redirect_uri is not registered for this client")
 	}
 	if len(r.Data.Scopes) == 0 {
