@@ -207,11 +207,9 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 			g.challenge(w, http.StatusUnauthorized, "invalid_token", err.Error())
 			return
 		}
-		for _, s := range g.cfg.Scopes {
-			if !slices.Contains(claims.Scopes, s) {
-				g.challenge(w, http.StatusForbidden, "insufficient_scope", "the token lacks scope "+s)
-				return
-			}
+		if err := g.scopesMissing(claims.Scopes); err != nil {
+			g.challenge(w, http.StatusForbidden, "insufficient_scope", err.Error())
+			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), claimsKey{}, claims))
 		r.Header.Del("Authorization")
@@ -230,12 +228,28 @@ func (g *Guard) VerifyAccessToken(ctx context.Context, token string) (string, er
 	if err != nil {
 		return "", err
 	}
-	for _, s := range g.cfg.Scopes {
-		if !slices.Contains(claims.Scopes, s) {
-			return "", errors.New("the token lacks scope " + s)
-		}
+	if err := g.scopesMissing(claims.Scopes); err != nil {
+		return "", err
 	}
 	return claims.AgentID, nil
+}
+
+// scopesMissing names every required scope a token lacks, so that one challenge tells the
+// client all it must ask for; nil when it has them all.
+func (g *Guard) scopesMissing(granted []string) error {
+	var missing []string
+	for _, s := range g.cfg.Scopes {
+		if !slices.Contains(granted, s) {
+			missing = append(missing, s)
+		}
+	}
+	switch len(missing) {
+	case 0:
+		return nil
+	case 1:
+		return errors.New("the token lacks scope " + missing[0])
+	}
+	return errors.New("the token lacks scopes " + strings.Join(missing, ", "))
 }
 
 // challenge answers 401 or 403 with RFC 6750's WWW-Authenticate, pointing at the metadata

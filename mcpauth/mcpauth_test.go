@@ -37,13 +37,23 @@ type world struct {
 
 func newWorld(t *testing.T, b testserver.Backend, configure func(*mcpauth.Config)) *world {
 	t.Helper()
+	return newWorldWith(t, b, nil, configure)
+}
+
+// newWorldWith is newWorld with a say over the authorization server's configuration too.
+func newWorldWith(t *testing.T, b testserver.Backend, configureAS func(*oidc.Config), configure func(*mcpauth.Config)) *world {
+	t.Helper()
 	w := &world{seen: make(chan *http.Request, 16)}
 	w.mcp = httptest.NewUnstartedServer(nil)
 	w.resource = "http://" + w.mcp.Listener.Addr().String() + "/mcp"
-	w.as = oauthtest.Start(t, b.New(t), oidc.Config{
+	asCfg := oidc.Config{
 		Login:     oidc.LoginConfig{DevLogin: true, DevAutoApprove: true},
 		Resources: map[string]string{w.resource: "files", "https://other.example.com/mcp": "other"},
-	})
+	}
+	if configureAS != nil {
+		configureAS(&asCfg)
+	}
+	w.as = oauthtest.Start(t, b.New(t), asCfg)
 	app := w.as.Client(t, api.Actor{Role: api.RoleApp, TenantID: agent.DefaultTenant})
 	cfg := mcpauth.Config{Resource: w.resource, Server: "files", Issuer: w.as.Issuer, Authorizer: app, ResourceName: "Files"}
 	if configure != nil {
