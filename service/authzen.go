@@ -39,6 +39,7 @@ func (s *Server) registerAuthZENRoutes() {
 	s.add(echo.POST, authzenEvaluationPath, s.authzenEvaluation, echoRequestID)
 	s.add(echo.POST, authzenEvaluationsPath, s.authzenEvaluations, echoRequestID)
 	s.registerAuthZENSearchRoutes()
+	s.registerAuthZENTenantRoutes()
 }
 
 // echoRequestID answers a request's X-Request-ID with the same header, errors included, as
@@ -57,7 +58,8 @@ func echoRequestID(next echo.HandlerFunc) echo.HandlerFunc {
 // /access/v1/, a URI too long.
 func authzenEchoRequestID(c echo.Context) {
 	p := c.Request().URL.Path
-	if !strings.HasPrefix(p, "/access/v1/") && !strings.HasPrefix(p, authzenConfigurationPath) {
+	if !strings.HasPrefix(p, "/access/v1/") && !strings.HasPrefix(p, authzenConfigurationPath) &&
+		!(strings.HasPrefix(p, "/tenants/") && strings.Contains(p, "/access/v1/")) {
 		return
 	}
 	if id := c.Request().Header.Get("X-Request-ID"); id != "" {
@@ -65,13 +67,18 @@ func authzenEchoRequestID(c echo.Context) {
 	}
 }
 
-// authzenConfiguration is the Policy Decision Point metadata. Its identifier is the
-// address the request came to, so that it equals what the caller asked about.
+// authzenConfiguration is the Policy Decision Point metadata: the base PDP's, or at
+// /.well-known/authzen-configuration/tenants/{tenant} the tenant's PDP's (§9.2). Its
+// identifier is the address the request came to, so that it equals what the caller asked
+// about (§9.2.3).
 func (s *Server) authzenConfiguration(c echo.Context) error {
 	if _, err := query(c); err != nil {
 		return err
 	}
 	base := s.authzenBase(c.Request())
+	if tenant := c.Param("tenant"); tenant != "" {
+		base += "/tenants/" + tenant
+	}
 	c.Response().Header().Set("Cache-Control", "public, max-age=300")
 	return c.JSON(http.StatusOK, api.AuthZENConfiguration{
 		PolicyDecisionPoint:       base,
@@ -100,9 +107,10 @@ type authzenCaller struct {
 }
 
 // authenticate puts the caller's actor in the request, before the body is read, as the
-// /v1 routes do. An API key acts as its role; an agent token runs as root, since the token
-// alone decides which agent is judged and the facade checks that it is the subject's. A
-// key that cannot be looked up for a failure of ours is not an error but a caller whose
+// /v1 routes do. An API key acts as its role; an agent token runs with the reach of
+// tokenActor, since the token alone decides which agent is judged and the facade checks
+// that it is the subject's. On a tenant's PDP the caller must belong to the tenant. A key
+// that cannot be looked up for a failure of ours is not an error but a caller whose
 // evaluations all fail closed.
 func (s *Server) authenticate(c echo.Context) (authzenCaller, error) {
 	r := c.Request()
@@ -110,8 +118,9 @@ func (s *Server) authenticate(c echo.Context) (authzenCaller, error) {
 	if !ok {
 		return authzenCaller{}, unauthenticated("a credential is required: send Authorization: Bearer kva_… (an API key) or Bearer kv_… (the subject agent's own token)")
 	}
+	tenant := c.Param("tenant")
 	if strings.HasPrefix(cred, agent.TokenPrefix) {
-		c.SetRequest(r.WithContext(api.WithActor(r.Context(), api.Root)))
+		c.SetRequest(r.WithContext(api.WithActor(r.Context(), tokenActor(tenant))))
 		return authzenCaller{token: cred}, nil
 	}
 	act, err := s.k.AuthenticateAPIKey(r.Context(), cred)
@@ -120,6 +129,11 @@ func (s *Server) authenticate(c echo.Context) (authzenCaller, error) {
 			return authzenCaller{closed: true}, nil
 		}
 		return authzenCaller{}, err
+	}
+	if tenant != "" {
+		if err := tenantActor(act, tenant); err != nil {
+			return authzenCaller{}, err
+		}
 	}
 	c.SetRequest(r.WithContext(api.WithActor(r.Context(), act)))
 	return authzenCaller{}, nil

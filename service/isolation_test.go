@@ -92,7 +92,11 @@ func TestEveryProtectedRouteRefusesBadKeys(t *testing.T) {
 		// AuthZEN: public metadata, and evaluations that also take the subject agent's own
 		// token (TestAuthZENRequestErrors and TestAuthZENSearchAction check their 401s).
 		"/.well-known/authzen-configuration": true, "/access/v1/evaluation": true, "/access/v1/evaluations": true,
-		"/access/v1/search/action": true, "/access/v1/search/resource": true, "/access/v1/search/subject": true}
+		"/access/v1/search/action": true, "/access/v1/search/resource": true, "/access/v1/search/subject": true,
+		// A tenant's AuthZEN PDP: the same routes under /tenants/{tenant} (TestAuthZENTenantPDP).
+		"/.well-known/authzen-configuration/tenants/{tenant}": true, "/tenants/{tenant}/access/v1/evaluation": true,
+		"/tenants/{tenant}/access/v1/evaluations": true, "/tenants/{tenant}/access/v1/search/action": true,
+		"/tenants/{tenant}/access/v1/search/resource": true, "/tenants/{tenant}/access/v1/search/subject": true}
 	bad := map[string]string{
 		"missing": "", "garbage": "kva_garbage", "well-formed but unknown": agent.MintAPIKey(),
 		"revoked": w.keys["revoked"], "agent token": w.agentA.Token,

@@ -634,6 +634,139 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/.well-known/authzen-configuration/tenants/{tenant}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The metadata of a tenant's own AuthZEN PDP, https://host/tenants/{tenant} (docs/authzen.md#tenants).
+         * @description AuthZEN §9.2 inserts the well-known string after the host of a PDP identifier with a
+         *     path. `policy_decision_point` is the address the request reached with
+         *     `/tenants/{tenant}`; the endpoints are the tenant's. Any well-formed tenant id is
+         *     answered: whether the tenant exists is not looked up.
+         */
+        get: operations["authzenTenantConfiguration"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tenants/{tenant}/access/v1/evaluation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A tenant's AuthZEN access evaluation.
+         * @description `/access/v1/evaluation` of the tenant's own PDP (docs/authzen.md#tenants): the same request
+         *     and answer, for callers of the tenant only. Another tenant's key and a root key are
+         *     403; another tenant's agent token is not valid here (401).
+         */
+        post: operations["authzenTenantEvaluation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tenants/{tenant}/access/v1/evaluations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A tenant's AuthZEN access evaluations.
+         * @description `/access/v1/evaluations` of the tenant's own PDP (docs/authzen.md#tenants): the same request
+         *     and answer, for callers of the tenant only. Another tenant's key and a root key are
+         *     403; another tenant's agent token is not valid here (401).
+         */
+        post: operations["authzenTenantEvaluations"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tenants/{tenant}/access/v1/search/action": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A tenant's AuthZEN action search.
+         * @description `/access/v1/search/action` of the tenant's own PDP (docs/authzen.md#tenants): the same request
+         *     and answer, for callers of the tenant only. Another tenant's key and a root key are
+         *     403; another tenant's agent token is not valid here (401).
+         */
+        post: operations["authzenTenantSearchAction"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tenants/{tenant}/access/v1/search/resource": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A tenant's AuthZEN resource search.
+         * @description `/access/v1/search/resource` of the tenant's own PDP (docs/authzen.md#tenants): the same request
+         *     and answer, for callers of the tenant only. Another tenant's key and a root key are
+         *     403; another tenant's agent token is not valid here (401).
+         */
+        post: operations["authzenTenantSearchResource"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tenants/{tenant}/access/v1/search/subject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A tenant's AuthZEN subject search.
+         * @description `/access/v1/search/subject` of the tenant's own PDP (docs/authzen.md#tenants): the same request
+         *     and answer, for callers of the tenant only. Another tenant's key and a root key are
+         *     403; another tenant's agent token is not valid here (401).
+         */
+        post: operations["authzenTenantSearchSubject"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1278,6 +1411,8 @@ export interface components {
         auditSince: string;
         auditUntil: string;
         auditOrder: "asc" | "desc";
+        /** @description the tenant whose PDP this is */
+        tenant: string;
         id: string;
     };
     requestBodies: never;
@@ -2321,6 +2456,262 @@ export interface operations {
             };
             400: components["responses"]["AuthZENBadRequest"];
             401: components["responses"]["Unauthorized"];
+            413: components["responses"]["TooLarge"];
+            /** @description The search could not be completed; nothing is answered rather than part. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    authzenTenantConfiguration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the tenant whose PDP this is */
+                tenant: components["parameters"]["tenant"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metadata. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthZENConfiguration"];
+                };
+            };
+            /** @description No tenant can have this id (tenant ids are 1 to 63 of a-z, 0-9, - and _). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    authzenTenantEvaluation: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description echoed in the answer */
+                "X-Request-ID"?: string;
+            };
+            path: {
+                /** @description the tenant whose PDP this is */
+                tenant: components["parameters"]["tenant"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AuthZENEvaluationRequest"];
+            };
+        };
+        responses: {
+            /** @description As on the base PDP. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthZENDecision"];
+                };
+            };
+            400: components["responses"]["AuthZENBadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No tenant can have this id (tenant ids are 1 to 63 of a-z, 0-9, - and _). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            413: components["responses"]["TooLarge"];
+        };
+    };
+    authzenTenantEvaluations: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description echoed in the answer */
+                "X-Request-ID"?: string;
+            };
+            path: {
+                /** @description the tenant whose PDP this is */
+                tenant: components["parameters"]["tenant"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AuthZENEvaluationsRequest"];
+            };
+        };
+        responses: {
+            /** @description As on the base PDP. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthZENEvaluationsResponse"] | components["schemas"]["AuthZENDecision"];
+                };
+            };
+            400: components["responses"]["AuthZENBadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No tenant can have this id (tenant ids are 1 to 63 of a-z, 0-9, - and _). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            413: components["responses"]["TooLarge"];
+        };
+    };
+    authzenTenantSearchAction: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description echoed in the answer */
+                "X-Request-ID"?: string;
+            };
+            path: {
+                /** @description the tenant whose PDP this is */
+                tenant: components["parameters"]["tenant"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AuthZENSearchRequest"];
+            };
+        };
+        responses: {
+            /** @description As on the base PDP. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthZENActionSearchResponse"];
+                };
+            };
+            400: components["responses"]["AuthZENBadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No tenant can have this id (tenant ids are 1 to 63 of a-z, 0-9, - and _). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            413: components["responses"]["TooLarge"];
+            /** @description The search could not be completed; nothing is answered rather than part. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    authzenTenantSearchResource: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description echoed in the answer */
+                "X-Request-ID"?: string;
+            };
+            path: {
+                /** @description the tenant whose PDP this is */
+                tenant: components["parameters"]["tenant"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AuthZENSearchRequest"];
+            };
+        };
+        responses: {
+            /** @description As on the base PDP. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthZENResourceSearchResponse"];
+                };
+            };
+            400: components["responses"]["AuthZENBadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No tenant can have this id (tenant ids are 1 to 63 of a-z, 0-9, - and _). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            413: components["responses"]["TooLarge"];
+            /** @description The search could not be completed; nothing is answered rather than part. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    authzenTenantSearchSubject: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description echoed in the answer */
+                "X-Request-ID"?: string;
+            };
+            path: {
+                /** @description the tenant whose PDP this is */
+                tenant: components["parameters"]["tenant"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AuthZENSearchRequest"];
+            };
+        };
+        responses: {
+            /** @description As on the base PDP. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthZENSubjectSearchResponse"];
+                };
+            };
+            400: components["responses"]["AuthZENBadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No tenant can have this id (tenant ids are 1 to 63 of a-z, 0-9, - and _). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             413: components["responses"]["TooLarge"];
             /** @description The search could not be completed; nothing is answered rather than part. */
             500: {
