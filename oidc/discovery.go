@@ -34,10 +34,12 @@ func (m *metadataServer) answer(ctx context.Context, r *op.Request[op.MetadataRe
 	return m.p.metadataResponse(ctx)
 }
 
-// serverMetadata is the discovery document: OpenID's fields, plus RFC 9207's.
+// serverMetadata is the discovery document: OpenID's fields, plus RFC 9207's and the
+// ID-JAG draft's.
 type serverMetadata struct {
 	*oidc.DiscoveryConfiguration
-	AuthorizationResponseISSParameterSupported bool `json:"authorization_response_iss_parameter_supported"`
+	AuthorizationResponseISSParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
+	AuthorizationGrantProfilesSupported        []string `json:"authorization_grant_profiles_supported,omitempty"`
 }
 
 func (p *Provider) metadataResponse(ctx context.Context) (*op.Response, error) {
@@ -73,7 +75,9 @@ func (p *Provider) metadata() *serverMetadata {
 	if p.cfg.Registration != RegistrationClosed {
 		d.RegistrationEndpoint = p.endpoint("/register")
 	}
-	return &serverMetadata{DiscoveryConfiguration: d, AuthorizationResponseISSParameterSupported: true}
+	m := &serverMetadata{DiscoveryConfiguration: d, AuthorizationResponseISSParameterSupported: true}
+	p.advertiseIDJAG(m)
+	return m
 }
 
 // scopesSupported lists the scopes a client may ask for.

@@ -99,6 +99,11 @@ type Config struct {
 	DefaultScopes []string
 
 	Login LoginConfig
+
+	// TrustedIdPs are the enterprise identity providers whose Identity Assertion JWT
+	// Authorization Grants (ID-JAG) the token endpoint redeems with the JWT bearer grant;
+	// without any, that grant is not offered.
+	TrustedIdPs []TrustedIdP
 }
 
 // LoginConfig says how humans log in at the authorize endpoint. Without any method every
@@ -175,7 +180,8 @@ type Provider struct {
 	enc        issEncoder
 	proxies    []netip.Prefix
 	upstream   *upstream
-	login      http.Handler // the login, consent and callback routes
+	idps       map[string]*idpKeys // trusted identity providers by issuer
+	login      http.Handler        // the login, consent and callback routes
 	pruneMu    sync.Mutex
 	lastPruned time.Time
 }
@@ -213,6 +219,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 			return nil, err
 		}
 	}
+	p.idps = trustedIdPs(cfg.TrustedIdPs, cfg.Now, cfg.Logger)
 	if err := p.buildOP(); err != nil {
 		return nil, err
 	}
@@ -249,6 +256,9 @@ func (c *Config) check() error {
 		canonical[res] = name
 	}
 	c.Resources = canonical
+	if err := c.checkTrustedIdPs(); err != nil {
+		return err
+	}
 	for scope, tpl := range c.ScopePermissions {
 		probe := strings.ReplaceAll(tpl.Resource, "{server}", "probe")
 		if err := agent.ValidateResourcePattern(probe); err != nil || len(tpl.Actions) == 0 || strings.ContainsAny(scope, " \"\\") {

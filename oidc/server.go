@@ -3,7 +3,6 @@ package oidc
 import (
 	"context"
 	"errors"
-	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -213,11 +212,6 @@ func narrowResources(authorized, requested []string) ([]string, error) {
 		out = append(out, res)
 	}
 	return out, nil
-}
-
-// JWTProfile is not offered: clients are public or authenticate with a secret.
-func (s *server) JWTProfile(ctx context.Context, r *op.Request[oidc.JWTProfileGrantRequest]) (*op.Response, error) {
-	return nil, op.NewStatusError(oidc.ErrUnsupportedGrantType().WithDescription("jwt-bearer is not supported"), http.StatusBadRequest)
 }
 
 // Discovery answers the OpenID configuration under the issuer path from the same document
