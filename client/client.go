@@ -57,17 +57,23 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
-// call is one request: the bearer credential defaults to the client's API key.
+// call is one request: the bearer credential defaults to the client's API key. url, when
+// set, is the whole URL instead of the base URL and path.
 type call struct {
 	method, path string
+	url          string
 	query        url.Values
 	in, out      any
 	bearer       string
 	userAgent    string
+	requestID    string
 }
 
 func (c *Client) do(ctx context.Context, r call) error {
 	target := c.base + r.path
+	if r.url != "" {
+		target = r.url
+	}
 	if q := r.query.Encode(); q != "" {
 		target += "?" + q
 	}
@@ -97,6 +103,9 @@ func (c *Client) do(ctx context.Context, r call) error {
 	req.Header.Set("User-Agent", c.userAgent)
 	if r.userAgent != "" {
 		req.Header.Set("User-Agent", r.userAgent)
+	}
+	if r.requestID != "" {
+		req.Header.Set("X-Request-ID", r.requestID)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
