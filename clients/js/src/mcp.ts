@@ -280,9 +280,11 @@ export class KavachMcp {
       const a = textAnswer(503, "tokens cannot be checked now: Kavach is unavailable");
       return { answer: { ...a, headers: { ...a.headers, "Retry-After": "5" } } };
     }
-    const missing = this.scopes.find((s) => !caller.scopes.includes(s));
-    if (missing !== undefined) {
-      return { answer: this.challenge(403, "insufficient_scope", "the token lacks scope " + missing) };
+    // One challenge names every missing scope, so that one step-up asks for them all.
+    const missing = this.scopes.filter((s) => !caller.scopes.includes(s));
+    if (missing.length > 0) {
+      const lacks = missing.length === 1 ? "scope " + missing[0] : "scopes " + missing.join(", ");
+      return { answer: this.challenge(403, "insufficient_scope", "the token lacks " + lacks) };
     }
     const authInfo: AuthInfo = {
       token: "", // the bearer token goes no further than the guard

@@ -312,7 +312,7 @@ test("a batch with a refused call is refused whole", async () => {
   assert.equal(seen.length, 0);
 });
 
-test("another resource's token is 401 invalid_token; one short of a scope is 403 insufficient_scope", async () => {
+test("another resource's token is 401 invalid_token; two short of three scopes is one 403 insufficient_scope naming both", async () => {
   const p = new HeadlessProvider("http://127.0.0.1:33420/callback", "sdk client for other");
   const c = await connectWithOAuth(other.url, p);
   // The other server answers JSON, through the Web form; its agent is narrowed too.
@@ -357,7 +357,7 @@ test("another resource's token is 401 invalid_token; one short of a scope is 403
     server: "github",
     issuer: k.issuer,
     kavach: { url: k.url, apiKey: appKey },
-    scopes: ["mcp", "repos"],
+    scopes: ["mcp", "repos", "admin"],
   });
   const token = String((await provider.tokens())?.access_token);
   const f = await stricter.fetch(buildServer)(
@@ -367,8 +367,8 @@ test("another resource's token is 401 invalid_token; one short of a scope is 403
   assert.match(
     f.headers.get("www-authenticate") ?? "",
     new RegExp(
-      '^Bearer resource_metadata="[^"]+", scope="mcp repos", ' +
-        'error="insufficient_scope", error_description="the token lacks scope repos"$',
+      '^Bearer resource_metadata="[^"]+", scope="mcp repos admin", ' +
+        'error="insufficient_scope", error_description="the token lacks scopes repos, admin"$',
     ),
   );
 });
