@@ -147,6 +147,9 @@ func (c *serveConfig) resolve(cmd *cobra.Command, g *globals, configFile string)
 		}
 	}
 	for _, f := range serveFlags {
+		if _, onCommandLine := changed[f.name]; onCommandLine {
+			continue // the command line wins, and a repeatable flag must not add to the environment
+		}
 		if v, ok := os.LookupEnv(f.env); ok && v != "" {
 			if err := fs.Set(f.name, v); err != nil {
 				return fmt.Errorf("%s: %w", f.env, err)

@@ -34,6 +34,7 @@ type oauthConfig struct {
 	UpstreamClientSecret  string        `yaml:"upstreamClientSecret"`
 	UpstreamScopes        listValue     `yaml:"upstreamScopes"`
 	UpstreamUserClaim     string        `yaml:"upstreamUserClaim"`
+	TrustedIdPs           listValue     `yaml:"trustedIdPs"`
 }
 
 var oauthServeFlags = []serveFlag{
@@ -45,6 +46,7 @@ var oauthServeFlags = []serveFlag{
 	{"login-proxy-header", "KAVACH_LOGIN_PROXY_HEADER"}, {"upstream-issuer", "KAVACH_UPSTREAM_ISSUER"},
 	{"upstream-client-id", "KAVACH_UPSTREAM_CLIENT_ID"}, {"upstream-client-secret", "KAVACH_UPSTREAM_CLIENT_SECRET"},
 	{"upstream-scopes", "KAVACH_UPSTREAM_SCOPES"}, {"upstream-user-claim", "KAVACH_UPSTREAM_USER_CLAIM"},
+	{"trusted-idp", "KAVACH_TRUSTED_IDP"},
 }
 
 // The OAuth flags read their environment variables like every other serve flag.
@@ -67,13 +69,14 @@ func bindOAuthFlags(fs *pflag.FlagSet, c *oauthConfig) {
 	fs.StringVar(&c.UpstreamClientSecret, "upstream-client-secret", "", "Kavach's client secret there (env KAVACH_UPSTREAM_CLIENT_SECRET)")
 	fs.Var(&c.UpstreamScopes, "upstream-scopes", "scopes to ask the upstream provider for (default openid) (env KAVACH_UPSTREAM_SCOPES)")
 	fs.StringVar(&c.UpstreamUserClaim, "upstream-user-claim", "sub", "ID token claim that names the user (env KAVACH_UPSTREAM_USER_CLAIM)")
+	fs.Var(&repeatedList{list: &c.TrustedIdPs}, "trusted-idp", "ISSUER=JWKS_URL: redeem this enterprise identity provider's ID-JAGs (MCP enterprise-managed authorization) with the jwt-bearer grant; repeatable, or comma-separated (env KAVACH_TRUSTED_IDP)")
 }
 
 // oidcConfig turns the settings into the provider's configuration.
 func (c *oauthConfig) oidcConfig(trustedProxies []string) (oidc.Config, error) {
 	if c.Issuer == "" {
-		if c.DevLogin || c.DevAutoApprove || c.UpstreamIssuer != "" || c.ProxyHeader != "" {
-			return oidc.Config{}, errors.New("the login options need --issuer (the OAuth authorization server is off without it)")
+		if c.DevLogin || c.DevAutoApprove || c.UpstreamIssuer != "" || c.ProxyHeader != "" || len(c.TrustedIdPs) > 0 {
+			return oidc.Config{}, errors.New("the login options and --trusted-idp need --issuer (the OAuth authorization server is off without it)")
 		}
 		return oidc.Config{}, nil
 	}
@@ -85,9 +88,14 @@ func (c *oauthConfig) oidcConfig(trustedProxies []string) (oidc.Config, error) {
 		}
 		resources[uri] = name
 	}
+	idps, err := c.trustedIdPs()
+	if err != nil {
+		return oidc.Config{}, err
+	}
 	return oidc.Config{
 		Issuer: c.Issuer, Tenant: c.Tenant, AccessTokenTTL: c.AccessTokenTTL, Registration: c.Registration,
 		InitialAccessTokens: c.InitialAccessTokens, AllowLoopbackMetadata: c.AllowLoopbackMetadata, Resources: resources,
+		TrustedIdPs: idps,
 		Login: oidc.LoginConfig{
 			DevLogin: c.DevLogin || c.DevAutoApprove, DevAutoApprove: c.DevAutoApprove, DevUser: c.DevUser,
 			ProxyHeader: c.ProxyHeader, TrustedProxies: trustedProxies,
