@@ -98,8 +98,8 @@ func (m *ClientMetadata) normalize(document bool) error {
 	if len(m.ResponseTypes) != 1 || m.ResponseTypes[0] != string(oidc.ResponseTypeCode) {
 		return invalidMetadata("response_types must be [\"code\"]")
 	}
-	if m.ApplicationType != "" && m.ApplicationType != "web" && m.ApplicationType != "native" {
-		return invalidMetadata("application_type %q must be web or native", m.ApplicationType)
+	if err := m.checkApplicationType(); err != nil {
+		return err
 	}
 	if !printable(m.ClientName, maxNameLen) || !printable(m.Scope, 1000) || !printable(m.SoftwareID, maxNameLen) ||
 		!printable(m.SoftwareVersion, maxNameLen) || len(m.Contacts) > maxURIs {
