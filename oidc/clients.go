@@ -64,8 +64,14 @@ func invalidRedirect(format string, args ...any) error {
 // normalize fills defaults and checks the metadata. document says it comes from a client ID
 // metadata document, where no shared secret can exist.
 func (m *ClientMetadata) normalize(document bool) error {
-	if err := checkRedirectURIs(m.RedirectURIs); err != nil {
-		return err
+	if len(m.GrantTypes) == 0 {
+		m.GrantTypes = []string{string(oidc.GrantTypeCode)}
+	}
+	// A client that only exchanges tokens is never redirected to.
+	if slices.Contains(m.GrantTypes, string(oidc.GrantTypeCode)) || len(m.RedirectURIs) > 0 {
+		if err := checkRedirectURIs(m.RedirectURIs); err != nil {
+			return err
+		}
 	}
 	switch m.TokenEndpointAuthMethod {
 	case "":
@@ -81,16 +87,13 @@ func (m *ClientMetadata) normalize(document bool) error {
 	default:
 		return invalidMetadata("token_endpoint_auth_method %q is not supported (none, client_secret_basic, client_secret_post)", m.TokenEndpointAuthMethod)
 	}
-	if len(m.GrantTypes) == 0 {
-		m.GrantTypes = []string{string(oidc.GrantTypeCode)}
-	}
 	for _, g := range m.GrantTypes {
-		if g != string(oidc.GrantTypeCode) && g != string(oidc.GrantTypeRefreshToken) {
-			return invalidMetadata("grant type %q is not supported (authorization_code, refresh_token)", g)
+		if g != string(oidc.GrantTypeCode) && g != string(oidc.GrantTypeRefreshToken) && g != string(oidc.GrantTypeTokenExchange) {
+			return invalidMetadata("grant type %q is not supported (authorization_code, refresh_token, %s)", g, oidc.GrantTypeTokenExchange)
 		}
 	}
-	if !slices.Contains(m.GrantTypes, string(oidc.GrantTypeCode)) {
-		return invalidMetadata("grant_types must include authorization_code")
+	if !slices.Contains(m.GrantTypes, string(oidc.GrantTypeCode)) && !slices.Contains(m.GrantTypes, string(oidc.GrantTypeTokenExchange)) {
+		return invalidMetadata("grant_types must include authorization_code or %s", oidc.GrantTypeTokenExchange)
 	}
 	if len(m.ResponseTypes) == 0 {
 		m.ResponseTypes = []string{string(oidc.ResponseTypeCode)}

@@ -72,6 +72,10 @@ func (p *Provider) metadata() *serverMetadata {
 		ClaimsSupported:                           []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "auth_time", "nonce", ClaimAgentID, ClaimTenantID},
 		CodeChallengeMethodsSupported:             []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256},
 	}
+	if p.cfg.Delegations != nil {
+		d.GrantTypesSupported = append(d.GrantTypesSupported, oidc.GrantTypeTokenExchange)
+		d.ClaimsSupported = append(d.ClaimsSupported, "act", "may_act")
+	}
 	if p.cfg.Registration != RegistrationClosed {
 		d.RegistrationEndpoint = p.endpoint("/register")
 	}

@@ -60,6 +60,9 @@ type Config struct {
 	// Agents manages the delegated agents that consents create; calls act as an admin of
 	// Tenant.
 	Agents api.Agents
+	// Delegations, if set, offers RFC 8693 token exchange: an agent's token buys a token
+	// for a sub-agent through a delegation made here, as the subject agent's owner.
+	Delegations api.Delegations
 	// Tenant owns those agents (default "default").
 	Tenant string
 	Now    func() time.Time

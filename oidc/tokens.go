@@ -14,8 +14,9 @@ import (
 )
 
 // Introspect answers RFC 7662 for a confidential client that authenticates with its secret.
-// A token that is unknown, expired, rotated or revoked is {"active": false}, and so is a
-// refresh token asked about by a client other than its own.
+// A token that is unknown, expired, rotated or revoked is {"active": false}, and so are a
+// token whose agent can no longer act or whose delegation chain was revoked, and a refresh
+// token asked about by a client other than its own.
 func (s *server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionRequest]) (*op.Response, error) {
 	cc := r.Data.ClientCredentials
 	if cc.ClientAssertion != "" || s.p.storage.AuthorizeClientIDSecret(ctx, cc.ClientID, cc.ClientSecret) != nil {
@@ -24,7 +25,7 @@ func (s *server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionR
 	resp := new(oidc.IntrospectionResponse)
 	t, err := s.p.tokenRecord(ctx, r.Data.Token)
 	switch {
-	case err == nil && t.Live(s.p.now()) && (t.Kind == store.OAuthAccessToken || t.ClientID == cc.ClientID):
+	case err == nil && t.Live(s.p.now()) && (t.Kind == store.OAuthAccessToken || t.ClientID == cc.ClientID) && s.p.inForce(ctx, t):
 		s.p.describe(resp, t)
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		return nil, oidc.ErrServerError().WithParent(err)

@@ -115,7 +115,7 @@ func oauthMounts(ctx context.Context, k *kavach.Kavach, cfg serveConfig, log *sl
 	}
 	// zitadel/oidc logs through the default logger: make it ours.
 	slog.SetDefault(log)
-	oc.Store, oc.Agents, oc.Logger = k.Store(), k.Agents(), log
+	oc.Store, oc.Agents, oc.Delegations, oc.Logger = k.Store(), k.Agents(), k.Delegations(), log
 	p, err := oidc.New(ctx, oc)
 	if err != nil {
 		return nil, err

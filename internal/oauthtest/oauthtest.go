@@ -28,7 +28,8 @@ type Server struct {
 }
 
 // Start runs Kavach on database with the authorization server configured by cfg (Issuer,
-// Store and Agents are filled in). Audit events are committed before authorize returns.
+// Store, Agents and Delegations are filled in). Audit events are committed before authorize
+// returns.
 func Start(t testing.TB, database string, cfg oidc.Config) *Server {
 	t.Helper()
 	return StartConfigured(t, database, cfg, nil)
@@ -39,7 +40,7 @@ func StartConfigured(t testing.TB, database string, cfg oidc.Config, configure f
 	t.Helper()
 	out := &Server{}
 	out.Server = testserver.StartWith(t, database, testserver.Options{SyncAudit: true, Mounts: func(k *kavach.Kavach, base string) []service.Mount {
-		cfg.Issuer, cfg.Store, cfg.Agents = base+"/oauth", k.Store(), k.Agents()
+		cfg.Issuer, cfg.Store, cfg.Agents, cfg.Delegations = base+"/oauth", k.Store(), k.Agents(), k.Delegations()
 		if configure != nil {
 			configure(&cfg)
 		}
