@@ -127,7 +127,7 @@ func startEmbedded(ctx context.Context, o options, out io.Writer) (*stack, error
 		fmt.Fprintf(out, "admin API key: %s\n", key)
 	}
 	p, err := oidc.New(ctx, oidc.Config{
-		Issuer: s.issuer, Store: k.Store(), Agents: k.Agents(), AllowLoopbackMetadata: true,
+		Issuer: s.issuer, Store: k.Store(), Agents: k.Agents(), Delegations: k.Delegations(), AllowLoopbackMetadata: true,
 		Resources: map[string]string{s.resource: ServerName},
 		Login:     oidc.LoginConfig{DevLogin: true, DevAutoApprove: o.autoApprove},
 	})
