@@ -213,6 +213,10 @@ func (p *Provider) checkAssertion(a *assertion) error {
 		problem = "the assertion is not valid yet"
 	case len(a.ID) > maxJTILen:
 		problem = "the assertion's jti is too long"
+	case a.claims["cnf"] != nil:
+		// Proof of possession (DPoP) is not supported here, and the draft refuses a bound
+		// assertion presented without it.
+		problem = "the assertion requires proof of possession, which this server does not support"
 	default:
 		return nil
 	}
@@ -322,9 +326,10 @@ func (p *Provider) advertiseIDJAG(m *serverMetadata) {
 }
 
 // checkTrustedIdPs validates the trusted identity providers: an issuer and a JWKS URL each,
-// https (plain http only on a loopback host), and no issuer twice.
+// https (plain http only on a loopback host), no issuer twice, and not this server (the draft
+// forbids redeeming one's own ID-JAGs).
 func (c *Config) checkTrustedIdPs() error {
-	seen := map[string]bool{}
+	seen := map[string]bool{c.Issuer: true}
 	for _, idp := range c.TrustedIdPs {
 		for what, raw := range map[string]string{"issuer": idp.Issuer, "JWKS URL": idp.JWKSURL} {
 			u, err := url.Parse(raw)
@@ -334,7 +339,7 @@ func (c *Config) checkTrustedIdPs() error {
 			}
 		}
 		if seen[idp.Issuer] {
-			return fmt.Errorf("oauth: trusted identity provider %q is listed twice", idp.Issuer)
+			return fmt.Errorf("oauth: trusted identity provider %q is listed twice, or is this server", idp.Issuer)
 		}
 		seen[idp.Issuer] = true
 	}

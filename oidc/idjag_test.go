@@ -294,6 +294,7 @@ func TestIDJAGRefusals(t *testing.T) {
 		{"no scope offered here", c, with(map[string]any{"scope": "chat.read chat.history"}), nil, 400, "invalid_scope", "no scope"},
 		{"a token scope not granted", c, with(nil), url.Values{"scope": {"openid"}}, 400, "invalid_scope", "not granted"},
 		{"an unusable user", c, with(map[string]any{"sub": "two words"}), nil, 400, "invalid_grant", "no usable user"},
+		{"bound to a key (cnf)", c, with(map[string]any{"cnf": map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}), nil, 400, "invalid_grant", "proof of possession"},
 		{"a public client", public, i.jag(t, i.claims(e.Issuer, public.ID, "alice")), nil, 400, "unauthorized_client", "confidential"},
 	} {
 		status, body := e.redeem(t, tc.client, tc.assertion, tc.form)
@@ -394,6 +395,7 @@ func TestIDJAGConfigRefusals(t *testing.T) {
 		"no keys":            {{Issuer: "https://idp.example.com"}},
 		"no issuer":          {{JWKSURL: "https://idp.example.com/jwks"}},
 		"the same one twice": {{Issuer: "https://idp.example.com", JWKSURL: "https://idp.example.com/a"}, {Issuer: "https://idp.example.com", JWKSURL: "https://idp.example.com/b"}},
+		"this server":        {{Issuer: "https://a.example", JWKSURL: "https://a.example/oauth/jwks"}},
 	} {
 		_, err := oidc.New(context.Background(), oidc.Config{Issuer: "https://a.example", TrustedIdPs: idps})
 		if err == nil || !strings.Contains(err.Error(), "trusted identity provider") {
