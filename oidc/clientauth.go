@@ -17,6 +17,10 @@ import (
 // challengeClients serves r with next, answering a failed client authentication with 401
 // and a Basic challenge where RFC 6749 wants one.
 func (p *Provider) challengeClients(w http.ResponseWriter, r *http.Request, route string, next http.Handler) {
+	if r.Method == http.MethodOptions { // a CORS preflight carries no credentials
+		next.ServeHTTP(w, r)
+		return
+	}
 	introspection := route == "/introspect"
 	header := r.Header.Get("Authorization")
 	scheme, _, _ := strings.Cut(header, " ")

@@ -125,3 +125,24 @@ func TestClientAuthenticationFailures(t *testing.T) {
 		}
 	})
 }
+
+// TestClientAuthPreflight: a browser's CORS preflight carries no credentials and is still
+// answered by the CORS handler, at introspection too.
+func TestClientAuthPreflight(t *testing.T) {
+	t.Parallel()
+	e := start(t, testserver.Backends[0], devConfig())
+	for _, name := range []string{"token_endpoint", "revocation_endpoint", "introspection_endpoint"} {
+		req, _ := http.NewRequest(http.MethodOptions, e.endpoint(name), nil)
+		req.Header.Set("Origin", "https://app.example.com")
+		req.Header.Set("Access-Control-Request-Method", http.MethodPost)
+		req.Header.Set("Access-Control-Request-Headers", "authorization, content-type")
+		resp, err := oauthtest.HTTP.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode >= 300 || resp.Header.Get("Access-Control-Allow-Origin") == "" {
+			t.Errorf("%s preflight: %d %v", name, resp.StatusCode, resp.Header)
+		}
+	}
+}
