@@ -25,6 +25,9 @@ func (p *Provider) delegateExchange(ctx context.Context, x *exchange) error {
 	// The exchange acts for the subject's owner, who may delegate between its own agents.
 	owner := api.WithActor(ctx, api.Actor{Role: api.RoleUser, TenantID: s.TenantID, OwnerID: s.OwnerID})
 	if x.actor == nil {
+		if err := p.boundExchangeAgents(owner, s.ID); err != nil {
+			return err
+		}
 		created, err := p.cfg.Agents.Create(owner, api.CreateAgentRequest{
 			OwnerID: s.OwnerID, Name: "token exchange from " + s.ID, Type: agent.TypeDelegated, ExpiresAt: &x.expires,
 			Metadata: map[string]string{"oauthExchangedFrom": s.ID, "oauthClientId": x.clientID},
@@ -41,6 +44,32 @@ func (p *Provider) delegateExchange(ctx context.Context, x *exchange) error {
 		}
 	}
 	return err
+}
+
+// boundExchangeAgents refuses to make another agent for subjectID once
+// MaxExchangeAgents of those that exchanges made for it are live (active, not expired, and
+// still delegated to).
+func (p *Provider) boundExchangeAgents(owner context.Context, subjectID string) error {
+	list, err := p.cfg.Delegations.List(owner, api.ListDelegationsRequest{AgentID: subjectID, Direction: store.DirectionFrom})
+	if err != nil {
+		return oidc.ErrServerError().WithParent(err)
+	}
+	now, live := p.cfg.Now(), 0
+	for _, d := range list.Delegations {
+		if d.Status != agent.DelegationActive || (d.ExpiresAt != nil && !d.ExpiresAt.After(now)) {
+			continue
+		}
+		a, err := p.cfg.Agents.Get(owner, d.ToAgentID)
+		if err != nil || a.Metadata["oauthExchangedFrom"] != subjectID || a.Status != agent.StatusActive ||
+			(a.ExpiresAt != nil && !a.ExpiresAt.After(now)) {
+			continue
+		}
+		if live++; live >= p.cfg.MaxExchangeAgents {
+			return oidc.ErrInvalidRequest().WithDescription(
+				"the subject agent already has %d live agents made by token exchange: name the actor with actor_token", live)
+		}
+	}
+	return nil
 }
 
 // findOrDelegate reuses a live delegation from the subject to the actor with the same

@@ -63,6 +63,10 @@ type Config struct {
 	// Delegations, if set, offers RFC 8693 token exchange: an agent's token buys a token
 	// for a sub-agent through a delegation made here, as the subject agent's owner.
 	Delegations api.Delegations
+	// MaxExchangeAgents bounds the live agents that token exchanges without an actor_token
+	// have made for one subject agent (default 100): each lives until its token expires, and
+	// a holder of one valid token could otherwise make them without end.
+	MaxExchangeAgents int
 	// Tenant owns those agents (default "default").
 	Tenant string
 	Now    func() time.Time
@@ -145,6 +149,9 @@ func (c *Config) defaults() {
 	}
 	if c.Tenant == "" {
 		c.Tenant = agent.DefaultTenant
+	}
+	if c.MaxExchangeAgents <= 0 {
+		c.MaxExchangeAgents = 100
 	}
 	if c.Now == nil {
 		c.Now = time.Now
