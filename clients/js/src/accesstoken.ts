@@ -115,8 +115,10 @@ export function createAccessTokenVerifier(opts: AccessTokenOptions): AccessToken
       const agentId = typeof payload.agent_id === "string" ? payload.agent_id : "";
       if (agentId === "") throw new AccessTokenError("the token names no Kavach agent");
       const granted = typeof payload.scope === "string" ? payload.scope.split(/\s+/).filter(Boolean) : [];
-      for (const s of scopes) {
-        if (!granted.includes(s)) throw new AccessTokenError("the token lacks scope " + s);
+      const missing = scopes.filter((s) => !granted.includes(s));
+      if (missing.length > 0) {
+        // Worded as Go's mcpauth words it, so the refusals are the same.
+        throw new AccessTokenError(`the token lacks scope${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`);
       }
       return {
         agentId,
