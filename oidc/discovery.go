@@ -8,6 +8,8 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/kavachos/kavach-go/internal/dpop"
 )
 
 // metadataServer answers RFC 8414 and OpenID discovery in every URL form the standards
@@ -34,12 +36,13 @@ func (m *metadataServer) answer(ctx context.Context, r *op.Request[op.MetadataRe
 	return m.p.metadataResponse(ctx)
 }
 
-// serverMetadata is the discovery document: OpenID's fields, plus RFC 9207's and the
-// ID-JAG draft's.
+// serverMetadata is the discovery document: OpenID's fields, plus RFC 9207's, RFC 9449's
+// and the ID-JAG draft's.
 type serverMetadata struct {
 	*oidc.DiscoveryConfiguration
 	AuthorizationResponseISSParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
 	AuthorizationGrantProfilesSupported        []string `json:"authorization_grant_profiles_supported,omitempty"`
+	DPoPSigningAlgValuesSupported              []string `json:"dpop_signing_alg_values_supported"`
 }
 
 func (p *Provider) metadataResponse(ctx context.Context) (*op.Response, error) {
@@ -79,7 +82,10 @@ func (p *Provider) metadata() *serverMetadata {
 	if p.cfg.Registration != RegistrationClosed {
 		d.RegistrationEndpoint = p.endpoint("/register")
 	}
-	m := &serverMetadata{DiscoveryConfiguration: d, AuthorizationResponseISSParameterSupported: true}
+	m := &serverMetadata{
+		DiscoveryConfiguration: d, AuthorizationResponseISSParameterSupported: true,
+		DPoPSigningAlgValuesSupported: dpop.AlgorithmNames(),
+	}
 	p.advertiseIDJAG(m)
 	return m
 }

@@ -75,6 +75,10 @@ func (s *server) TokenExchange(ctx context.Context, r *op.ClientRequest[oidc.Tok
 	if p.cfg.Delegations == nil {
 		return nil, op.NewStatusError(oidc.ErrUnsupportedGrantType().WithDescription("token exchange is not offered by this server"), http.StatusBadRequest)
 	}
+	jkt, err := p.dpopKey(r.Method, r.Header)
+	if err != nil {
+		return nil, err
+	}
 	x, err := p.prepareExchange(ctx, r.Data, r.Form)
 	if err != nil {
 		return nil, err
@@ -83,7 +87,7 @@ func (s *server) TokenExchange(ctx context.Context, r *op.ClientRequest[oidc.Tok
 	if err := p.delegateExchange(ctx, x); err != nil {
 		return nil, err
 	}
-	return s.issueExchanged(ctx, x, r.Client)
+	return s.issueExchanged(ctx, x, r.Client, jkt)
 }
 
 // prepareExchange checks everything the request says before anything is written: the

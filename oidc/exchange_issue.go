@@ -191,12 +191,13 @@ func parsePermissionDetails(raw []string) ([]agent.Permission, error) {
 // issueExchanged records the token with its audit event, in one transaction, and signs it:
 // sub and agent_id name the actor agent, act nests the chain of agents it acts for, most
 // recent first, and may_act carries the actor agent's own restriction on who acts next.
-func (s *server) issueExchanged(ctx context.Context, x *exchange, c op.Client) (*op.Response, error) {
+// With jkt, the token is bound to that DPoP key.
+func (s *server) issueExchanged(ctx context.Context, x *exchange, c op.Client, jkt string) (*op.Response, error) {
 	p := s.p
 	now, a := p.now(), x.actor.agent
 	g := &grant{
 		ID: x.delegation.ID, TenantID: a.TenantID, ClientID: x.clientID, Subject: a.ID, AgentID: a.ID,
-		Scopes: x.scopes, Audience: x.audience, AuthTime: now,
+		Scopes: x.scopes, Audience: x.audience, AuthTime: now, JKT: jkt,
 	}
 	access := g.token(agent.NewID("at_"), store.OAuthAccessToken, now, x.expires)
 	if err := p.store.CreateOAuthToken(store.WithAudit(ctx, x.event(access, now)), access, ""); err != nil {
@@ -212,7 +213,7 @@ func (s *server) issueExchanged(ctx context.Context, x *exchange, c op.Client) (
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
 	out := op.NewResponse(&oidc.TokenExchangeResponse{
-		AccessToken: jwt, IssuedTokenType: oidc.AccessTokenType, TokenType: oidc.BearerToken,
+		AccessToken: jwt, IssuedTokenType: oidc.AccessTokenType, TokenType: g.tokenType(),
 		ExpiresIn: uint64(x.expires.Sub(now) / time.Second), Scopes: x.scopes,
 	})
 	out.Header.Set("Cache-Control", "no-store")

@@ -77,6 +77,10 @@ func (s *server) JWTProfile(ctx context.Context, r *op.Request[oidc.JWTProfileGr
 	if err != nil {
 		return nil, err
 	}
+	jkt, err := p.dpopKey(r.Method, r.Header)
+	if err != nil {
+		return nil, err
+	}
 	a, err := p.verifyIDJAG(ctx, r.Data.Assertion)
 	if err != nil {
 		return nil, err
@@ -107,6 +111,7 @@ func (s *server) JWTProfile(ctx context.Context, r *op.Request[oidc.JWTProfileGr
 	g := &grant{
 		ID: ar.ID, TenantID: ar.TenantID, ClientID: c.id, Subject: ar.Subject, AgentID: agentID,
 		Scopes: ar.Scopes, Resources: ar.Resources, Audience: audience, AuthTime: ar.AuthTime, AMR: ar.AMR,
+		JKT: jkt,
 	}
 	resp, err := s.issue(ctx, g, accessOnly{c}, "", &idTokenRequest{g}, "")
 	if err != nil {

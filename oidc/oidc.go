@@ -25,6 +25,7 @@ import (
 
 	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/api"
+	"github.com/kavachos/kavach-go/internal/dpop"
 	"github.com/kavachos/kavach-go/store"
 )
 
@@ -194,6 +195,7 @@ type Provider struct {
 	login      http.Handler        // the login, consent and callback routes
 	pruneMu    sync.Mutex
 	lastPruned time.Time
+	dpopSeen   *dpop.Cache // DPoP proofs accepted within their iat window
 }
 
 // New builds the provider.
@@ -214,6 +216,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		p.prefix = DefaultPrefix
 	}
 	p.enc = issEncoder{issuer: p.issuer}
+	p.dpopSeen = dpop.NewCache(dpopCacheSize)
 	p.keys = newKeyRing(cfg.Store, cfg.Now, cfg.KeyRotation, cfg.KeyPublishAhead, cfg.IDTokenTTL+cfg.AccessTokenTTL)
 	p.docs = newDocumentFetcher(cfg.AllowLoopbackMetadata, cfg.MetadataTimeout, cfg.MetadataMaxBytes, cfg.Now)
 	p.docs.trust(cfg.MetadataRootCAs)

@@ -16,6 +16,9 @@ type grant struct {
 	Scopes, Resources, Audience              []string
 	AuthTime                                 time.Time
 	AMR                                      []string
+	// JKT binds the access token to a DPoP key (its cnf.jkt); RefreshJKT binds the refresh
+	// token.
+	JKT, RefreshJKT string
 }
 
 // token records a token of the grant.
@@ -30,9 +33,21 @@ func (g *grant) token(id, kind string, now, exp time.Time) *store.OAuthToken {
 // privateClaims are the claims an access token carries besides the registered ones: the
 // agent that acts, its tenant and the granted scope.
 func (g *grant) privateClaims() map[string]any {
-	return map[string]any{
+	claims := map[string]any{
 		ClaimAgentID: g.AgentID, ClaimTenantID: g.TenantID, "scope": strings.Join(g.Scopes, " "),
 	}
+	if g.JKT != "" {
+		claims["cnf"] = map[string]any{"jkt": g.JKT}
+	}
+	return claims
+}
+
+// tokenType is the token_type of the grant's access token.
+func (g *grant) tokenType() string {
+	if g.JKT != "" {
+		return dpopTokenType
+	}
+	return oidc.BearerToken
 }
 
 // Private claims of Kavach access tokens.

@@ -107,6 +107,10 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 // CodeExchange redeems a code once. A second use is a replay: it fails and revokes every
 // token the code produced.
 func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.AccessTokenRequest]) (*op.Response, error) {
+	jkt, err := s.p.dpopKey(r.Method, r.Header)
+	if err != nil {
+		return nil, err
+	}
 	now := s.p.now()
 	ar, err := s.p.store.UseOAuthCode(ctx, agent.HashToken(r.Data.Code), now)
 	switch {
@@ -136,6 +140,11 @@ func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 	g := &grant{
 		ID: ar.ID, TenantID: ar.TenantID, ClientID: ar.ClientID, Subject: ar.Subject, AgentID: ar.AgentID,
 		Scopes: ar.Scopes, Resources: ar.Resources, Audience: audience, AuthTime: ar.AuthTime, AMR: ar.AMR,
+		JKT: jkt,
+	}
+	if r.Client.AuthMethod() == oidc.AuthMethodNone {
+		// A public client's refresh token is bound to the key too (RFC 9449 section 5).
+		g.RefreshJKT = jkt
 	}
 	return s.issue(ctx, g, r.Client, "", &authRequest{ar}, r.Data.Code)
 }
@@ -156,6 +165,10 @@ func (s *server) revokeReplayedCode(ctx context.Context, code string, now time.T
 // RefreshToken rotates a refresh token: the new one replaces it and the old one is refused
 // from then on. Presenting a rotated token again revokes the whole grant.
 func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.RefreshTokenRequest]) (*op.Response, error) {
+	jkt, err := s.p.dpopKey(r.Method, r.Header)
+	if err != nil {
+		return nil, err
+	}
 	now := s.p.now()
 	old, err := s.p.store.OAuthTokenByHash(ctx, agent.HashToken(r.Data.RefreshToken))
 	switch {
@@ -173,6 +186,9 @@ func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token was already used")
 	case !old.Live(now):
 		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token is expired or revoked")
+	}
+	if err := checkRefreshBinding(r.Data.RefreshToken, jkt); err != nil {
+		return nil, err
 	}
 	scopes := old.Scopes
 	if len(r.Data.Scopes) > 0 {
@@ -193,6 +209,7 @@ func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 	g := &grant{
 		ID: old.GrantID, TenantID: old.TenantID, ClientID: old.ClientID, Subject: old.Subject, AgentID: old.AgentID,
 		Scopes: scopes, Resources: old.Audience, Audience: audience, AuthTime: old.AuthTime, AMR: old.AMR,
+		JKT: jkt, RefreshJKT: refreshBinding(r.Data.RefreshToken),
 	}
 	return s.issue(ctx, g, r.Client, old.ID, &idTokenRequest{g}, "")
 }
@@ -236,10 +253,13 @@ func (s *server) issue(ctx context.Context, g *grant, c op.Client, rotateFrom st
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
 	resp := &oidc.AccessTokenResponse{
-		AccessToken: jwt, TokenType: oidc.BearerToken, ExpiresIn: uint64(s.p.cfg.AccessTokenTTL.Seconds()), Scope: g.Scopes,
+		AccessToken: jwt, TokenType: g.tokenType(), ExpiresIn: uint64(s.p.cfg.AccessTokenTTL.Seconds()), Scope: g.Scopes,
 	}
 	if slices.Contains(c.GrantTypes(), oidc.GrantTypeRefreshToken) {
 		secret := randomSecret(refreshPrefix)
+		if g.RefreshJKT != "" {
+			secret += refreshBindingSep + g.RefreshJKT
+		}
 		next := g.token(agent.NewID("rt_"), store.OAuthRefreshToken, now, now.Add(s.p.cfg.RefreshTokenTTL))
 		next.Audience = g.Resources
 		if rotateFrom != "" {

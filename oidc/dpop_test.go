@@ -1,0 +1,122 @@
+package oidc_test
+
+import (
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kavachos/kavach-go/internal/oauthtest"
+	"github.com/kavachos/kavach-go/internal/testserver"
+)
+
+// dpopToken posts to the token endpoint with a DPoP proof (none when proof is "").
+func (e *env) dpopToken(t *testing.T, r registration, form url.Values, proof string) (int, map[string]any) {
+	t.Helper()
+	if r.Secret == "" {
+		form.Set("client_id", r.ID)
+	}
+	return oauthtest.PostFormDPoP(t, e.endpoint("token_endpoint"), form, r.ID, r.Secret, proof)
+}
+
+// TestDPoPBindsTokens: with a proof, the code grant answers token_type DPoP and an access
+// token whose cnf.jkt is the key's thumbprint; a public client's refresh token is bound to
+// the key too, so refreshing needs a proof of that key. Without a proof, tokens are Bearer.
+func TestDPoPBindsTokens(t *testing.T) {
+	t.Parallel()
+	e := start(t, testserver.Backends[0], devConfig())
+	algs, _ := e.meta["dpop_signing_alg_values_supported"].([]any)
+	if !slices.Contains(algs, any("ES256")) || slices.Contains(algs, any("HS256")) {
+		t.Fatalf("dpop_signing_alg_values_supported %v", algs)
+	}
+	c := e.register(t, nil)
+	key, other := oauthtest.NewDPoPKey(t), oauthtest.NewDPoPKey(t)
+	tokenURL := e.endpoint("token_endpoint")
+	proof := func(k *oauthtest.DPoPKey) string {
+		return k.Proof(t, oauthtest.DPoPClaims{Method: "POST", URL: tokenURL})
+	}
+
+	pk := oauthtest.NewPKCE()
+	status, out := e.dpopToken(t, c, exchange(e.code(t, authParams(c.ID, pk)), pk), proof(key))
+	if status != 200 || out["token_type"] != "DPoP" {
+		t.Fatalf("code with a proof: %d %v", status, out)
+	}
+	cnf, _ := claims(t, out["access_token"].(string))["cnf"].(map[string]any)
+	if cnf["jkt"] != key.JKT(t) {
+		t.Fatalf("cnf %v, want jkt %s", cnf, key.JKT(t))
+	}
+	refresh := out["refresh_token"].(string)
+	refreshForm := func() url.Values {
+		return url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}
+	}
+
+	status, out = e.dpopToken(t, c, refreshForm(), "")
+	wantOAuthError(t, "refresh without a proof", status, out, 400, "invalid_grant")
+	status, out = e.dpopToken(t, c, refreshForm(), proof(other))
+	wantOAuthError(t, "refresh with another key", status, out, 400, "invalid_dpop_proof")
+	tampered := strings.TrimSuffix(refresh, key.JKT(t)) + other.JKT(t)
+	status, out = e.dpopToken(t, c, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tampered}}, proof(other))
+	wantOAuthError(t, "refresh token rebound to another key", status, out, 400, "invalid_grant")
+
+	status, out = e.dpopToken(t, c, refreshForm(), proof(key))
+	if status != 200 || out["token_type"] != "DPoP" {
+		t.Fatalf("refresh with the key: %d %v", status, out)
+	}
+	if cnf, _ := claims(t, out["access_token"].(string))["cnf"].(map[string]any); cnf["jkt"] != key.JKT(t) {
+		t.Fatalf("refreshed cnf %v", cnf)
+	}
+	if next, _ := out["refresh_token"].(string); !strings.HasSuffix(next, "."+key.JKT(t)) {
+		t.Fatalf("the rotated refresh token must stay bound: %q", next)
+	}
+
+	pk = oauthtest.NewPKCE()
+	status, out = e.dpopToken(t, c, exchange(e.code(t, authParams(c.ID, pk)), pk), "")
+	if status != 200 || out["token_type"] != "Bearer" || claims(t, out["access_token"].(string))["cnf"] != nil {
+		t.Fatalf("code without a proof: %d %v", status, out)
+	}
+}
+
+// TestDPoPProofRefusals: a proof that is malformed, signed with a shared secret, carries a
+// private key, names another URL or method, is stale or replayed is invalid_dpop_proof,
+// and is checked before the code is spent.
+func TestDPoPProofRefusals(t *testing.T) {
+	t.Parallel()
+	e := start(t, testserver.Backends[0], devConfig())
+	c := e.register(t, nil)
+	key := oauthtest.NewDPoPKey(t)
+	tokenURL := e.endpoint("token_endpoint")
+	replayed := key.Proof(t, oauthtest.DPoPClaims{Method: "POST", URL: tokenURL})
+	pk := oauthtest.NewPKCE()
+	code := e.code(t, authParams(c.ID, pk))
+	if status, out := e.dpopToken(t, c, url.Values{"grant_type": {"authorization_code"}, "code": {"nope"},
+		"redirect_uri": {redirectURI}, "code_verifier": {pk.Verifier}}, replayed); status != 400 || out["error"] != "invalid_grant" {
+		t.Fatalf("first use of the proof: %d %v", status, out)
+	}
+	for _, tc := range []struct {
+		name, proof string
+	}{
+		{"not a JWS", "not.a.proof"},
+		{"typ JWT", key.Proof(t, oauthtest.DPoPClaims{Method: "POST", URL: tokenURL, Typ: "JWT"})},
+		{"private key in the header", key.Proof(t, oauthtest.DPoPClaims{Method: "POST", URL: tokenURL, EmbedPrivate: true})},
+		{"HS256", oauthtest.HMACDPoPProof(t, oauthtest.DPoPClaims{Method: "POST", URL: tokenURL})},
+		{"another URL", key.Proof(t, oauthtest.DPoPClaims{Method: "POST", URL: tokenURL + "x"})},
+		{"another method", key.Proof(t, oauthtest.DPoPClaims{Method: "GET", URL: tokenURL})},
+		{"stale iat", key.Proof(t, oauthtest.DPoPClaims{Method: "POST", URL: tokenURL, IAT: time.Now().Add(-5 * time.Minute)})},
+		{"iat in the future", key.Proof(t, oauthtest.DPoPClaims{Method: "POST", URL: tokenURL, IAT: time.Now().Add(5 * time.Minute)})},
+		{"replayed jti", replayed},
+	} {
+		status, out := e.dpopToken(t, c, exchange(code, pk), tc.proof)
+		if status != 400 || out["error"] != "invalid_dpop_proof" {
+			t.Errorf("%s: %d %v, want 400 invalid_dpop_proof", tc.name, status, out)
+		}
+	}
+	// htu is compared without query, with the default port and host case normalized.
+	u, _ := url.Parse(tokenURL)
+	u.Host = strings.ToUpper(u.Host)
+	u.RawQuery = "x=1"
+	status, out := e.dpopToken(t, c, exchange(code, pk), key.Proof(t, oauthtest.DPoPClaims{Method: "POST", URL: u.String()}))
+	if status != 200 || out["token_type"] != "DPoP" {
+		t.Fatalf("the code after refused proofs, with an equivalent htu: %d %v", status, out)
+	}
+}
