@@ -35,6 +35,9 @@ type tokenClaims struct {
 	Scope     string   `json:"scope"`
 	AgentID   string   `json:"agent_id"`
 	TenantID  string   `json:"tenant_id"`
+	Cnf       *struct {
+		JKT string `json:"jkt"`
+	} `json:"cnf"`
 }
 
 // audience is "aud", a string or an array of strings.
@@ -94,10 +97,17 @@ func (g *Guard) verify(ctx context.Context, raw string) (*Claims, error) {
 	case c.AgentID == "":
 		return nil, errors.New("the token names no Kavach agent")
 	}
-	return &Claims{
+	out := &Claims{
 		Subject: c.Subject, ClientID: c.ClientID, AgentID: c.AgentID, TenantID: c.TenantID,
 		Scopes: strings.Fields(c.Scope), Audience: c.Audience, Expiry: unix(*c.Expiry), ID: c.ID,
-	}, nil
+	}
+	if c.Cnf != nil {
+		if c.Cnf.JKT == "" {
+			return nil, errors.New("the token's cnf names no DPoP key (jkt)")
+		}
+		out.JKT = c.Cnf.JKT
+	}
+	return out, nil
 }
 
 // isResource compares an audience with this server's resource, scheme and host ignoring

@@ -8,7 +8,10 @@
 // error carrying the decision code, not an HTTP error, so clients do not re-authorize in a
 // loop. The token never travels further than this middleware.
 //
-// It imports only Kavach's api/ and agent/ packages, so the server can authorize through the
+// A token bound to a DPoP key (cnf.jkt, RFC 9449) must come as "Authorization: DPoP" with a
+// proof of this request signed with that key.
+//
+// It imports only Kavach's api/ and agent/ packages (and its internal DPoP checks), so the server can authorize through the
 // HTTP client (client/, with an app key) or the embedded SDK.
 package mcpauth
 
@@ -27,6 +30,7 @@ import (
 
 	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/api"
+	"github.com/kavachos/kavach-go/internal/dpop"
 )
 
 // Config says which server this is and whom to trust.
@@ -75,6 +79,7 @@ type Guard struct {
 	metaURL  string
 	keys     *keySet
 	log      *slog.Logger
+	dpopSeen *dpop.Cache // DPoP proofs accepted within their iat window
 }
 
 // New checks the configuration and returns a Guard. Keys are fetched on first use.
@@ -113,7 +118,7 @@ func New(cfg Config) (*Guard, error) {
 	if cfg.ClientIP == nil {
 		cfg.ClientIP = remoteIP
 	}
-	g := &Guard{cfg: cfg, resource: u, log: cfg.Logger}
+	g := &Guard{cfg: cfg, resource: u, log: cfg.Logger, dpopSeen: dpop.NewCache(dpopCacheSize)}
 	g.metaURL = u.Scheme + "://" + u.Host + g.MetadataPath()
 	g.keys = &keySet{issuer: cfg.Issuer, url: cfg.JWKSURL, http: cfg.HTTPClient, now: cfg.Now}
 	return g, nil
@@ -151,6 +156,8 @@ type Metadata struct {
 	ScopesSupported        []string `json:"scopes_supported,omitempty"`
 	BearerMethodsSupported []string `json:"bearer_methods_supported"`
 	ResourceName           string   `json:"resource_name,omitempty"`
+	// DPoPSigningAlgValuesSupported are the algorithms of the DPoP proofs this server checks.
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported,omitempty"`
 }
 
 // MetadataHandler serves the protected resource metadata to anyone, with CORS for browser
@@ -159,6 +166,7 @@ func (g *Guard) MetadataHandler() http.Handler {
 	doc, _ := json.Marshal(Metadata{
 		Resource: g.cfg.Resource, AuthorizationServers: []string{g.cfg.Issuer}, ScopesSupported: g.cfg.Scopes,
 		BearerMethodsSupported: []string{"header"}, ResourceName: g.cfg.ResourceName,
+		DPoPSigningAlgValuesSupported: dpop.AlgorithmNames(),
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -189,30 +197,30 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r) // CORS preflights carry no credentials
 			return
 		}
-		token, ok := bearer(r)
+		token, isDPoP, ok := credentials(r)
 		if !ok {
-			g.challenge(w, http.StatusUnauthorized, "", "")
+			g.challenge(w, http.StatusUnauthorized, &refusal{})
 			return
 		}
-		claims, err := g.authenticate(r.Context(), token)
-		var unavailable *keysUnavailable
-		var agentsUnavailable *agentsUnavailable
+		claims, err := g.authenticateRequest(r.Context(), r, token, isDPoP)
+		var refused *refusal
 		switch {
-		case errors.As(err, &unavailable), errors.As(err, &agentsUnavailable):
+		case errors.As(err, &refused):
+			g.challenge(w, http.StatusUnauthorized, refused)
+			return
+		case err != nil:
 			g.log.ErrorContext(r.Context(), "mcpauth: cannot verify tokens", "error", err)
 			w.Header().Set("Retry-After", "5")
 			http.Error(w, "tokens cannot be checked now: Kavach is unavailable", http.StatusServiceUnavailable)
 			return
-		case err != nil:
-			g.challenge(w, http.StatusUnauthorized, "invalid_token", err.Error())
-			return
 		}
 		if err := g.scopesMissing(claims.Scopes); err != nil {
-			g.challenge(w, http.StatusForbidden, "insufficient_scope", err.Error())
+			g.challenge(w, http.StatusForbidden, &refusal{code: "insufficient_scope", description: err.Error(), dpop: isDPoP})
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), claimsKey{}, claims))
 		r.Header.Del("Authorization")
+		r.Header.Del("DPoP")
 		if r.Method == http.MethodPost && !g.authorizeCalls(w, r, claims) {
 			return
 		}
@@ -222,11 +230,16 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 
 // VerifyAccessToken checks a token as Wrap does (signature, issuer, audience = this
 // resource, expiry, the required scopes) and returns the agent it names. Other adapters
-// use it to accept Kavach OAuth access tokens (adapters/nethttp.AccessTokenVerifier).
+// use it to accept Kavach OAuth access tokens (adapters/nethttp.AccessTokenVerifier). A
+// token bound to a DPoP key is refused: without the request its proof cannot be checked
+// (see VerifyRequest).
 func (g *Guard) VerifyAccessToken(ctx context.Context, token string) (string, error) {
 	claims, err := g.authenticate(ctx, token)
 	if err != nil {
 		return "", err
+	}
+	if claims.JKT != "" {
+		return "", errors.New("the token is bound to a DPoP key: its proof must be checked with the request")
 	}
 	if err := g.scopesMissing(claims.Scopes); err != nil {
 		return "", err
@@ -253,22 +266,28 @@ func (g *Guard) scopesMissing(granted []string) error {
 }
 
 // challenge answers 401 or 403 with RFC 6750's WWW-Authenticate, pointing at the metadata
-// and naming the scopes needed.
-func (g *Guard) challenge(w http.ResponseWriter, status int, code, description string) {
+// and naming the scopes needed, or with RFC 9449's DPoP challenge, which names the proof
+// algorithms too. A refusal without a code means no credentials were sent.
+func (g *Guard) challenge(w http.ResponseWriter, status int, why *refusal) {
 	params := []string{fmt.Sprintf("scope=%q", strings.Join(g.cfg.Scopes, " "))}
 	if g.cfg.Issuer != "" {
 		params = append([]string{fmt.Sprintf("resource_metadata=%q", g.metaURL)}, params...)
 	}
-	if code != "" {
-		params = append(params, fmt.Sprintf("error=%q", code), fmt.Sprintf("error_description=%q", strings.ReplaceAll(description, `"`, "'")))
+	if why.code != "" {
+		params = append(params, fmt.Sprintf("error=%q", why.code), fmt.Sprintf("error_description=%q", strings.ReplaceAll(why.description, `"`, "'")))
+	}
+	scheme := "Bearer "
+	if why.dpop {
+		scheme = "DPoP "
+		params = append(params, dpopAlgs())
 	}
 	h := w.Header()
-	h.Set("WWW-Authenticate", "Bearer "+strings.Join(params, ", "))
+	h.Set("WWW-Authenticate", scheme+strings.Join(params, ", "))
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	body := map[string]string{"error": code, "error_description": description}
-	if code == "" { // no credentials: RFC 6750 section 3.1 names no error
+	body := map[string]string{"error": why.code, "error_description": why.description}
+	if why.code == "" { // no credentials: RFC 6750 section 3.1 names no error
 		body = map[string]string{"error_description": "a bearer token is required"}
 	}
 	_ = json.NewEncoder(w).Encode(body)
@@ -302,14 +321,6 @@ type agentsUnavailable struct{ err error }
 func (e *agentsUnavailable) Error() string { return "validating the agent token: " + e.err.Error() }
 func (e *agentsUnavailable) Unwrap() error { return e.err }
 
-// bearer returns the token of an Authorization: Bearer header. Tokens in the query string
-// are never accepted.
-func bearer(r *http.Request) (string, bool) {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	token = strings.TrimSpace(token)
-	return token, ok && strings.EqualFold(scheme, "Bearer") && token != ""
-}
-
 func remoteIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -328,6 +339,7 @@ type Claims struct {
 	Audience []string  // resources the token is for
 	Expiry   time.Time // when the token stops being valid
 	ID       string    // the token's id (jti)
+	JKT      string    // the DPoP key the token is bound to (cnf.jkt), if any
 }
 
 type claimsKey struct{}
