@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kavachos/kavach-go/adapters/nethttp"
+	"github.com/kavachos/kavach-go/agent"
+	"github.com/kavachos/kavach-go/api"
 	"github.com/kavachos/kavach-go/internal/oauthtest"
 	"github.com/kavachos/kavach-go/internal/testserver"
 	"github.com/kavachos/kavach-go/mcpauth"
@@ -165,5 +168,39 @@ func TestVerifyRequest(t *testing.T) {
 	unbound := w.accessToken(t, w.resource, "mcp")
 	if id, err := g.VerifyRequest(ctx, w.dpopRequest(t, http.MethodPost, "Bearer "+unbound, "")); err != nil || id == "" {
 		t.Fatalf("VerifyRequest with a bearer token: %q, %v", id, err)
+	}
+}
+
+// TestNetHTTPChecksDPoPProofs: adapters/nethttp with a Guard as its AccessTokens verifies
+// DPoP-bound tokens with their request: with a proof the call is authorized (and denied,
+// the agent holding no permission on the route), without one it is unauthenticated.
+func TestNetHTTPChecksDPoPProofs(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, testserver.Backends[0], nil)
+	g, err := mcpauth.New(mcpauth.Config{Resource: w.resource, Server: "files", Issuer: w.as.Issuer, Authorizer: w.as.Kavach})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := w.as.Client(t, api.Actor{Role: api.RoleApp, TenantID: agent.DefaultTenant})
+	ng, err := nethttp.New(nethttp.Config{Authorizer: app, AccessTokens: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := oauthtest.NewDPoPKey(t)
+	token := w.dpopAccessToken(t, key)
+	req := w.dpopRequest(t, http.MethodPost, "DPoP "+token,
+		key.Proof(t, oauthtest.DPoPClaims{Method: http.MethodPost, URL: w.resource, AccessToken: token}))
+	if _, refusal := ng.Check(req, api.AuthorizeRequest{Action: "read", Resource: "repo:x"}); refusal == nil ||
+		refusal.Status != http.StatusForbidden {
+		t.Fatalf("with a proof: %+v, want the token accepted and the call denied (403)", refusal)
+	}
+	for name, req := range map[string]*http.Request{
+		"DPoP without a proof": w.dpopRequest(t, http.MethodPost, "DPoP "+token, ""),
+		"as Bearer":            w.dpopRequest(t, http.MethodPost, "Bearer "+token, ""),
+	} {
+		if _, refusal := ng.Check(req, api.AuthorizeRequest{Action: "read", Resource: "repo:x"}); refusal == nil ||
+			refusal.Status != http.StatusUnauthorized {
+			t.Errorf("%s: %+v, want 401", name, refusal)
+		}
 	}
 }

@@ -28,6 +28,13 @@ type AccessTokenVerifier interface {
 	VerifyAccessToken(ctx context.Context, token string) (agentID string, err error)
 }
 
+// RequestVerifier is an AccessTokenVerifier that can check a token with the request that
+// carried it, as a token bound to a DPoP key needs (mcpauth.Guard is one). Check uses it
+// when AccessTokens implements it, and then accepts "Authorization: DPoP" too.
+type RequestVerifier interface {
+	VerifyRequest(ctx context.Context, r *http.Request) (agentID string, err error)
+}
+
 // Mapper says what a request asks to do. It may set arguments, which argument patterns
 // are then checked against.
 type Mapper func(r *http.Request) (api.AuthorizeRequest, error)
@@ -76,8 +83,8 @@ func New(cfg Config) (*Guard, error) {
 }
 
 // Middleware lets a request through to next only if Kavach allows it. next finds the
-// decision with DecisionFrom and never sees the agent's credential: the Authorization
-// header is removed.
+// decision with DecisionFrom and never sees the agent's credential: the Authorization and
+// DPoP headers are removed.
 //
 // Wrap each route's handler (mux.Handle("GET /repos/{id}", g.Middleware(h))) so that the
 // route pattern is known when the request is mapped; wrapping a whole ServeMux maps the
@@ -95,6 +102,7 @@ func (g *Guard) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		r.Header.Del("Authorization")
+		r.Header.Del("DPoP")
 		next.ServeHTTP(w, r.WithContext(WithDecision(r.Context(), d)))
 	})
 }
@@ -106,8 +114,14 @@ func (g *Guard) Check(r *http.Request, req api.AuthorizeRequest) (*api.Decision,
 	if !ok {
 		token = ""
 	}
+	_, verifiesRequests := g.cfg.AccessTokens.(RequestVerifier)
+	if scheme, t, _ := strings.Cut(r.Header.Get("Authorization"), " "); token == "" && verifiesRequests &&
+		strings.EqualFold(scheme, "DPoP") && !strings.HasPrefix(strings.TrimSpace(t), agent.TokenPrefix) {
+		token = strings.TrimSpace(t)
+	}
 	return g.Decide(r.Context(), Caller{
 		Token: token, RemoteAddr: r.RemoteAddr, ForwardedFor: r.Header.Values("X-Forwarded-For"), UserAgent: r.UserAgent(),
+		request: r,
 	}, req)
 }
 
@@ -117,6 +131,7 @@ type Caller struct {
 	RemoteAddr   string   // the connection's peer, "ip:port" or "ip"
 	ForwardedFor []string // X-Forwarded-For values, believed only from trusted proxies
 	UserAgent    string
+	request      *http.Request // the request, for a RequestVerifier; nil outside Check
 }
 
 // Decide is Check for callers that are not net/http requests (gRPC, for one).
@@ -135,7 +150,7 @@ func (g *Guard) Decide(ctx context.Context, c Caller, req api.AuthorizeRequest) 
 	case strings.HasPrefix(token, agent.TokenPrefix):
 		d, err = g.cfg.Authorizer.AuthorizeToken(ctx, token, req, cc)
 	case g.cfg.AccessTokens != nil:
-		agentID, verr := g.cfg.AccessTokens.VerifyAccessToken(ctx, token)
+		agentID, verr := g.verifyAccessToken(ctx, c, token)
 		if verr != nil {
 			return nil, unauthenticated(api.TokenInvalid, verr.Error())
 		}
@@ -150,6 +165,15 @@ func (g *Guard) Decide(ctx context.Context, c Caller, req api.AuthorizeRequest) 
 		return d, nil
 	}
 	return nil, Denied(d)
+}
+
+// verifyAccessToken checks an access token with its request when the verifier can, and
+// alone otherwise.
+func (g *Guard) verifyAccessToken(ctx context.Context, c Caller, token string) (string, error) {
+	if rv, ok := g.cfg.AccessTokens.(RequestVerifier); ok && c.request != nil {
+		return rv.VerifyRequest(ctx, c.request)
+	}
+	return g.cfg.AccessTokens.VerifyAccessToken(ctx, token)
 }
 
 // ClientIP is the request's client address: the connection's peer, or the left-most hop of
