@@ -1,6 +1,7 @@
 package oidc_test
 
 import (
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -23,12 +24,25 @@ func (e *env) dpopToken(t *testing.T, r registration, form url.Values, proof str
 // TestDPoPBindsTokens: with a proof, the code grant answers token_type DPoP and an access
 // token whose cnf.jkt is the key's thumbprint; a public client's refresh token is bound to
 // the key too, so refreshing needs a proof of that key. Without a proof, tokens are Bearer.
+// Browsers may send the DPoP header across origins.
 func TestDPoPBindsTokens(t *testing.T) {
 	t.Parallel()
 	e := start(t, testserver.Backends[0], devConfig())
 	algs, _ := e.meta["dpop_signing_alg_values_supported"].([]any)
 	if !slices.Contains(algs, any("ES256")) || slices.Contains(algs, any("HS256")) {
 		t.Fatalf("dpop_signing_alg_values_supported %v", algs)
+	}
+	req, _ := http.NewRequest(http.MethodOptions, e.endpoint("token_endpoint"), nil)
+	req.Header.Set("Origin", "https://app.example.com")
+	req.Header.Set("Access-Control-Request-Method", http.MethodPost)
+	req.Header.Set("Access-Control-Request-Headers", "content-type, dpop")
+	resp, err := oauthtest.HTTP.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if allowed := strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")); !strings.Contains(allowed, "dpop") {
+		t.Errorf("a browser may not send DPoP to the token endpoint: %d %v", resp.StatusCode, resp.Header)
 	}
 	c := e.register(t, nil)
 	key, other := oauthtest.NewDPoPKey(t), oauthtest.NewDPoPKey(t)

@@ -122,7 +122,7 @@ func corsOptions() *cors.Options {
 	return &cors.Options{
 		AllowOriginFunc:  func(string) bool { return true },
 		AllowedMethods:   []string{http.MethodGet, http.MethodHead, http.MethodPost},
-		AllowedHeaders:   []string{"Accept", "Authorization", "Content-Type", "Mcp-Protocol-Version"},
+		AllowedHeaders:   []string{"Accept", "Authorization", "Content-Type", "Mcp-Protocol-Version", "DPoP"},
 		ExposedHeaders:   []string{"WWW-Authenticate", "Location"},
 		AllowCredentials: false,
 	}
