@@ -24,7 +24,8 @@ func (e *env) dpopToken(t *testing.T, r registration, form url.Values, proof str
 // TestDPoPBindsTokens: with a proof, the code grant answers token_type DPoP and an access
 // token whose cnf.jkt is the key's thumbprint; a public client's refresh token is bound to
 // the key too, so refreshing needs a proof of that key. Without a proof, tokens are Bearer.
-// Browsers may send the DPoP header across origins.
+// Introspection reports the binding; userinfo refuses bound tokens. Browsers may send the
+// DPoP header across origins.
 func TestDPoPBindsTokens(t *testing.T) {
 	t.Parallel()
 	e := start(t, testserver.Backends[0], devConfig())
@@ -60,7 +61,16 @@ func TestDPoPBindsTokens(t *testing.T) {
 	if cnf["jkt"] != key.JKT(t) {
 		t.Fatalf("cnf %v, want jkt %s", cnf, key.JKT(t))
 	}
-	refresh := out["refresh_token"].(string)
+	access, refresh := out["access_token"].(string), out["refresh_token"].(string)
+	rs := e.register(t, map[string]any{"token_endpoint_auth_method": "client_secret_basic", "grant_types": []string{"authorization_code"}})
+	var info map[string]any
+	oauthtest.PostForm(t, e.endpoint("introspection_endpoint"), url.Values{"token": {access}}, rs.ID, rs.Secret, &info)
+	if cnf, _ := info["cnf"].(map[string]any); info["active"] != true || info["token_type"] != "DPoP" || cnf["jkt"] != key.JKT(t) {
+		t.Errorf("introspection of a bound access token: %v", info)
+	}
+	if status := userinfo(t, e, access); status != http.StatusUnauthorized {
+		t.Errorf("userinfo with a bound token: %d, want 401", status)
+	}
 	refreshForm := func() url.Values {
 		return url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}
 	}
@@ -89,6 +99,22 @@ func TestDPoPBindsTokens(t *testing.T) {
 	if status != 200 || out["token_type"] != "Bearer" || claims(t, out["access_token"].(string))["cnf"] != nil {
 		t.Fatalf("code without a proof: %d %v", status, out)
 	}
+	if status := userinfo(t, e, out["access_token"].(string)); status != http.StatusOK {
+		t.Errorf("userinfo with an unbound token: %d, want 200", status)
+	}
+}
+
+// userinfo calls the userinfo endpoint with a bearer token and returns the status.
+func userinfo(t *testing.T, e *env, token string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, e.endpoint("userinfo_endpoint"), nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := oauthtest.HTTP.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // TestDPoPProofRefusals: a proof that is malformed, signed with a shared secret, carries a

@@ -82,7 +82,7 @@ func (s *storage) TerminateSession(context.Context, string, string) error { retu
 // RevokeToken revokes a refresh token (and its grant) or an access token by id, if it was
 // issued to clientID. Unknown tokens are not an error (RFC 7009).
 func (s *storage) RevokeToken(ctx context.Context, tokenOrID, _ string, clientID string) *oidc.Error {
-	t, err := s.p.tokenRecord(ctx, tokenOrID)
+	t, _, err := s.p.tokenRecord(ctx, tokenOrID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
@@ -155,7 +155,7 @@ func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intr
 	if err != nil || !t.Live(s.p.now()) {
 		return errInactive
 	}
-	s.p.describe(resp, t)
+	s.p.describe(resp, t, "")
 	return nil
 }
 
