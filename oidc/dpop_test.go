@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/internal/oauthtest"
 	"github.com/kavachos/kavach-go/internal/testserver"
 )
@@ -158,5 +159,27 @@ func TestDPoPProofRefusals(t *testing.T) {
 	status, out := e.dpopToken(t, c, exchange(code, pk), key.Proof(t, oauthtest.DPoPClaims{Method: "POST", URL: u.String()}))
 	if status != 200 || out["token_type"] != "DPoP" {
 		t.Fatalf("the code after refused proofs, with an equivalent htu: %d %v", status, out)
+	}
+}
+
+// TestDPoPTokenExchange: a token exchange with a proof issues a DPoP-bound token (cnf.jkt,
+// token_type DPoP); a bad proof is invalid_dpop_proof before anything is delegated.
+func TestDPoPTokenExchange(t *testing.T) {
+	t.Parallel()
+	w := newXWorld(t, testserver.Backends[0], nil)
+	_, kv := w.agent(t, "alice", agent.Permission{Resource: "mcp:files:*", Actions: []string{"call"}})
+	key := oauthtest.NewDPoPKey(t)
+	tokenURL := w.endpoint("token_endpoint")
+	form := func() url.Values {
+		return url.Values{"grant_type": {grantExchange}, "subject_token": {kv}, "subject_token_type": {typeAgent}, "resource": {w.resource}}
+	}
+	status, out := w.dpopToken(t, w.client, form(), key.Proof(t, oauthtest.DPoPClaims{Method: "POST", URL: tokenURL + "/other"}))
+	wantOAuthError(t, "exchange with a proof of another URL", status, out, 400, "invalid_dpop_proof")
+	status, out = w.dpopToken(t, w.client, form(), key.Proof(t, oauthtest.DPoPClaims{Method: "POST", URL: tokenURL}))
+	if status != 200 || out["token_type"] != "DPoP" || out["issued_token_type"] != typeAccess {
+		t.Fatalf("exchange with a proof: %d %v", status, out)
+	}
+	if cnf, _ := claims(t, out["access_token"].(string))["cnf"].(map[string]any); cnf["jkt"] != key.JKT(t) {
+		t.Fatalf("exchanged token's cnf %v, want jkt %s", cnf, key.JKT(t))
 	}
 }
