@@ -183,3 +183,32 @@ func TestDPoPTokenExchange(t *testing.T) {
 		t.Fatalf("exchanged token's cnf %v, want jkt %s", cnf, key.JKT(t))
 	}
 }
+
+// TestDPoPBoundIDJAG: an ID-JAG bound to a key (cnf.jkt) is redeemed with a DPoP proof of
+// that key, and its access token is bound to it; without a proof, or with another key, it
+// is refused and stays unredeemed.
+func TestDPoPBoundIDJAG(t *testing.T) {
+	t.Parallel()
+	i := newIdP(t)
+	e := startWithIdP(t, testserver.Backends[0], i)
+	c := e.confidential(t)
+	key, other := oauthtest.NewDPoPKey(t), oauthtest.NewDPoPKey(t)
+	cl := i.claims(e.Issuer, c.ID, "alice")
+	cl["cnf"] = map[string]any{"jkt": key.JKT(t)}
+	assertion := i.jag(t, cl)
+	form := func() url.Values { return url.Values{"grant_type": {jwtBearer}, "assertion": {assertion}} }
+	proof := func(k *oauthtest.DPoPKey) string {
+		return k.Proof(t, oauthtest.DPoPClaims{Method: "POST", URL: e.endpoint("token_endpoint")})
+	}
+	status, out := e.dpopToken(t, c, form(), "")
+	wantOAuthError(t, "a bound assertion without a proof", status, out, 400, "invalid_grant")
+	status, out = e.dpopToken(t, c, form(), proof(other))
+	wantOAuthError(t, "a bound assertion with another key", status, out, 400, "invalid_dpop_proof")
+	status, out = e.dpopToken(t, c, form(), proof(key))
+	if status != 200 || out["token_type"] != "DPoP" {
+		t.Fatalf("a bound assertion with its key: %d %v", status, out)
+	}
+	if cnf, _ := claims(t, out["access_token"].(string))["cnf"].(map[string]any); cnf["jkt"] != key.JKT(t) {
+		t.Fatalf("cnf %v, want jkt %s", cnf, key.JKT(t))
+	}
+}

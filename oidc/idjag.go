@@ -88,6 +88,9 @@ func (s *server) JWTProfile(ctx context.Context, r *op.Request[oidc.JWTProfileGr
 	if a.ClientID != c.id {
 		return nil, oidc.ErrInvalidGrant().WithDescription("the assertion was issued to another client")
 	}
+	if err := assertionBinding(a.claims["cnf"], jkt); err != nil {
+		return nil, err
+	}
 	ar, audience, err := p.assertionGrant(a, c, r.Data.Scope, r.Form["resource"])
 	if err != nil {
 		return nil, err
@@ -121,6 +124,26 @@ func (s *server) JWTProfile(ctx context.Context, r *op.Request[oidc.JWTProfileGr
 		resp.Data = &idjagTokenResponse{AccessTokenResponse: at, Resource: audience}
 	}
 	return resp, nil
+}
+
+// assertionBinding checks an assertion bound to a key (its cnf claim): the request's DPoP
+// proof must be signed with that key, as the draft asks. Other kinds of binding than a
+// DPoP thumbprint are not supported.
+func assertionBinding(cnf any, jkt string) error {
+	if cnf == nil {
+		return nil
+	}
+	m, _ := cnf.(map[string]any)
+	bound, _ := m["jkt"].(string)
+	switch {
+	case bound == "":
+		return oidc.ErrInvalidGrant().WithDescription("the assertion requires proof of possession of a key other than by DPoP, which this server does not support")
+	case jkt == "":
+		return oidc.ErrInvalidGrant().WithDescription("the assertion is bound to a key: send a DPoP proof of possession of it")
+	case jkt != bound:
+		return errInvalidDPoPProof("the DPoP proof's key is not the one the assertion is bound to")
+	}
+	return nil
 }
 
 // assertionClient authenticates the client of a jwt-bearer request as the other token
@@ -218,10 +241,6 @@ func (p *Provider) checkAssertion(a *assertion) error {
 		problem = "the assertion is not valid yet"
 	case len(a.ID) > maxJTILen:
 		problem = "the assertion's jti is too long"
-	case a.claims["cnf"] != nil:
-		// Proof of possession (DPoP) is not supported here, and the draft refuses a bound
-		// assertion presented without it.
-		problem = "the assertion requires proof of possession, which this server does not support"
 	default:
 		return nil
 	}
