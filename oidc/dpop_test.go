@@ -24,7 +24,8 @@ func (e *env) dpopToken(t *testing.T, r registration, form url.Values, proof str
 
 // TestDPoPBindsTokens: with a proof, the code grant answers token_type DPoP and an access
 // token whose cnf.jkt is the key's thumbprint; a public client's refresh token is bound to
-// the key too, so refreshing needs a proof of that key. Without a proof, tokens are Bearer.
+// the key too, so refreshing needs a proof of that key. Without a proof, tokens are Bearer,
+// until the client proves a key at refresh.
 // Introspection reports the binding; userinfo refuses bound tokens. Browsers may send the
 // DPoP header across origins.
 func TestDPoPBindsTokens(t *testing.T) {
@@ -102,6 +103,11 @@ func TestDPoPBindsTokens(t *testing.T) {
 	}
 	if status := userinfo(t, e, out["access_token"].(string)); status != http.StatusOK {
 		t.Errorf("userinfo with an unbound token: %d, want 200", status)
+	}
+	// A public client that starts proving a key at refresh has its refresh token bound.
+	status, out = e.dpopToken(t, c, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {out["refresh_token"].(string)}}, proof(other))
+	if next, _ := out["refresh_token"].(string); status != 200 || out["token_type"] != "DPoP" || !strings.HasSuffix(next, "."+other.JKT(t)) {
+		t.Fatalf("refreshing an unbound refresh token with a proof: %d %v", status, out)
 	}
 }
 

@@ -211,6 +211,9 @@ func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 		Scopes: scopes, Resources: old.Audience, Audience: audience, AuthTime: old.AuthTime, AMR: old.AMR,
 		JKT: jkt, RefreshJKT: refreshBinding(r.Data.RefreshToken),
 	}
+	if g.RefreshJKT == "" && r.Client.AuthMethod() == oidc.AuthMethodNone {
+		g.RefreshJKT = jkt // a public client that starts proving a key binds its refresh token to it
+	}
 	return s.issue(ctx, g, r.Client, old.ID, &idTokenRequest{g}, "")
 }
 
