@@ -112,6 +112,12 @@ export function createAccessTokenVerifier(opts: AccessTokenOptions): AccessToken
       if (!aud.some((a) => sameResource(a, resource))) {
         throw new AccessTokenError("the token was issued for another resource");
       }
+      const cnf = payload.cnf as { jkt?: unknown } | undefined;
+      if (cnf && typeof cnf === "object" && cnf.jkt !== undefined) {
+        // A DPoP-bound token (RFC 9449) is only good with a proof of its key, which this
+        // verifier does not check: refused, as Go's VerifyAccessToken refuses it.
+        throw new AccessTokenError("the token is bound to a DPoP key: its proof must be checked with the request");
+      }
       const agentId = typeof payload.agent_id === "string" ? payload.agent_id : "";
       if (agentId === "") throw new AccessTokenError("the token names no Kavach agent");
       const granted = typeof payload.scope === "string" ? payload.scope.split(/\s+/).filter(Boolean) : [];
