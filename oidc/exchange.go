@@ -75,7 +75,7 @@ func (s *server) TokenExchange(ctx context.Context, r *op.ClientRequest[oidc.Tok
 	if p.cfg.Delegations == nil {
 		return nil, op.NewStatusError(oidc.ErrUnsupportedGrantType().WithDescription("token exchange is not offered by this server"), http.StatusBadRequest)
 	}
-	jkt, err := p.dpopKey(r.Method, r.Header)
+	jkt, err := p.dpopKey(ctx, r.Method, r.Header)
 	if err != nil {
 		return nil, err
 	}

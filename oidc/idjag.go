@@ -77,7 +77,7 @@ func (s *server) JWTProfile(ctx context.Context, r *op.Request[oidc.JWTProfileGr
 	if err != nil {
 		return nil, err
 	}
-	jkt, err := p.dpopKey(r.Method, r.Header)
+	jkt, err := p.dpopKey(ctx, r.Method, r.Header)
 	if err != nil {
 		return nil, err
 	}

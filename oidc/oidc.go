@@ -112,6 +112,12 @@ type Config struct {
 	// Authorization Grants (ID-JAG) the token endpoint redeems with the JWT bearer grant;
 	// without any, that grant is not offered.
 	TrustedIdPs []TrustedIdP
+
+	// DPoPNonces requires server-provided nonces in DPoP proofs at the token endpoint (RFC
+	// 9449 section 8): a proof without a current nonce is refused with use_dpop_nonce, and
+	// every token endpoint answer carries the nonce to use in its DPoP-Nonce header. Nonces
+	// are derived from the signing keys in the store, so every instance accepts them.
+	DPoPNonces bool
 }
 
 // LoginConfig says how humans log in at the authorize endpoint. Without any method every
@@ -341,6 +347,9 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/login", "/login/callback", "/consent":
 		p.login.ServeHTTP(w, r)
 	case "/token", "/revoke", "/introspect":
+		if path == p.prefix+"/token" {
+			p.setDPoPNonce(w, r)
+		}
 		p.challengeClients(w, r, strings.TrimPrefix(path, p.prefix), http.StripPrefix(p.issuerPath, p.op))
 	default:
 		http.StripPrefix(p.issuerPath, p.op).ServeHTTP(w, r)

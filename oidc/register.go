@@ -123,7 +123,7 @@ func corsOptions() *cors.Options {
 		AllowOriginFunc:  func(string) bool { return true },
 		AllowedMethods:   []string{http.MethodGet, http.MethodHead, http.MethodPost},
 		AllowedHeaders:   []string{"Accept", "Authorization", "Content-Type", "Mcp-Protocol-Version", "DPoP"},
-		ExposedHeaders:   []string{"WWW-Authenticate", "Location"},
+		ExposedHeaders:   []string{"WWW-Authenticate", "Location", "DPoP-Nonce"},
 		AllowCredentials: false,
 	}
 }

@@ -107,7 +107,7 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 // CodeExchange redeems a code once. A second use is a replay: it fails and revokes every
 // token the code produced.
 func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.AccessTokenRequest]) (*op.Response, error) {
-	jkt, err := s.p.dpopKey(r.Method, r.Header)
+	jkt, err := s.p.dpopKey(ctx, r.Method, r.Header)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +165,7 @@ func (s *server) revokeReplayedCode(ctx context.Context, code string, now time.T
 // RefreshToken rotates a refresh token: the new one replaces it and the old one is refused
 // from then on. Presenting a rotated token again revokes the whole grant.
 func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.RefreshTokenRequest]) (*op.Response, error) {
-	jkt, err := s.p.dpopKey(r.Method, r.Header)
+	jkt, err := s.p.dpopKey(ctx, r.Method, r.Header)
 	if err != nil {
 		return nil, err
 	}

@@ -51,14 +51,17 @@ type Proof struct {
 	JKT string // RFC 7638 SHA-256 thumbprint of the proof's key, base64url
 	JTI string
 	IAT time.Time
+	// Nonce is the proof's nonce claim, "" without one (see ValidNonce).
+	Nonce string
 }
 
 type claims struct {
-	JTI string   `json:"jti"`
-	HTM string   `json:"htm"`
-	HTU string   `json:"htu"`
-	IAT *float64 `json:"iat"`
-	ATH string   `json:"ath"`
+	JTI   string   `json:"jti"`
+	HTM   string   `json:"htm"`
+	HTU   string   `json:"htu"`
+	IAT   *float64 `json:"iat"`
+	ATH   string   `json:"ath"`
+	Nonce string   `json:"nonce"`
 }
 
 // Check verifies a proof's signature and claims against the request at now. It does not
@@ -114,7 +117,7 @@ func Check(proof string, req Request, now time.Time) (*Proof, error) {
 	if err != nil {
 		return nil, errors.New("the DPoP proof's jwk has no thumbprint")
 	}
-	return &Proof{JKT: jkt, JTI: c.JTI, IAT: iat}, nil
+	return &Proof{JKT: jkt, JTI: c.JTI, IAT: iat, Nonce: c.Nonce}, nil
 }
 
 // Thumbprint is a key's RFC 7638 SHA-256 thumbprint, base64url without padding.

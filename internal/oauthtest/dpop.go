@@ -42,6 +42,7 @@ func (k *DPoPKey) JKT(t testing.TB) string {
 // dpop+jwt; ath is set from AccessToken unless ATH is.
 type DPoPClaims struct {
 	Method, URL, AccessToken, ATH, JTI, Typ string
+	Nonce                                   string // the server-provided nonce, if any
 	IAT                                     time.Time
 	// EmbedPrivate puts the private key in the header's jwk.
 	EmbedPrivate bool
@@ -80,6 +81,9 @@ func sign(t testing.TB, signer jose.Signer, c DPoPClaims) string {
 		c.IAT = time.Now()
 	}
 	claims := map[string]any{"jti": orDefault(c.JTI, rand.Text()), "htm": c.Method, "htu": c.URL, "iat": c.IAT.Unix()}
+	if c.Nonce != "" {
+		claims["nonce"] = c.Nonce
+	}
 	if c.ATH != "" {
 		claims["ath"] = c.ATH
 	} else if c.AccessToken != "" {
@@ -110,8 +114,19 @@ func orDefault(s, def string) string {
 // PostFormDPoP is PostForm with a DPoP header, when proof is set.
 func PostFormDPoP(t testing.TB, u string, form url.Values, clientID, secret, proof string) (int, map[string]any) {
 	t.Helper()
+	resp, body := PostFormDPoPResponse(t, u, form, clientID, secret, proof, nil)
+	return resp.StatusCode, body
+}
+
+// PostFormDPoPResponse is PostFormDPoP returning the response (its body read) for its
+// headers; header, if set, adds request headers.
+func PostFormDPoPResponse(t testing.TB, u string, form url.Values, clientID, secret, proof string, header http.Header) (*http.Response, map[string]any) {
+	t.Helper()
 	var body map[string]any
 	resp := post(t, u, "application/x-www-form-urlencoded", form.Encode(), &body, func(r *http.Request) {
+		for k, v := range header {
+			r.Header[k] = v
+		}
 		if secret != "" {
 			r.SetBasicAuth(url.QueryEscape(clientID), url.QueryEscape(secret))
 		}
@@ -119,5 +134,5 @@ func PostFormDPoP(t testing.TB, u string, form url.Values, clientID, secret, pro
 			r.Header.Set("DPoP", proof)
 		}
 	})
-	return resp.StatusCode, body
+	return resp, body
 }
