@@ -113,7 +113,10 @@ func TestStoredHostilePatternsAreBounded(t *testing.T) {
 			Arguments: map[string]any{"branch": strings.Repeat("a", n)}, Now: time.Now(), DryRun: true})
 		return res, time.Since(start)
 	}
-	if res, took := decide(65000); res.Code != api.ArgumentNotAllowed || took > 100*time.Millisecond {
+	// Matched, eight such patterns would run into the 100ms deadline and answer ENGINE_ERROR;
+	// ARGUMENT_NOT_ALLOWED says the value failed them unmatched. (No wall-clock bound here: on
+	// a loaded machine even the unmatched answer can take longer than the deadline's budget.)
+	if res, took := decide(65000); res.Code != api.ArgumentNotAllowed {
 		t.Errorf("a 65 KB value: %s in %s, want ARGUMENT_NOT_ALLOWED without matching", res.Code, took)
 	}
 	// Each match of a 4 KiB value takes tens of milliseconds; eight of them run past 100ms.
