@@ -53,7 +53,9 @@ func (g *Guard) authenticateRequest(ctx context.Context, r *http.Request, token 
 	case !isDPoP:
 		return nil, &refusal{code: "invalid_token", description: "the token is bound to a DPoP key: send it with the DPoP scheme and a DPoP proof", dpop: true}
 	}
-	if err := g.checkProof(r, token, claims.JKT); err != nil {
+	if err := g.checkProof(r, token, claims.JKT); errors.Is(err, errUseNonce) {
+		return nil, &refusal{code: "use_dpop_nonce", description: err.Error(), dpop: true}
+	} else if err != nil {
 		return nil, &refusal{code: "invalid_dpop_proof", description: err.Error(), dpop: true}
 	}
 	return claims, nil
@@ -78,7 +80,20 @@ func (g *Guard) checkProof(r *http.Request, token, jkt string) error {
 	if p.JKT != jkt {
 		return errors.New("the DPoP proof is signed with another key than the token is bound to")
 	}
+	if g.cfg.DPoPNonces && !dpop.ValidNonce(g.cfg.DPoPNonceSecret, p.Nonce, now) {
+		return errUseNonce
+	}
 	return g.dpopSeen.Use(p, now)
+}
+
+// errUseNonce refuses a proof without a current nonce of this server's.
+var errUseNonce = errors.New("the DPoP proof needs the nonce in the DPoP-Nonce header")
+
+// setDPoPNonce hands out the current nonce, when nonces are required.
+func (g *Guard) setDPoPNonce(w http.ResponseWriter) {
+	if g.cfg.DPoPNonces {
+		w.Header().Set("DPoP-Nonce", dpop.Nonce(g.cfg.DPoPNonceSecret, g.cfg.Now()))
+	}
 }
 
 // VerifyRequest checks a request's credentials as Wrap does, DPoP proofs included, and

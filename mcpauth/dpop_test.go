@@ -97,6 +97,9 @@ func TestDPoPBoundTokens(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("a bound token with a fresh proof: %d %s %q", resp.StatusCode, body, resp.Header.Get("WWW-Authenticate"))
 	}
+	if n := resp.Header.Get("DPoP-Nonce"); n != "" {
+		t.Errorf("a DPoP-Nonce %q though nonces are not required", n)
+	}
 	if r := <-w.seen; r.Header.Get("DPoP") != "" || r.Header.Get("Authorization") != "" {
 		t.Errorf("the MCP server saw the credentials: %v", r.Header)
 	}
@@ -129,7 +132,8 @@ func TestDPoPBoundTokens(t *testing.T) {
 		resp, body := send(t, w.dpopRequest(t, http.MethodPost, tc.authorization, tc.proof))
 		challenge := resp.Header.Get("WWW-Authenticate")
 		if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(challenge, "DPoP ") ||
-			!strings.Contains(challenge, `error="`+tc.code+`"`) || !strings.Contains(challenge, `algs="ES256`) {
+			!strings.Contains(challenge, `error="`+tc.code+`"`) || !strings.Contains(challenge, `algs="ES256`) ||
+			resp.Header.Get("DPoP-Nonce") != "" {
 			t.Errorf("%s: %d %s %q, want 401 with a DPoP challenge, error %s", tc.name, resp.StatusCode, body, challenge, tc.code)
 		}
 	}

@@ -17,6 +17,7 @@ package mcpauth
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -70,6 +71,14 @@ type Config struct {
 	Leeway time.Duration
 	Now    func() time.Time
 	Logger *slog.Logger
+	// DPoPNonces requires a server-provided nonce in the DPoP proofs of bound tokens (RFC
+	// 9449 section 9): a proof without a current nonce is refused with 401 use_dpop_nonce,
+	// and DPoP answers carry the nonce to use in DPoP-Nonce. Nonces need no state: they are
+	// an HMAC of the time under DPoPNonceSecret, so every instance of the server given the
+	// same secret accepts the nonces of the others. Without a secret, a random one is made:
+	// then a nonce works only with the Guard that issued it.
+	DPoPNonces      bool
+	DPoPNonceSecret []byte
 }
 
 // Guard protects one MCP server.
@@ -117,6 +126,9 @@ func New(cfg Config) (*Guard, error) {
 	}
 	if cfg.ClientIP == nil {
 		cfg.ClientIP = remoteIP
+	}
+	if cfg.DPoPNonces && len(cfg.DPoPNonceSecret) == 0 {
+		cfg.DPoPNonceSecret = []byte(rand.Text())
 	}
 	g := &Guard{cfg: cfg, resource: u, log: cfg.Logger, dpopSeen: dpop.NewCache(dpopCacheSize)}
 	g.metaURL = u.Scheme + "://" + u.Host + g.MetadataPath()
@@ -218,6 +230,9 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 			g.challenge(w, http.StatusForbidden, &refusal{code: "insufficient_scope", description: err.Error(), dpop: isDPoP})
 			return
 		}
+		if isDPoP {
+			g.setDPoPNonce(w)
+		}
 		r = r.WithContext(context.WithValue(r.Context(), claimsKey{}, claims))
 		r.Header.Del("Authorization")
 		r.Header.Del("DPoP")
@@ -280,6 +295,7 @@ func (g *Guard) challenge(w http.ResponseWriter, status int, why *refusal) {
 	if why.dpop {
 		scheme = "DPoP "
 		params = append(params, dpopAlgs())
+		g.setDPoPNonce(w)
 	}
 	h := w.Header()
 	h.Set("WWW-Authenticate", scheme+strings.Join(params, ", "))
