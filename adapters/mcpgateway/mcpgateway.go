@@ -54,6 +54,11 @@ type Config struct {
 	// MaxListBytes bounds a tools/list answer read for filtering (default 8 MiB).
 	MaxListBytes int64
 	Logger       *slog.Logger
+	// DPoPNonces and DPoPNonceSecret are mcpauth.Config's: require server-provided nonces
+	// in the DPoP proofs of bound tokens; instances given the same secret accept each
+	// other's nonces.
+	DPoPNonces      bool
+	DPoPNonceSecret []byte
 }
 
 // Gateway is an http.Handler serving the guarded MCP endpoint and its metadata.
@@ -91,6 +96,7 @@ func New(cfg Config) (*Gateway, error) {
 		Resource: cfg.Resource, Server: cfg.Server, Issuer: cfg.Issuer, JWKSURL: cfg.JWKSURL,
 		Authorizer: cfg.Kavach, Agents: cfg.Kavach.Agents(), Actor: cfg.Actor,
 		ClientIP: gw.clientIP, Logger: cfg.Logger, ResourceName: cfg.Server,
+		DPoPNonces: cfg.DPoPNonces, DPoPNonceSecret: cfg.DPoPNonceSecret,
 	})
 	if err != nil {
 		return nil, err

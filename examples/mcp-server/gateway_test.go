@@ -43,6 +43,12 @@ type gatewayWorld struct {
 // plain JSON instead of event streams.
 func newGatewayWorld(t *testing.T, jsonResponses bool) *gatewayWorld {
 	t.Helper()
+	return newGatewayWorldWith(t, jsonResponses, nil)
+}
+
+// newGatewayWorldWith is newGatewayWorld with a say over the gateway's configuration.
+func newGatewayWorldWith(t *testing.T, jsonResponses bool, configure func(*mcpgateway.Config)) *gatewayWorld {
+	t.Helper()
 	w := &gatewayWorld{}
 	srv := NewMCPServer()
 	mcpHandler := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv },
@@ -65,10 +71,14 @@ func newGatewayWorld(t *testing.T, jsonResponses bool) *gatewayWorld {
 		Resources: map[string]string{w.resource: ServerName},
 	})
 	admin := api.Actor{Role: api.RoleAdmin, TenantID: agent.DefaultTenant}
-	gw, err := mcpgateway.New(mcpgateway.Config{
+	cfg := mcpgateway.Config{
 		Upstream: upstream.URL + "/mcp", Server: ServerName, Resource: w.resource, Issuer: w.as.Issuer,
 		Kavach: w.as.Kavach, Actor: &admin,
-	})
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	gw, err := mcpgateway.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
