@@ -19,9 +19,20 @@ const dpopCacheSize = 100_000
 type refusal struct {
 	code, description string
 	dpop              bool
+	nonce             string // for use_dpop_nonce: the nonce to send the next proof with
 }
 
 func (r *refusal) Error() string { return r.description }
+
+// DPoPChallenge is what an adapter answering this refusal itself sends (adapters/nethttp):
+// the WWW-Authenticate value of a DPoP refusal, empty for others, and the DPoP-Nonce to hand
+// out, empty unless the refusal is use_dpop_nonce.
+func (r *refusal) DPoPChallenge() (challenge, nonce string) {
+	if !r.dpop {
+		return "", ""
+	}
+	return fmt.Sprintf("DPoP error=%q, error_description=%q, %s", r.code, strings.ReplaceAll(r.description, `"`, "'"), dpopAlgs()), r.nonce
+}
 
 // credentials returns the token of an Authorization header with the Bearer or DPoP scheme.
 // Tokens in the query string are never accepted.
@@ -54,7 +65,8 @@ func (g *Guard) authenticateRequest(ctx context.Context, r *http.Request, token 
 		return nil, &refusal{code: "invalid_token", description: "the token is bound to a DPoP key: send it with the DPoP scheme and a DPoP proof", dpop: true}
 	}
 	if err := g.checkProof(r, token, claims.JKT); errors.Is(err, errUseNonce) {
-		return nil, &refusal{code: "use_dpop_nonce", description: err.Error(), dpop: true}
+		return nil, &refusal{code: "use_dpop_nonce", description: err.Error(), dpop: true,
+			nonce: dpop.Nonce(g.cfg.DPoPNonceSecret, g.cfg.Now())}
 	} else if err != nil {
 		return nil, &refusal{code: "invalid_dpop_proof", description: err.Error(), dpop: true}
 	}

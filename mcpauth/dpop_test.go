@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -206,5 +207,49 @@ func TestNetHTTPChecksDPoPProofs(t *testing.T) {
 			refusal.Status != http.StatusUnauthorized {
 			t.Errorf("%s: %+v, want 401", name, refusal)
 		}
+	}
+}
+
+// TestNetHTTPHandsOutDPoPNonces: behind nethttp, a Guard that requires nonces refuses a
+// proof without one with the DPoP challenge use_dpop_nonce and a DPoP-Nonce header, so the
+// client can retry with it; the retry is accepted. A bound token sent as Bearer gets a DPoP
+// challenge too, not the Bearer one.
+func TestNetHTTPHandsOutDPoPNonces(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, testserver.Backends[0], nil)
+	g, err := mcpauth.New(mcpauth.Config{Resource: w.resource, Server: "files", Issuer: w.as.Issuer, Authorizer: w.as.Kavach,
+		DPoPNonces: true, DPoPNonceSecret: []byte("a secret every instance shares")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := w.as.Client(t, api.Actor{Role: api.RoleApp, TenantID: agent.DefaultTenant})
+	ng, err := nethttp.New(nethttp.Config{Authorizer: app, AccessTokens: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := oauthtest.NewDPoPKey(t)
+	token := w.dpopAccessToken(t, key)
+	call := api.AuthorizeRequest{Action: "read", Resource: "repo:x"}
+	req := w.dpopRequest(t, http.MethodPost, "DPoP "+token,
+		key.Proof(t, oauthtest.DPoPClaims{Method: http.MethodPost, URL: w.resource, AccessToken: token}))
+	_, refusal := ng.Check(req, call)
+	if refusal == nil || refusal.Status != http.StatusUnauthorized || !strings.HasPrefix(refusal.Challenge, `DPoP error="use_dpop_nonce"`) ||
+		refusal.DPoPNonce == "" {
+		t.Fatalf("a proof without a nonce: %+v, want 401 use_dpop_nonce with a nonce", refusal)
+	}
+	rec := httptest.NewRecorder()
+	refusal.Write(rec)
+	nonce := rec.Header().Get("DPoP-Nonce")
+	if nonce != refusal.DPoPNonce || !strings.HasPrefix(rec.Header().Get("WWW-Authenticate"), "DPoP ") {
+		t.Fatalf("written refusal headers: %v", rec.Header())
+	}
+	req = w.dpopRequest(t, http.MethodPost, "DPoP "+token,
+		key.Proof(t, oauthtest.DPoPClaims{Method: http.MethodPost, URL: w.resource, AccessToken: token, Nonce: nonce}))
+	if _, refusal := ng.Check(req, call); refusal == nil || refusal.Status != http.StatusForbidden {
+		t.Fatalf("retried with the nonce: %+v, want the token accepted and the call denied (403)", refusal)
+	}
+	_, refusal = ng.Check(w.dpopRequest(t, http.MethodPost, "Bearer "+token, ""), call)
+	if refusal == nil || !strings.HasPrefix(refusal.Challenge, `DPoP error="invalid_token"`) || refusal.DPoPNonce != "" {
+		t.Fatalf("a bound token as Bearer: %+v, want a DPoP invalid_token challenge", refusal)
 	}
 }

@@ -152,7 +152,13 @@ func (g *Guard) Decide(ctx context.Context, c Caller, req api.AuthorizeRequest) 
 	case g.cfg.AccessTokens != nil:
 		agentID, verr := g.verifyAccessToken(ctx, c, token)
 		if verr != nil {
-			return nil, unauthenticated(api.TokenInvalid, verr.Error())
+			f := unauthenticated(api.TokenInvalid, verr.Error())
+			if dc, ok := verr.(dpopChallenger); ok {
+				if challenge, nonce := dc.DPoPChallenge(); challenge != "" {
+					f.Challenge, f.DPoPNonce = challenge, nonce
+				}
+			}
+			return nil, f
 		}
 		d, err = g.cfg.Authorizer.Authorize(ctx, agentID, req, cc)
 	default:
@@ -165,6 +171,12 @@ func (g *Guard) Decide(ctx context.Context, c Caller, req api.AuthorizeRequest) 
 		return d, nil
 	}
 	return nil, Denied(d)
+}
+
+// dpopChallenger is a verifier's refusal of a DPoP request (mcpauth's): it says which
+// DPoP challenge to answer with, and the nonce a client must put in its next proof.
+type dpopChallenger interface {
+	DPoPChallenge() (challenge, nonce string)
 }
 
 // verifyAccessToken checks an access token with its request when the verifier can, and

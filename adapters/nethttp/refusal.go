@@ -26,6 +26,8 @@ type Refusal struct {
 	Challenge string
 	// RetryAfter, if positive, becomes the Retry-After header.
 	RetryAfter time.Duration
+	// DPoPNonce, if set, is handed out in the DPoP-Nonce header (RFC 9449 section 9).
+	DPoPNonce string
 }
 
 // Write answers with the refusal as application/problem+json.
@@ -35,6 +37,9 @@ func (f *Refusal) Write(w http.ResponseWriter) {
 	h.Set("Cache-Control", "no-store")
 	if f.Challenge != "" {
 		h.Set("WWW-Authenticate", f.Challenge)
+	}
+	if f.DPoPNonce != "" {
+		h.Set("DPoP-Nonce", f.DPoPNonce)
 	}
 	if f.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(int((f.RetryAfter+time.Second-1)/time.Second)))
