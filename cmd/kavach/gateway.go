@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/kavachos/kavach-go/adapters/mcpgateway"
 	"github.com/kavachos/kavach-go/api"
@@ -23,10 +24,12 @@ type gatewayOptions struct {
 	upstream, server, listen, resource string
 	kavachURL, issuer                  string
 	trustedProxies                     []string
+	dpopNonces                         bool
+	dpopNonceSecret                    string
 }
 
 func gatewayCmd(g *globals) *cobra.Command {
-	var o gatewayOptions
+	var o *gatewayOptions
 	cmd := &cobra.Command{
 		Use:   "gateway --upstream URL --server NAME",
 		Short: "Guard any Streamable-HTTP MCP server: every tool call authorized by Kavach",
@@ -37,10 +40,20 @@ credentials are never forwarded. With --kavach the gateway asks a running Kavach
 or admin --api-key); without it, it opens --database itself.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runGateway(cmd.Context(), g, o, cmd.ErrOrStderr())
+			return runGateway(cmd.Context(), g, *o, cmd.ErrOrStderr())
 		},
 	}
-	f := cmd.Flags()
+	o = bindGatewayFlags(cmd.Flags())
+	_ = cmd.MarkFlagRequired("upstream")
+	_ = cmd.MarkFlagRequired("server")
+	return cmd
+}
+
+// bindGatewayFlags binds the gateway's flags to options it returns; the DPoP nonce secret
+// comes from KAVACH_DPOP_NONCE_SECRET only, never a flag, so it stays out of process
+// listings.
+func bindGatewayFlags(f *pflag.FlagSet) *gatewayOptions {
+	o := &gatewayOptions{dpopNonceSecret: os.Getenv("KAVACH_DPOP_NONCE_SECRET")}
 	f.StringVar(&o.upstream, "upstream", "", "the MCP endpoint of the server to guard (http://127.0.0.1:9090/mcp)")
 	f.StringVar(&o.server, "server", "", "the server's name in Kavach resources: mcp:<server>:<tool>")
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8090", "address to listen on")
@@ -48,9 +61,22 @@ or admin --api-key); without it, it opens --database itself.`,
 	f.StringVar(&o.kavachURL, "kavach", os.Getenv("KAVACH_URL"), "URL of a running Kavach to ask (env KAVACH_URL); empty opens --database")
 	f.StringVar(&o.issuer, "issuer", "", "accept access tokens of this Kavach OAuth issuer (default <kavach>/oauth; embedded: none, agent tokens only)")
 	f.StringSliceVar(&o.trustedProxies, "trusted-proxy", nil, "address or CIDR of a proxy whose X-Forwarded-For is believed (repeatable)")
-	_ = cmd.MarkFlagRequired("upstream")
-	_ = cmd.MarkFlagRequired("server")
-	return cmd
+	f.BoolVar(&o.dpopNonces, "dpop-nonces", os.Getenv("KAVACH_DPOP_NONCES") == "true", "require server-provided nonces in the DPoP proofs of DPoP-bound tokens (RFC 9449 section 9); gateways behind one load balancer share KAVACH_DPOP_NONCE_SECRET (env KAVACH_DPOP_NONCES)")
+	return o
+}
+
+// config is the gateway's configuration. Gateways behind one load balancer that require
+// DPoP nonces share KAVACH_DPOP_NONCE_SECRET; without it each makes its own, and a nonce is
+// good only where it was handed out.
+func (o gatewayOptions) config(k mcpgateway.Kavach, actor *api.Actor) mcpgateway.Config {
+	c := mcpgateway.Config{
+		Upstream: o.upstream, Server: o.server, Resource: o.resource, Issuer: o.issuer,
+		Kavach: k, Actor: actor, TrustedProxies: o.trustedProxies, DPoPNonces: o.dpopNonces,
+	}
+	if o.dpopNonceSecret != "" {
+		c.DPoPNonceSecret = []byte(o.dpopNonceSecret)
+	}
+	return c
 }
 
 // runGateway serves until ctx ends.
@@ -87,10 +113,7 @@ func runGateway(ctx context.Context, g *globals, o gatewayOptions, stderr io.Wri
 	if o.resource == "" {
 		o.resource = "http://" + ln.Addr().String() + "/mcp"
 	}
-	gw, err := mcpgateway.New(mcpgateway.Config{
-		Upstream: o.upstream, Server: o.server, Resource: o.resource, Issuer: o.issuer,
-		Kavach: k, Actor: actor, TrustedProxies: o.trustedProxies,
-	})
+	gw, err := mcpgateway.New(o.config(k, actor))
 	if err != nil {
 		return err
 	}

@@ -35,6 +35,7 @@ type oauthConfig struct {
 	UpstreamScopes        listValue     `yaml:"upstreamScopes"`
 	UpstreamUserClaim     string        `yaml:"upstreamUserClaim"`
 	TrustedIdPs           listValue     `yaml:"trustedIdPs"`
+	DPoPNonces            bool          `yaml:"dpopNonces"`
 }
 
 var oauthServeFlags = []serveFlag{
@@ -46,7 +47,7 @@ var oauthServeFlags = []serveFlag{
 	{"login-proxy-header", "KAVACH_LOGIN_PROXY_HEADER"}, {"upstream-issuer", "KAVACH_UPSTREAM_ISSUER"},
 	{"upstream-client-id", "KAVACH_UPSTREAM_CLIENT_ID"}, {"upstream-client-secret", "KAVACH_UPSTREAM_CLIENT_SECRET"},
 	{"upstream-scopes", "KAVACH_UPSTREAM_SCOPES"}, {"upstream-user-claim", "KAVACH_UPSTREAM_USER_CLAIM"},
-	{"trusted-idp", "KAVACH_TRUSTED_IDP"},
+	{"trusted-idp", "KAVACH_TRUSTED_IDP"}, {"dpop-nonces", "KAVACH_DPOP_NONCES"},
 }
 
 // The OAuth flags read their environment variables like every other serve flag.
@@ -70,13 +71,14 @@ func bindOAuthFlags(fs *pflag.FlagSet, c *oauthConfig) {
 	fs.Var(&c.UpstreamScopes, "upstream-scopes", "scopes to ask the upstream provider for (default openid) (env KAVACH_UPSTREAM_SCOPES)")
 	fs.StringVar(&c.UpstreamUserClaim, "upstream-user-claim", "sub", "ID token claim that names the user (env KAVACH_UPSTREAM_USER_CLAIM)")
 	fs.Var(&repeatedList{list: &c.TrustedIdPs}, "trusted-idp", "ISSUER=JWKS_URL: redeem this enterprise identity provider's ID-JAGs (MCP enterprise-managed authorization) with the jwt-bearer grant; repeatable, or comma-separated (env KAVACH_TRUSTED_IDP)")
+	fs.BoolVar(&c.DPoPNonces, "dpop-nonces", false, "require server-provided nonces in DPoP proofs at the token endpoint (RFC 9449 section 8); stateless, so every instance agrees (env KAVACH_DPOP_NONCES)")
 }
 
 // oidcConfig turns the settings into the provider's configuration.
 func (c *oauthConfig) oidcConfig(trustedProxies []string) (oidc.Config, error) {
 	if c.Issuer == "" {
-		if c.DevLogin || c.DevAutoApprove || c.UpstreamIssuer != "" || c.ProxyHeader != "" || len(c.TrustedIdPs) > 0 {
-			return oidc.Config{}, errors.New("the login options and --trusted-idp need --issuer (the OAuth authorization server is off without it)")
+		if c.DevLogin || c.DevAutoApprove || c.UpstreamIssuer != "" || c.ProxyHeader != "" || len(c.TrustedIdPs) > 0 || c.DPoPNonces {
+			return oidc.Config{}, errors.New("the login options, --trusted-idp and --dpop-nonces need --issuer (the OAuth authorization server is off without it)")
 		}
 		return oidc.Config{}, nil
 	}
@@ -95,7 +97,7 @@ func (c *oauthConfig) oidcConfig(trustedProxies []string) (oidc.Config, error) {
 	return oidc.Config{
 		Issuer: c.Issuer, Tenant: c.Tenant, AccessTokenTTL: c.AccessTokenTTL, Registration: c.Registration,
 		InitialAccessTokens: c.InitialAccessTokens, AllowLoopbackMetadata: c.AllowLoopbackMetadata, Resources: resources,
-		TrustedIdPs: idps,
+		TrustedIdPs: idps, DPoPNonces: c.DPoPNonces,
 		Login: oidc.LoginConfig{
 			DevLogin: c.DevLogin || c.DevAutoApprove, DevAutoApprove: c.DevAutoApprove, DevUser: c.DevUser,
 			ProxyHeader: c.ProxyHeader, TrustedProxies: trustedProxies,
