@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -437,26 +435,8 @@ func TestTokenExchangeActors(t *testing.T) {
 // section, as written: only the address and the shell variables are filled in.
 func TestTokenExchangeDocExample(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("curl"); err != nil {
-		t.Skip("curl is not installed")
-	}
-	doc, err := os.ReadFile("../docs/oauth.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, ok := strings.Cut(string(doc), "\n## Token exchange\n")
-	section, _, _ = strings.Cut(section, "\n## ")
-	var blocks []string
-	for rest := section; ; {
-		var block string
-		var found bool
-		if _, rest, found = strings.Cut(rest, "```sh\n"); !found {
-			break
-		}
-		block, rest, _ = strings.Cut(rest, "```")
-		blocks = append(blocks, block)
-	}
-	if !ok || len(blocks) != 2 || !strings.Contains(blocks[0], "/oauth/register") || !strings.Contains(blocks[1], "/oauth/token") {
+	blocks := docShellBlocks(t, "Token exchange")
+	if len(blocks) != 2 || !strings.Contains(blocks[0], "/oauth/register") || !strings.Contains(blocks[1], "/oauth/token") {
 		t.Fatalf("the token exchange section's two curl examples are gone: %q", blocks)
 	}
 	const docResource, docAddress = "http://127.0.0.1:9090/mcp", "http://127.0.0.1:8080"
@@ -474,14 +454,7 @@ func TestTokenExchangeDocExample(t *testing.T) {
 	parent, child := create(agent.Permission{Resource: "mcp:example:*", Actions: []string{"call"}}), create()
 	sh := func(script string, env ...string) map[string]any {
 		t.Helper()
-		cmd := exec.Command("bash", "-euo", "pipefail", "-c", strings.ReplaceAll(script, docAddress, srv.URL))
-		cmd.Env = append(os.Environ(), env...)
-		out, err := cmd.CombinedOutput()
-		var v map[string]any
-		if err != nil || json.Unmarshal(out, &v) != nil {
-			t.Fatalf("%v\n%s\n%s", err, script, out)
-		}
-		return v
+		return runShell(t, strings.ReplaceAll(script, docAddress, srv.URL), env...)
 	}
 	reg := sh(blocks[0])
 	tok := sh(blocks[1], "CLIENT_ID="+reg["client_id"].(string), "CLIENT_SECRET="+reg["client_secret"].(string),

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -175,4 +177,46 @@ func wantOAuthError(t *testing.T, what string, status int, body map[string]any, 
 	if status != wantStatus || body["error"] != wantError {
 		t.Fatalf("%s: got %d %v, want %d %s", what, status, body, wantStatus, wantError)
 	}
+}
+
+// docShellBlocks returns the sh code blocks of docs/oauth.md's section under heading, for
+// the tests that run a documented example as written. Without curl they are skipped.
+func docShellBlocks(t *testing.T, heading string) []string {
+	t.Helper()
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is not installed")
+	}
+	doc, err := os.ReadFile("../docs/oauth.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(doc), "\n## "+heading+"\n")
+	if !ok {
+		t.Fatalf("docs/oauth.md has no section %q", heading)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	var blocks []string
+	for rest := section; ; {
+		var block string
+		var found bool
+		if _, rest, found = strings.Cut(rest, "```sh\n"); !found {
+			return blocks
+		}
+		block, rest, _ = strings.Cut(rest, "```")
+		blocks = append(blocks, block)
+	}
+}
+
+// runShell runs a documented example with bash, with env added, and decodes the JSON it
+// prints; it fails the test otherwise.
+func runShell(t *testing.T, script string, env ...string) map[string]any {
+	t.Helper()
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	var v map[string]any
+	if err != nil || json.Unmarshal(out, &v) != nil {
+		t.Fatalf("%v\n%s\n%s", err, script, out)
+	}
+	return v
 }

@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -407,27 +405,21 @@ func TestIDJAGConfigRefusals(t *testing.T) {
 // TestIDJAGDocsExample sends the token request docs/oauth.md shows, as written, with curl.
 func TestIDJAGDocsExample(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("curl"); err != nil {
-		t.Skip("curl is not installed")
+	var block string
+	for _, b := range docShellBlocks(t, "Enterprise-managed authorization (ID-JAG)") {
+		if strings.HasPrefix(b, `curl -s -u "$CLIENT_ID:$CLIENT_SECRET"`) {
+			block = b
+		}
 	}
-	doc, err := os.ReadFile("../docs/oauth.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rest, ok := strings.Cut(string(doc), "```sh\ncurl -s -u \"$CLIENT_ID:$CLIENT_SECRET\"")
-	block, _, ok2 := strings.Cut(rest, "```")
-	if !ok || !ok2 {
+	if block == "" {
 		t.Fatal("the ID-JAG curl example in docs/oauth.md is gone")
 	}
-	block = `curl -s -u "$CLIENT_ID:$CLIENT_SECRET"` + block
 	i := newIdP(t)
 	e := startWithIdP(t, testserver.Backends[0], i)
 	c := e.confidential(t)
-	cmd := exec.Command("bash", "-euo", "pipefail", "-c", strings.ReplaceAll(block, "https://auth.example.com/oauth", e.Issuer))
-	cmd.Env = append(os.Environ(), "CLIENT_ID="+c.ID, "CLIENT_SECRET="+c.Secret, "ID_JAG="+i.jag(t, i.claims(e.Issuer, c.ID, "alice")))
-	out, err := cmd.CombinedOutput()
-	var tok map[string]any
-	if err != nil || json.Unmarshal(out, &tok) != nil || tok["token_type"] != "Bearer" || tok["access_token"] == nil {
-		t.Fatalf("%v\n%s\n%s", err, block, out)
+	tok := runShell(t, strings.ReplaceAll(block, "https://auth.example.com/oauth", e.Issuer),
+		"CLIENT_ID="+c.ID, "CLIENT_SECRET="+c.Secret, "ID_JAG="+i.jag(t, i.claims(e.Issuer, c.ID, "alice")))
+	if tok["token_type"] != "Bearer" || tok["access_token"] == nil {
+		t.Fatalf("%s\n%v", block, tok)
 	}
 }
