@@ -182,15 +182,7 @@ func TestVerifyRequest(t *testing.T) {
 func TestNetHTTPChecksDPoPProofs(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, testserver.Backends[0], nil)
-	g, err := mcpauth.New(mcpauth.Config{Resource: w.resource, Server: "files", Issuer: w.as.Issuer, Authorizer: w.as.Kavach})
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := w.as.Client(t, api.Actor{Role: api.RoleApp, TenantID: agent.DefaultTenant})
-	ng, err := nethttp.New(nethttp.Config{Authorizer: app, AccessTokens: g})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ng := w.netHTTPGuard(t, mcpauth.Config{})
 	key := oauthtest.NewDPoPKey(t)
 	token := w.dpopAccessToken(t, key)
 	req := w.dpopRequest(t, http.MethodPost, "DPoP "+token,
@@ -217,16 +209,7 @@ func TestNetHTTPChecksDPoPProofs(t *testing.T) {
 func TestNetHTTPHandsOutDPoPNonces(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, testserver.Backends[0], nil)
-	g, err := mcpauth.New(mcpauth.Config{Resource: w.resource, Server: "files", Issuer: w.as.Issuer, Authorizer: w.as.Kavach,
-		DPoPNonces: true, DPoPNonceSecret: []byte("a secret every instance shares")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := w.as.Client(t, api.Actor{Role: api.RoleApp, TenantID: agent.DefaultTenant})
-	ng, err := nethttp.New(nethttp.Config{Authorizer: app, AccessTokens: g})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ng := w.netHTTPGuard(t, mcpauth.Config{DPoPNonces: true, DPoPNonceSecret: []byte("a secret every instance shares")})
 	key := oauthtest.NewDPoPKey(t)
 	token := w.dpopAccessToken(t, key)
 	call := api.AuthorizeRequest{Action: "read", Resource: "repo:x"}
@@ -252,4 +235,20 @@ func TestNetHTTPHandsOutDPoPNonces(t *testing.T) {
 	if refusal == nil || !strings.HasPrefix(refusal.Challenge, `DPoP error="invalid_token"`) || refusal.DPoPNonce != "" {
 		t.Fatalf("a bound token as Bearer: %+v, want a DPoP invalid_token challenge", refusal)
 	}
+}
+
+// netHTTPGuard is adapters/nethttp asking Kavach with an app key, with a Guard for this
+// world's resource (its DPoP options from dpop) as its AccessTokens verifier.
+func (w *world) netHTTPGuard(t *testing.T, dpop mcpauth.Config) *nethttp.Guard {
+	t.Helper()
+	g, err := mcpauth.New(mcpauth.Config{Resource: w.resource, Server: "files", Issuer: w.as.Issuer, Authorizer: w.as.Kavach,
+		DPoPNonces: dpop.DPoPNonces, DPoPNonceSecret: dpop.DPoPNonceSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ng, err := nethttp.New(nethttp.Config{Authorizer: w.as.Client(t, api.Actor{Role: api.RoleApp, TenantID: agent.DefaultTenant}), AccessTokens: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ng
 }
