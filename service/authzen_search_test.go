@@ -28,22 +28,12 @@ func resourceSearch(subject, action, typ string, page string) string {
 
 func (r response) actions(t *testing.T) api.AuthZENActionSearchResponse {
 	t.Helper()
-	if r.status != http.StatusOK {
-		t.Fatalf("status %d: %s", r.status, r.body)
-	}
-	var out api.AuthZENActionSearchResponse
-	r.decode(t, &out)
-	return out
+	return okAs[api.AuthZENActionSearchResponse](t, r)
 }
 
 func (r response) resources(t *testing.T) api.AuthZENResourceSearchResponse {
 	t.Helper()
-	if r.status != http.StatusOK {
-		t.Fatalf("status %d: %s", r.status, r.body)
-	}
-	var out api.AuthZENResourceSearchResponse
-	r.decode(t, &out)
-	return out
+	return okAs[api.AuthZENResourceSearchResponse](t, r)
 }
 
 func actionNames(res api.AuthZENActionSearchResponse) []string {
@@ -359,12 +349,7 @@ func subjectSearch(action, typ, id, page string) string {
 
 func (r response) subjects(t *testing.T) api.AuthZENSubjectSearchResponse {
 	t.Helper()
-	if r.status != http.StatusOK {
-		t.Fatalf("status %d: %s", r.status, r.body)
-	}
-	var out api.AuthZENSubjectSearchResponse
-	r.decode(t, &out)
-	return out
+	return okAs[api.AuthZENSubjectSearchResponse](t, r)
 }
 
 func subjectIDs(res api.AuthZENSubjectSearchResponse) []string {

@@ -79,15 +79,21 @@ func (w *authzenWorld) post(t *testing.T, path, bearer, body string, headers ...
 	return send(t, http.MethodPost, w.srv.URL+path, bearer, body, headers...)
 }
 
-// decision decodes an evaluation's answer.
-func (r response) decision(t *testing.T) api.AuthZENDecision {
+// okAs decodes a 200 answer as a T; any other status fails the test.
+func okAs[T any](t *testing.T, r response) T {
 	t.Helper()
 	if r.status != http.StatusOK {
 		t.Fatalf("status %d: %s", r.status, r.body)
 	}
-	var d api.AuthZENDecision
-	r.decode(t, &d)
-	return d
+	var v T
+	r.decode(t, &v)
+	return v
+}
+
+// decision decodes an evaluation's answer.
+func (r response) decision(t *testing.T) api.AuthZENDecision {
+	t.Helper()
+	return okAs[api.AuthZENDecision](t, r)
 }
 
 // evaluations decodes an evaluations answer.
