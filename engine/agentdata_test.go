@@ -102,9 +102,10 @@ func TestDataStoreServesAgents(t *testing.T) {
 	if err := e.ReplaceAll(ctx, []*agent.Agent{a}, nil); err != nil {
 		t.Fatal(err)
 	}
+	data := newDataStore(e.agents)
 	read := func(path ...string) ast.Value {
 		t.Helper()
-		v, err := storage.ReadOne(ctx, e.data, storage.Path(path))
+		v, err := storage.ReadOne(ctx, data, storage.Path(path))
 		if err != nil {
 			t.Fatalf("read %v: %v", path, err)
 		}
@@ -125,13 +126,13 @@ func TestDataStoreServesAgents(t *testing.T) {
 	if _, err := root.Find(ast.MustParseRef("data.kavach.agents")[1:].Append(ast.StringTerm(a.ID))); err != nil {
 		t.Fatalf("the root document lacks the agent: %v", err)
 	}
-	if _, err := storage.ReadOne(ctx, e.data, storage.Path{"kavach", "grants", a.ID, "delete"}); !storage.IsNotFound(err) {
+	if _, err := storage.ReadOne(ctx, data, storage.Path{"kavach", "grants", a.ID, "delete"}); !storage.IsNotFound(err) {
 		t.Fatalf("an action no grant names: %v", err)
 	}
-	if _, err := storage.ReadOne(ctx, e.data, storage.Path{"kavach", "agents", "agt_missing"}); !storage.IsNotFound(err) {
+	if _, err := storage.ReadOne(ctx, data, storage.Path{"kavach", "agents", "agt_missing"}); !storage.IsNotFound(err) {
 		t.Fatalf("a missing agent: %v", err)
 	}
-	if err := storage.WriteOne(ctx, e.data, storage.AddOp, storage.Path{"kavach", "agents", "x"}, map[string]any{}); err == nil {
+	if err := storage.WriteOne(ctx, data, storage.AddOp, storage.Path{"kavach", "agents", "x"}, map[string]any{}); err == nil {
 		t.Fatal("a write to data.kavach.agents was accepted")
 	}
 }

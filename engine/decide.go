@@ -110,7 +110,7 @@ func (e *Engine) Decide(ctx context.Context, req Request) (res Result) {
 	if err := ctx.Err(); err != nil {
 		return callerGone(err)
 	}
-	p, revision, err := e.evalPure(ctx, req)
+	p, revision, err := e.evalPure(ctx, nil, req)
 	if err != nil {
 		res = engineError(err)
 		res.Revision = revision
@@ -141,13 +141,14 @@ func visible(req Request, p *pure) bool {
 		(req.OwnerID == "" || req.OwnerID == p.Agent.Owner)
 }
 
-// evalPure runs the policy and decodes its answer, naming the revision that gave it.
-func (e *Engine) evalPure(ctx context.Context, req Request) (*pure, string, error) {
+// evalPure runs a revision's policy (nil: the active one) and decodes its answer, naming
+// the revision that gave it.
+func (e *Engine) evalPure(ctx context.Context, rev *Revision, req Request) (*pure, string, error) {
 	input, err := buildInput(req)
 	if err != nil {
 		return nil, "", err
 	}
-	rs, revision, err := e.evaluate(ctx, input, rego.EvalGenerateJSON(keepAST))
+	rs, revision, err := e.evaluate(ctx, rev, input, rego.EvalGenerateJSON(keepAST))
 	if err != nil {
 		return nil, revision, fmt.Errorf("evaluate: %w", err)
 	}

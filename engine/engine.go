@@ -63,13 +63,11 @@ type Config struct {
 // Engine is safe for concurrent use.
 type Engine struct {
 	cfg    Config
-	data   *dataStore
 	agents *agentSet
 	shapes *shapes
-	// mu is held for reading while a decision evaluates and for writing while a policy
-	// revision is swapped in, so a decision never sees half of one.
-	mu     sync.RWMutex
-	active active
+	// active is the revision decisions evaluate; a swap is one pointer store, so a decision
+	// never sees half of one.
+	active atomic.Pointer[Revision]
 	policy policyState
 	cache  cache.InterQueryValueCache
 	stats  struct{ fullLoads, puts, removes, docs, rejections atomic.Int64 }
@@ -101,7 +99,6 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	set := &agentSet{agents: map[string]*compiledAgent{}}
 	e := &Engine{
 		cfg:    cfg,
-		data:   newDataStore(set),
 		agents: set,
 		shapes: newShapes(),
 		cache: cache.NewInterQueryValueCache(ctx, &cache.Config{
@@ -319,16 +316,17 @@ func (e *Engine) EffectiveGrants(ctx context.Context, a *agent.Agent) ([]Grant, 
 // data read): the engine reports its own metrics.
 var noMetrics = metrics.NoOp()
 
-// evaluate runs the active revision's query on one input, under the decision deadline, and
-// names the revision. An evaluation cut short says why: ErrCallerGone when the caller's own
+// evaluate runs a revision's query (nil: the active one) on one input, under the decision
+// deadline, and names the revision. An evaluation cut short says why: ErrCallerGone when the caller's own
 // context ended, ErrDeadline when the deadline passed.
 //
 // The evaluation is cancelled through OPA's Cancel, set by a timer and by the caller's
 // context, rather than by a context with a deadline: OPA would start a goroutine per
 // evaluation to watch that context.
-func (e *Engine) evaluate(ctx context.Context, input ast.Value, opts ...rego.EvalOption) (rego.ResultSet, string, error) {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
+func (e *Engine) evaluate(ctx context.Context, rev *Revision, input ast.Value, opts ...rego.EvalOption) (rego.ResultSet, string, error) {
+	if rev == nil {
+		rev = e.active.Load()
+	}
 	c := topdown.NewCancel()
 	cancel := c.Cancel
 	deadline := time.AfterFunc(e.cfg.DecisionTimeout, cancel)
@@ -338,7 +336,7 @@ func (e *Engine) evaluate(ctx context.Context, input ast.Value, opts ...rego.Eva
 	}
 	// The value cache must be passed per evaluation: a prepared query does not carry the
 	// one given to rego.New, and OPA then falls back to a global cache of 100 regexes.
-	rs, err := e.active.query.Eval(ctx, append(opts, rego.EvalParsedInput(input), rego.EvalExternalCancel(c),
+	rs, err := rev.query.Eval(ctx, append(opts, rego.EvalParsedInput(input), rego.EvalExternalCancel(c),
 		rego.EvalInterQueryBuiltinValueCache(e.cache), rego.EvalMetrics(noMetrics))...)
 	if err != nil && cancelled(err) {
 		if ctx.Err() != nil {
@@ -347,7 +345,7 @@ func (e *Engine) evaluate(ctx context.Context, input ast.Value, opts ...rego.Eva
 			err = fmt.Errorf("%w (%s): %w", ErrDeadline, e.cfg.DecisionTimeout, err)
 		}
 	}
-	return rs, e.active.revision, err
+	return rs, rev.Name, err
 }
 
 // cancelled reports whether err is OPA's cancellation of an evaluation or a context's end.

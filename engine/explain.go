@@ -32,7 +32,7 @@ func (e *Engine) Explain(ctx context.Context, req Request, mode string, w io.Wri
 		return nil, err
 	}
 	tracer := topdown.NewBufferTracer()
-	rs, _, err := e.evaluate(ctx, input, rego.EvalQueryTracer(tracer))
+	rs, _, err := e.evaluate(ctx, nil, input, rego.EvalQueryTracer(tracer))
 	if err != nil {
 		return nil, err
 	}

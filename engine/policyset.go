@@ -39,10 +39,14 @@ type PolicySet struct {
 	Data     map[string]any
 }
 
-// active is what decisions evaluate: a prepared query and the revision it was built from.
-type active struct {
-	query    rego.PreparedEvalQuery
-	revision string
+// Revision is one compiled policy revision over the engine's agents: the active one, or a
+// candidate evaluated beside it (replay, shadow evaluation) that never decides a call. Each
+// revision has its own copy of data.kavach.custom; the agents are shared.
+type Revision struct {
+	// Name is the revision's name: the bundle's revision, or one derived from its content.
+	Name   string
+	Source string
+	query  rego.PreparedEvalQuery
 }
 
 // PolicyStatus describes the active revision and the last one refused. The engine leaves
@@ -112,50 +116,72 @@ func (e *Engine) Activate(ctx context.Context, ps *PolicySet) error {
 }
 
 func (e *Engine) activate(ctx context.Context, ps *PolicySet) error {
-	embedded, err := policies.Modules()
+	rev, err := prepare(ctx, e.agents, ps)
 	if err != nil {
 		return err
 	}
-	revision, source := embeddedRevision(embedded), "embedded"
-	var custom []policies.Module
-	if ps != nil {
-		if _, err := ps.checkRoots(); err != nil {
-			return err
-		}
-		custom, source, revision = ps.Modules, ps.Source, ps.Revision
-		if revision == "" {
-			revision = ps.contentRevision()
-		}
-		if err := runSetTests(ctx, embedded, ps); err != nil {
-			return err
-		}
-	}
-	opts := []func(*rego.Rego){rego.Query(Query), rego.Store(e.data)}
-	for _, m := range append(embedded, custom...) {
-		opts = append(opts, rego.Module(m.Name, m.Source))
-	}
-	pq, err := rego.New(opts...).PrepareForEval(ctx)
-	if err != nil {
-		return fmt.Errorf("revision %s does not compile: %w", revision, err)
-	}
-	var data map[string]any
-	if ps != nil {
-		data = ps.Data
-	}
-	if data == nil {
-		data = map[string]any{}
-	}
-	// The data and the query change together, while no decision is evaluating.
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if err := storage.WriteOne(ctx, e.data, storage.AddOp, storage.Path{"kavach", "custom"}, data); err != nil {
-		return fmt.Errorf("revision %s: write its data: %w", revision, err)
-	}
-	e.active = active{query: pq, revision: revision}
-	e.policy.status = PolicyStatus{Revision: revision, Source: source, ActivatedAt: time.Now().UTC(),
+	// Decisions already evaluating finish on the revision they loaded.
+	e.active.Store(rev)
+	e.policy.status = PolicyStatus{Revision: rev.Name, Source: rev.Source, ActivatedAt: time.Now().UTC(),
 		LastError: e.policy.status.LastError, LastErrorAt: e.policy.status.LastErrorAt,
 		Activations: e.policy.status.Activations + 1, Rejections: e.policy.status.Rejections}
 	return nil
+}
+
+// Prepare runs every check Activate runs on a policy set and compiles it over the engine's
+// agents, without activating it: the revision can then be evaluated beside the active one.
+func (e *Engine) Prepare(ctx context.Context, ps *PolicySet) (*Revision, error) {
+	return prepare(ctx, e.agents, ps)
+}
+
+// CheckPolicySet runs the checks a revision must pass to be activated — every module inside
+// kavach.custom, everything compiling with the embedded policies, every test it brings
+// passing — and returns the revision's name.
+func CheckPolicySet(ctx context.Context, ps *PolicySet) (string, error) {
+	rev, err := prepare(ctx, &agentSet{agents: map[string]*compiledAgent{}}, ps)
+	if err != nil {
+		return "", err
+	}
+	return rev.Name, nil
+}
+
+// prepare checks and compiles a policy set (nil: the embedded policies alone) over set.
+func prepare(ctx context.Context, set *agentSet, ps *PolicySet) (*Revision, error) {
+	embedded, err := policies.Modules()
+	if err != nil {
+		return nil, err
+	}
+	rev := &Revision{Name: embeddedRevision(embedded), Source: "embedded"}
+	var custom []policies.Module
+	data := map[string]any{}
+	if ps != nil {
+		rev.Name, rev.Source = ps.Revision, ps.Source
+		if rev.Name == "" {
+			rev.Name = ps.contentRevision()
+		}
+		if _, err := ps.checkRoots(); err != nil {
+			return nil, fmt.Errorf("revision %s: %w", rev.Name, err)
+		}
+		if err := runSetTests(ctx, embedded, ps); err != nil {
+			return nil, fmt.Errorf("revision %s: %w", rev.Name, err)
+		}
+		custom = ps.Modules
+		if ps.Data != nil {
+			data = ps.Data
+		}
+	}
+	store := newDataStore(set)
+	if err := storage.WriteOne(ctx, store, storage.AddOp, storage.Path{"kavach", "custom"}, data); err != nil {
+		return nil, fmt.Errorf("revision %s: write its data: %w", rev.Name, err)
+	}
+	opts := []func(*rego.Rego){rego.Query(Query), rego.Store(store)}
+	for _, m := range append(embedded, custom...) {
+		opts = append(opts, rego.Module(m.Name, m.Source))
+	}
+	if rev.query, err = rego.New(opts...).PrepareForEval(ctx); err != nil {
+		return nil, fmt.Errorf("revision %s does not compile: %w", rev.Name, err)
+	}
+	return rev, nil
 }
 
 // runSetTests runs the test_ rules a set brings against the embedded policies and the
@@ -176,7 +202,7 @@ func runSetTests(ctx context.Context, embedded []policies.Module, ps *PolicySet)
 	store := inmem.NewFromObject(map[string]any{"kavach": map[string]any{"agents": map[string]any{}, "custom": data}})
 	ch, err := tester.NewRunner().SetCompiler(ast.NewCompiler()).SetStore(store).SetModules(modules).RunTests(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("revision tests: %w", err)
+		return fmt.Errorf("its tests could not run: %w", err)
 	}
 	var failed []string
 	for r := range ch {
@@ -185,7 +211,7 @@ func runSetTests(ctx context.Context, embedded []policies.Module, ps *PolicySet)
 		}
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("revision tests failed: %s", strings.Join(failed, ", "))
+		return fmt.Errorf("its tests failed: %s", strings.Join(failed, ", "))
 	}
 	return nil
 }
