@@ -7,6 +7,7 @@ import (
 
 	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/api"
+	"github.com/kavachos/kavach-go/engine"
 	"github.com/kavachos/kavach-go/store"
 )
 
@@ -169,4 +170,22 @@ func mayDecide(a api.Actor, r *agent.ApprovalRequest) bool {
 		return a.OwnerID == r.OwnerID || slices.Contains(r.Approvers, a.OwnerID)
 	}
 	return false
+}
+
+// withDenialReason tells the agent of a denied call what the person who denied it wrote,
+// and until when the denial holds: the request's pending window, after which the same
+// call asks again.
+func (k *Kavach) withDenialReason(ctx context.Context, res engine.Result) engine.Result {
+	if res.Code != api.ApprovalDenied || res.ApprovalID == "" {
+		return res
+	}
+	r, err := k.store.GetApproval(ctx, res.ApprovalID)
+	if err != nil {
+		return res
+	}
+	res.Reason = "a human denied this call until " + r.ExpiresAt.UTC().Format(time.RFC3339)
+	if r.Reason != "" {
+		res.Reason += ": " + r.Reason
+	}
+	return res
 }

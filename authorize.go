@@ -108,7 +108,7 @@ func (k *Kavach) decide(ctx context.Context, act api.Actor, agentID string, req 
 	if act.Role == api.RoleUser {
 		er.OwnerID = act.OwnerID
 	}
-	return k.engine.Decide(ctx, er)
+	return k.withDenialReason(ctx, k.engine.Decide(ctx, er))
 }
 
 // callTime is when a call is decided: now, or for a dry run the time the caller asks

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -98,8 +99,13 @@ func TestApprovalRoundTrip(t *testing.T) {
 		if _, err := f.k.Approvals().Deny(alice, d.ApprovalID, api.DenyRequest{Reason: "no"}); err != nil {
 			t.Fatal(err)
 		}
-		if d2 := authorize(t, f, alice, a.ID, push("dev")); d2.Code != api.ApprovalDenied || d2.ApprovalID != d.ApprovalID {
+		d2 := authorize(t, f, alice, a.ID, push("dev"))
+		if d2.Code != api.ApprovalDenied || d2.ApprovalID != d.ApprovalID {
 			t.Fatalf("denied call: %+v", d2)
+		}
+		// The agent is told what the person wrote and until when the denial holds.
+		if !strings.HasSuffix(d2.Reason, ": no") || !strings.Contains(d2.Reason, "until ") {
+			t.Fatalf("denied call's reason %q: want the denial's end and the typed reason", d2.Reason)
 		}
 		f.advance(16 * time.Minute)
 		if d3 := authorize(t, f, alice, a.ID, push("dev")); d3.Code != api.ApprovalRequired || d3.ApprovalID == d.ApprovalID {
