@@ -117,6 +117,9 @@ func (e *Engine) Decide(ctx context.Context, req Request) (res Result) {
 		return res
 	}
 	defer func() { res.Revision = revision }()
+	if s := e.shadow.Load(); s != nil {
+		s.offer(req, p, revision)
+	}
 	res = Result{Code: p.Code, TenantID: p.Agent.Tenant, OwnerID: p.Agent.Owner}
 	if p.Code != api.AgentNotFound && !visible(req, p) {
 		return Result{Code: api.AgentNotFound, Reason: reasonFor(api.AgentNotFound, req)}

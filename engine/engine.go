@@ -68,6 +68,8 @@ type Engine struct {
 	// active is the revision decisions evaluate; a swap is one pointer store, so a decision
 	// never sees half of one.
 	active atomic.Pointer[Revision]
+	// shadow, when set, evaluates a candidate revision beside the active one.
+	shadow atomic.Pointer[shadow]
 	policy policyState
 	cache  cache.InterQueryValueCache
 	stats  struct{ fullLoads, puts, removes, docs, rejections atomic.Int64 }

@@ -1,0 +1,129 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
+
+	"github.com/kavachos/kavach-go/api"
+)
+
+// Outcome is what a revision's policy answers for a call before obligations are carried
+// out: nothing is charged, opened or read from the store, so two revisions can be compared
+// on the same call. Code is the code Decide would report if no rate limit were exhausted
+// and no approval were on record: ALLOWED, APPROVAL_REQUIRED when every grant that
+// matches is behind a human approval gate, or a denial.
+type Outcome struct {
+	Code   api.DecisionCode `json:"code"`
+	Reason string           `json:"reason,omitempty"`
+	// Grant is the grant that allows (or that the approval would unlock).
+	Grant string `json:"grant,omitempty"`
+}
+
+// Active returns the active revision.
+func (e *Engine) Active() *Revision { return e.active.Load() }
+
+// Evaluate answers req under rev (nil: the active revision) without side effects.
+// req.TenantID and req.OwnerID are not applied: an evaluation sees every agent. An
+// internal error is returned, not folded into an ENGINE_ERROR outcome.
+func (e *Engine) Evaluate(ctx context.Context, rev *Revision, req Request) (Outcome, error) {
+	p, _, err := e.evalPure(ctx, rev, req)
+	if err != nil {
+		return Outcome{}, err
+	}
+	return outcomeOf(p, req), nil
+}
+
+// outcomeOf reads the policy's answer as an Outcome.
+func outcomeOf(p *pure, req Request) Outcome {
+	switch p.Code {
+	case api.Allowed:
+		// The grant settle would try first when nothing is on record: one without
+		// obligations, else one without an approval gate, else the first.
+		pick := slices.IndexFunc(p.Candidates, func(c candidate) bool { return len(c.Rate) == 0 && c.Approval == nil })
+		if pick < 0 {
+			pick = slices.IndexFunc(p.Candidates, func(c candidate) bool { return c.Approval == nil })
+		}
+		if pick < 0 {
+			return Outcome{Code: api.ApprovalRequired, Reason: reasonFor(api.ApprovalRequired, req), Grant: p.Candidates[0].ID}
+		}
+		return Outcome{Code: api.Allowed, Reason: reasonFor(api.Allowed, req), Grant: p.Candidates[pick].ID}
+	case api.PolicyDenied:
+		code, reason := policyDenial(p.Deny)
+		return Outcome{Code: code, Reason: reason}
+	}
+	return Outcome{Code: p.Code, Reason: reasonFor(p.Code, req)}
+}
+
+// Rule is a custom rule that held for a call: a deny or require_approval rule of package
+// kavach.custom, the only rules through which a revision can change an answer.
+type Rule struct {
+	// Name is the rule's head, e.g. "deny contains msg".
+	Name string `json:"rule"`
+	// Location is file:row of the rule.
+	Location string `json:"location"`
+}
+
+func (r Rule) String() string { return r.Location + ": " + r.Name }
+
+// customHooks are the rules of package kavach.custom the embedded policy consults.
+var customHooks = map[string]bool{"deny": true, "require_approval": true}
+
+// Rules evaluates req under rev (nil: the active revision) with a trace and returns the
+// custom deny and require_approval rules that held, in the order the policy met them.
+func (e *Engine) Rules(ctx context.Context, rev *Revision, req Request) ([]Rule, error) {
+	input, err := buildInput(req)
+	if err != nil {
+		return nil, err
+	}
+	tracer := topdown.NewBufferTracer()
+	if _, _, err := e.evaluate(ctx, rev, input, rego.EvalQueryTracer(tracer)); err != nil {
+		return nil, err
+	}
+	return heldRules(*tracer), nil
+}
+
+// heldRules picks from a trace the custom hook rules whose bodies succeeded.
+func heldRules(trace []*topdown.Event) []Rule {
+	var out []Rule
+	seen := map[string]bool{}
+	for _, ev := range trace {
+		if ev.Op != topdown.ExitOp {
+			continue
+		}
+		r, ok := ev.Node.(*ast.Rule)
+		if !ok || r.Module == nil || !customHooks[r.Head.Name.String()] || !inCustom(r.Module.Package) {
+			continue
+		}
+		rule := Rule{Name: headText(r), Location: fmt.Sprintf("%s:%d", r.Location.File, r.Location.Row)}
+		if !seen[rule.Location] {
+			seen[rule.Location] = true
+			out = append(out, rule)
+		}
+	}
+	return out
+}
+
+func inCustom(pkg *ast.Package) bool {
+	path := strings.TrimPrefix(pkg.Path.String(), "data.")
+	return path == "kavach.custom" || strings.HasPrefix(path, "kavach.custom.") && !strings.HasSuffix(path, "_test")
+}
+
+// headText is the rule's head as written, without its body: "deny contains msg".
+func headText(r *ast.Rule) string {
+	if r.Location != nil && len(r.Location.Text) > 0 {
+		text := string(r.Location.Text)
+		if i := strings.Index(text, " if "); i > 0 {
+			text = text[:i]
+		} else if i := strings.IndexAny(text, "{\n"); i > 0 {
+			text = text[:i]
+		}
+		return strings.TrimSpace(text)
+	}
+	return r.Head.String()
+}
