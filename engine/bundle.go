@@ -1,10 +1,10 @@
 package engine
 
 import (
+	"archive/tar"
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/x509"
-	"encoding/pem"
+	"cmp"
+	"compress/gzip"
 	"fmt"
 	"io"
 	"os"
@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/bundle"
-	"github.com/open-policy-agent/opa/v1/keys"
 
 	"github.com/kavachos/kavach-go/policies"
 )
@@ -30,123 +29,116 @@ const (
 // may carry them, and they run before its revision is activated.
 const customTestRoot = CustomRoot + "_test"
 
-// BundleKey verifies (or signs) bundles: a PEM key (RS*/ES*/PS*, public to verify, private
-// to sign) or an HMAC secret (HS256), given inline or as a file path.
-type BundleKey struct {
-	Key   string
-	Alg   string // default: RS256 for a PEM key, HS256 otherwise
-	KeyID string // default: DefaultBundleKeyID
-}
-
-func (k BundleKey) material() (key, alg, id string, err error) {
-	key = k.Key
-	if !strings.HasPrefix(strings.TrimSpace(key), "-----BEGIN") {
-		if b, rerr := os.ReadFile(key); rerr == nil {
-			key = string(b)
-		}
-	}
-	alg = k.Alg
-	if alg == "" {
-		alg = keyAlg(key)
-	}
-	id = k.KeyID
-	if id == "" {
-		id = DefaultBundleKeyID
-	}
-	if key == "" {
-		err = fmt.Errorf("bundle key is empty")
-	}
-	return key, alg, id, err
-}
-
-// keyAlg picks the signature algorithm a key implies: ES256 for an EC key, RS256 for RSA,
-// HS256 for a shared secret.
-func keyAlg(key string) string {
-	block, _ := pem.Decode([]byte(key))
-	if block == nil {
-		return "HS256"
-	}
-	var k any
-	var err error
-	switch {
-	case strings.Contains(block.Type, "EC "):
-		return "ES256"
-	case strings.Contains(block.Type, "RSA "):
-		return "RS256"
-	case block.Type == "PUBLIC KEY":
-		k, err = x509.ParsePKIXPublicKey(block.Bytes)
-	default:
-		k, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-	}
-	if err == nil {
-		switch k.(type) {
-		case *ecdsa.PublicKey, *ecdsa.PrivateKey:
-			return "ES256"
-		}
-	}
-	return "RS256"
-}
-
 // ReadBundle reads a bundle (a .tar.gz stream) into a policy set. With a verification key
 // the bundle must be signed with it and unaltered; roots, modules and data must all lie
 // under kavach/custom.
 func ReadBundle(r io.Reader, verify *BundleKey) (*PolicySet, error) {
-	return readBundle(bundle.NewReader(io.LimitReader(r, MaxBundleBytes+1)).WithSizeLimitBytes(MaxBundleBytes), verify, "bundle")
+	return readBundleFrom(r, "", verify)
+}
+
+// readBundleFrom is ReadBundle naming the bundle by its source in errors.
+func readBundleFrom(r io.Reader, source string, verify *BundleKey) (*PolicySet, error) {
+	archive, err := io.ReadAll(io.LimitReader(r, MaxBundleBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", bundleLabel(source, ""), err)
+	}
+	if len(archive) > MaxBundleBytes {
+		return nil, fmt.Errorf("%s is larger than %d bytes", bundleLabel(source, ""), MaxBundleBytes)
+	}
+	rd := bundle.NewReader(bytes.NewReader(archive)).WithSizeLimitBytes(MaxBundleBytes)
+	return readBundle(rd, verify, source, func() []byte { return signaturesIn(archive) })
 }
 
 // ReadBundleDir reads an unpacked bundle directory (which may hold .manifest and
 // .signatures.json).
 func ReadBundleDir(dir string, verify *BundleKey) (*PolicySet, error) {
-	return readBundle(bundle.NewCustomReader(bundle.NewDirectoryLoader(dir)), verify, dir)
+	signatures := func() []byte {
+		b, _ := os.ReadFile(filepath.Join(dir, ".signatures.json"))
+		return b
+	}
+	return readBundle(bundle.NewCustomReader(bundle.NewDirectoryLoader(dir)), verify, dir, signatures)
 }
 
-func readBundle(rd *bundle.Reader, verify *BundleKey, source string) (*PolicySet, error) {
+// bundleLabel names a bundle in messages: by its source, and by its revision once known.
+func bundleLabel(source, revision string) string {
+	label := "bundle"
+	if dir, ok := strings.CutPrefix(source, "dir:"); ok {
+		label = "policy directory " + dir
+	} else if source != "" {
+		label += " " + source
+	}
+	if revision != "" {
+		label += " revision " + revision
+	}
+	return label
+}
+
+func readBundle(rd *bundle.Reader, verify *BundleKey, source string, signatures func() []byte) (*PolicySet, error) {
 	if verify != nil {
-		key, alg, id, err := verify.material()
+		vc, err := verify.verificationConfig()
 		if err != nil {
 			return nil, err
 		}
-		kc, err := keys.NewKeyConfig(key, alg, "")
-		if err != nil {
-			return nil, fmt.Errorf("bundle verification key: %w", err)
-		}
-		rd = rd.WithBundleVerificationConfig(bundle.NewVerificationConfig(map[string]*bundle.KeyConfig{id: kc}, id, "", nil))
+		rd = rd.WithBundleVerificationConfig(vc)
 	} else {
 		rd = rd.WithSkipBundleVerification(true)
 	}
 	b, err := rd.Read()
 	if err != nil {
-		return nil, fmt.Errorf("bundle %s: %w", source, err)
+		if verify != nil && (strings.Contains(err.Error(), "failed to verify") || strings.Contains(err.Error(), "scope mismatch")) {
+			err = verify.explainSignature(err, signatures())
+		}
+		return nil, fmt.Errorf("%s refused: %w", bundleLabel(source, ""), err)
 	}
 	if verify != nil && len(b.Signatures.Signatures) == 0 {
-		return nil, fmt.Errorf("bundle %s is not signed, and a verification key is configured", source)
+		return nil, fmt.Errorf("%s is not signed, and a verification key is configured", bundleLabel(source, b.Manifest.Revision))
 	}
 	return fromBundle(b, source)
 }
 
+// signaturesIn returns the .signatures.json of a bundle archive, if it has one.
+func signaturesIn(archive []byte) []byte {
+	zr, err := gzip.NewReader(bytes.NewReader(archive))
+	if err != nil {
+		return nil
+	}
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			return nil
+		}
+		if strings.TrimPrefix(h.Name, "/") == ".signatures.json" {
+			b, _ := io.ReadAll(io.LimitReader(tr, 1<<20))
+			return b
+		}
+	}
+}
+
 // fromBundle checks a bundle's roots, data and packages and turns it into a policy set.
 func fromBundle(b bundle.Bundle, source string) (*PolicySet, error) {
+	label := bundleLabel(source, b.Manifest.Revision)
 	if b.Manifest.Roots == nil || len(*b.Manifest.Roots) == 0 {
-		return nil, fmt.Errorf("bundle %s declares no roots: it would own all of data; declare roots under %s", source, CustomRoot)
+		return nil, fmt.Errorf("%s declares no roots: it would own all of data; declare roots under %s", label, CustomRoot)
 	}
 	for _, root := range *b.Manifest.Roots {
 		if root != CustomRoot && root != customTestRoot && !strings.HasPrefix(root, CustomRoot+"/") {
-			return nil, fmt.Errorf("bundle %s has root %q outside %s", source, root, CustomRoot)
+			return nil, fmt.Errorf("%s has root %q outside %s (roots may be %s, %s or below %s)", label, root, CustomRoot, CustomRoot, customTestRoot, CustomRoot)
 		}
 	}
-	ps := &PolicySet{Revision: b.Manifest.Revision, Source: source}
+	ps := &PolicySet{Revision: b.Manifest.Revision, Source: cmp.Or(source, "bundle")}
 	for key, v := range b.Data {
 		custom, ok := v.(map[string]any)
 		if key != "kavach" || !ok {
-			return nil, fmt.Errorf("bundle %s writes data.%s, outside data.kavach.custom", source, key)
+			return nil, fmt.Errorf("%s writes data.%s, outside data.kavach.custom", label, key)
 		}
 		for sub, doc := range custom {
 			if sub != "custom" {
-				return nil, fmt.Errorf("bundle %s writes data.kavach.%s, outside data.kavach.custom", source, sub)
+				return nil, fmt.Errorf("%s writes data.kavach.%s, outside data.kavach.custom", label, sub)
 			}
 			m, ok := doc.(map[string]any)
 			if !ok {
-				return nil, fmt.Errorf("bundle %s: data.kavach.custom must be an object", source)
+				return nil, fmt.Errorf("%s: data.kavach.custom must be an object", label)
 			}
 			ps.Data = m
 		}
@@ -156,7 +148,7 @@ func fromBundle(b bundle.Bundle, source string) (*PolicySet, error) {
 	}
 	sort.Slice(ps.Modules, func(i, j int) bool { return ps.Modules[i].Name < ps.Modules[j].Name })
 	if _, err := ps.checkRoots(); err != nil {
-		return nil, fmt.Errorf("bundle %s: %w", source, err)
+		return nil, fmt.Errorf("%s: %w", label, err)
 	}
 	return ps, nil
 }
@@ -165,9 +157,17 @@ func fromBundle(b bundle.Bundle, source string) (*PolicySet, error) {
 // rules in package kavach.custom sit under kavach/custom/ — into a bundle with roots
 // [kavach/custom] and the given revision, signed when a key is given.
 func BuildBundle(dir, revision string, sign *BundleKey, w io.Writer) error {
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return fmt.Errorf("bundle source %s is not a directory", dir)
+	}
 	b, err := bundle.NewCustomReader(bundle.NewDirectoryLoader(dir)).WithSkipBundleVerification(true).Read()
 	if err != nil {
 		return fmt.Errorf("read %s: %w", dir, err)
+	}
+	// Modules are written (and signed) under their paths in the bundle, as opa build
+	// writes them, not under where the source directory was.
+	for i := range b.Modules {
+		b.Modules[i].URL = b.Modules[i].Path
 	}
 	roots := []string{CustomRoot, customTestRoot}
 	b.Manifest.Roots = &roots
@@ -177,12 +177,8 @@ func BuildBundle(dir, revision string, sign *BundleKey, w io.Writer) error {
 		return err
 	}
 	if sign != nil {
-		key, alg, id, err := sign.material()
-		if err != nil {
+		if err := sign.sign(&b); err != nil {
 			return err
-		}
-		if err := b.GenerateSignature(bundle.NewSigningConfig(key, alg, ""), id, false); err != nil {
-			return fmt.Errorf("sign: %w", err)
 		}
 	}
 	var buf bytes.Buffer
