@@ -24,7 +24,9 @@ type BundleSource struct {
 	// Key, when set, is required to have signed every revision.
 	Key *BundleKey
 	// PollInterval is how often an HTTP source is asked for a new revision (default 30s).
-	// A failing source is retried with exponential back-off up to 5 minutes.
+	// A source that cannot be read is retried with exponential back-off up to 5 minutes; a
+	// revision that was read and refused is remembered by its ETag (or file stamp), so the
+	// next poll asks again at the usual interval and a fixed revision lands then.
 	PollInterval time.Duration
 	Client       *http.Client
 	Logger       *slog.Logger
@@ -41,10 +43,12 @@ type BundleLoader struct {
 
 	loaded atomic.Bool // a revision from this source is active
 
+	polling sync.Mutex // one poll at a time: the background one or Trigger's
+
 	mu       sync.Mutex
-	etag     string // the HTTP ETag, or a file source's size and modification times
+	etag     string // of the last revision read, activated or refused: the HTTP ETag, or a file source's size and modification times
 	notMod   int64
-	failures int
+	failures int // polls in a row whose source failed
 }
 
 // NewBundleLoader returns a loader for src feeding e.
@@ -105,19 +109,30 @@ func (l *BundleLoader) NotModified() int64 {
 	return l.notMod
 }
 
+// NextPoll is how long the loader waits before its next poll: the poll interval, doubled
+// for each poll in a row whose source could not be read, up to 5 minutes (or the interval,
+// if longer).
+func (l *BundleLoader) NextPoll() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	limit := max(l.src.PollInterval, 5*time.Minute)
+	wait := l.src.PollInterval
+	for i := 0; i < l.failures && wait < limit; i++ {
+		wait *= 2
+	}
+	return min(wait, limit)
+}
+
+// Trigger polls the source now, as a background poll would.
+func (l *BundleLoader) Trigger(ctx context.Context) { l.poll(ctx) }
+
 func (l *BundleLoader) run() {
 	defer close(l.done)
 	for {
-		l.mu.Lock()
-		wait := l.src.PollInterval
-		for i := 0; i < l.failures && wait < 5*time.Minute; i++ {
-			wait *= 2
-		}
-		l.mu.Unlock()
 		select {
 		case <-l.stop:
 			return
-		case <-time.After(min(wait, 5*time.Minute)):
+		case <-time.After(l.NextPoll()):
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), l.src.PollInterval+30*time.Second)
 		l.poll(ctx)
@@ -125,32 +140,46 @@ func (l *BundleLoader) run() {
 	}
 }
 
-// poll fetches and activates one revision, if there is a new one.
+// poll reads the source and activates its revision, if there is one it has not read yet.
+// A revision refused — by its signature, its roots, or activation's checks — is
+// remembered like an active one, so it is not read and refused again until it changes;
+// only a source that cannot be read backs off.
 func (l *BundleLoader) poll(ctx context.Context) {
-	ps, err := l.fetch(ctx)
+	l.polling.Lock()
+	defer l.polling.Unlock()
+	l.mu.Lock()
+	seen := l.etag
+	l.mu.Unlock()
+	ps, tag, err := l.read(ctx, seen)
 	if err != nil {
 		l.e.recordRejection(err) // Activate records the refusals it makes itself
 	} else if ps != nil {
 		err = l.e.Activate(ctx, ps)
+		if err != nil {
+			err = fmt.Errorf("%s: %w", bundleLabel(l.src.Location, ""), err)
+		}
 	}
+	sourceFailed := errors.Is(err, errFetch)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	switch {
-	case err != nil && l.loaded.Load():
+	if !sourceFailed {
+		l.etag, l.failures = tag, 0
+	} else {
 		l.failures++
+	}
+	switch {
+	case ps == nil && err == nil:
+		l.notMod++
+	case err != nil && l.loaded.Load():
 		l.src.Logger.Error("policy bundle refused; the previous revision stays active", "source", l.src.Location, "error", err)
 		l.Set(lifecycle.OK, "the last revision was refused; the previous one stays active: "+err.Error())
 	case err != nil:
-		l.failures++
 		l.src.Logger.Error("policy bundle refused; no revision from this source is active", "source", l.src.Location, "error", err)
 		l.Set(lifecycle.NotReady, "no revision from "+l.src.Location+" is active: "+err.Error())
-	case ps != nil:
-		l.failures = 0
+	default:
 		l.loaded.Store(true)
 		l.src.Logger.Info("policy revision active", "revision", ps.Revision, "source", l.src.Location)
 		l.Set(lifecycle.OK, "")
-	default:
-		l.failures = 0
 	}
 }
 
@@ -179,71 +208,73 @@ func fileStamp(root string) (string, error) {
 	return fmt.Sprintf("%d:%d:%d", n, size, latest.UnixNano()), err
 }
 
-// fetch returns the source's revision, or nil if it has not changed (HTTP 304).
-func (l *BundleLoader) fetch(ctx context.Context) (*PolicySet, error) {
+// LoadBundle reads the revision a bundle source holds now — a file, a directory or an
+// http(s) URL, verified with src.Key — without activating it.
+func LoadBundle(ctx context.Context, src BundleSource) (*PolicySet, error) {
+	ps, _, err := NewBundleLoader(nil, src).read(ctx, "")
+	return ps, err
+}
+
+// read returns the source's revision and its ETag (or file stamp), or a nil revision if
+// the tag is still seen. A source that cannot be read fails with errFetch.
+func (l *BundleLoader) read(ctx context.Context, seen string) (*PolicySet, string, error) {
 	if !l.remote() {
-		st, err := os.Stat(l.src.Location)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", errFetch, err)
-		}
-		stamp, err := fileStamp(l.src.Location)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", errFetch, err)
-		}
-		l.mu.Lock()
-		unchanged := l.loaded.Load() && stamp == l.etag
-		l.etag = stamp
-		l.mu.Unlock()
-		if unchanged {
-			l.mu.Lock()
-			l.notMod++
-			l.mu.Unlock()
-			return nil, nil
-		}
-		if st.IsDir() {
-			return ReadBundleDir(l.src.Location, l.src.Key)
-		}
-		f, err := os.Open(l.src.Location)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", errFetch, err)
-		}
-		defer f.Close()
-		ps, err := ReadBundle(f, l.src.Key)
-		if ps != nil {
-			ps.Source = l.src.Location
-		}
-		return ps, err
+		return l.readFile(seen)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.src.Location, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errFetch, err)
+		return nil, "", fmt.Errorf("%w %s: %v", errFetch, l.src.Location, err)
 	}
-	l.mu.Lock()
-	if l.etag != "" {
-		req.Header.Set("If-None-Match", l.etag)
+	if seen != "" {
+		req.Header.Set("If-None-Match", seen)
 	}
-	l.mu.Unlock()
 	resp, err := l.src.Client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errFetch, err)
+		return nil, "", fmt.Errorf("%w %s: %v", errFetch, l.src.Location, err)
 	}
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusNotModified:
-		l.mu.Lock()
-		l.notMod++
-		l.mu.Unlock()
-		return nil, nil
+		return nil, seen, nil
 	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("%w: %s answered %s", errFetch, l.src.Location, resp.Status)
+		return nil, "", fmt.Errorf("%w %s answered %s", errFetch, l.src.Location, resp.Status)
 	}
-	ps, err := ReadBundle(resp.Body, l.src.Key)
+	tag := resp.Header.Get("ETag")
+	ps, err := readBundleFrom(resp.Body, l.src.Location, l.src.Key)
 	if err != nil {
-		return nil, err
+		return nil, tag, err
 	}
 	ps.Source = l.src.Location
-	l.mu.Lock()
-	l.etag = resp.Header.Get("ETag")
-	l.mu.Unlock()
-	return ps, nil
+	return ps, tag, nil
+}
+
+// readFile reads a bundle file or directory unless its stamp is still seen.
+func (l *BundleLoader) readFile(seen string) (*PolicySet, string, error) {
+	st, err := os.Stat(l.src.Location)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w %s: %v", errFetch, l.src.Location, err)
+	}
+	stamp, err := fileStamp(l.src.Location)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w %s: %v", errFetch, l.src.Location, err)
+	}
+	if stamp == seen {
+		return nil, seen, nil
+	}
+	var ps *PolicySet
+	if st.IsDir() {
+		ps, err = ReadBundleDir(l.src.Location, l.src.Key)
+	} else {
+		f, oerr := os.Open(l.src.Location)
+		if oerr != nil {
+			return nil, "", fmt.Errorf("%w %s: %v", errFetch, l.src.Location, oerr)
+		}
+		defer f.Close()
+		ps, err = readBundleFrom(f, l.src.Location, l.src.Key)
+	}
+	if err != nil {
+		return nil, stamp, err
+	}
+	ps.Source = l.src.Location
+	return ps, stamp, nil
 }

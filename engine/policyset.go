@@ -202,7 +202,7 @@ func runSetTests(ctx context.Context, embedded []policies.Module, ps *PolicySet)
 	store := inmem.NewFromObject(map[string]any{"kavach": map[string]any{"agents": map[string]any{}, "custom": data}})
 	ch, err := tester.NewRunner().SetCompiler(ast.NewCompiler()).SetStore(store).SetModules(modules).RunTests(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("its tests could not run: %w", err)
+		return fmt.Errorf("it does not compile with the embedded policies: %w", err)
 	}
 	var failed []string
 	for r := range ch {
