@@ -14,6 +14,7 @@ import (
 	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/api"
 	"github.com/kavachos/kavach-go/audit"
+	"github.com/kavachos/kavach-go/replay"
 	"github.com/kavachos/kavach-go/store"
 )
 
@@ -286,8 +287,8 @@ func (a *auditService) Export(ctx context.Context, q api.AuditQuery, format stri
 	if err != nil {
 		return err
 	}
-	if !audit.ValidFormat(format) {
-		return invalidField("format", "%q is not json, ndjson or csv", format)
+	if !audit.ValidFormat(format) && format != replay.Format {
+		return invalidField("format", "%q is not json, ndjson, csv or replay", format)
 	}
 	sq, keep, err := a.queryFor(act, q)
 	if err != nil {
@@ -295,6 +296,14 @@ func (a *auditService) Export(ctx context.Context, q api.AuditQuery, format stri
 	}
 	if q.Order == "" {
 		sq.Desc = false // exports read oldest first unless asked otherwise
+	}
+	if format == replay.Format {
+		// A replay file carries the tenant's agents and their permissions as well.
+		if act.Role != api.RoleRoot && act.Role != api.RoleAdmin {
+			return api.Errorf(api.CodeForbidden, "a replay export holds every agent of the tenant: it needs a root or admin caller")
+		}
+		_, err = replay.WriteExport(ctx, a.k.store, sq, keep, a.k.clock(), w)
+		return err
 	}
 	_, err = audit.Export(ctx, a.k.store, sq, format, keep, w)
 	return err

@@ -31,9 +31,9 @@ func (k *Kavach) Authorize(ctx context.Context, agentID string, req api.Authoriz
 	if agentID == "" || len(agentID) > agent.MaxIDLen || !utf8.ValidString(agentID) {
 		return nil, invalidField("agentId", "must be 1 to %d bytes of UTF-8", agent.MaxIDLen)
 	}
-	start := time.Now()
-	res := k.decide(ctx, act, agentID, req, cc)
-	return k.finish(ctx, act, agentID, req, cc, res, start), nil
+	start, now := time.Now(), k.callTime(cc, req.DryRun)
+	res := k.decide(ctx, act, agentID, req, cc, now)
+	return k.finish(ctx, act, agentID, req, cc, res, start, now), nil
 }
 
 // AuthorizeToken decides for the agent holding token. A malformed, unknown or rotated-out
@@ -59,18 +59,18 @@ func (k *Kavach) authorizeToken(ctx context.Context, token, subject string, req 
 	if err := validateCall(req, cc); err != nil {
 		return nil, err
 	}
-	start := time.Now()
-	agentID, res := k.resolveToken(ctx, act, token, k.callTime(cc, req.DryRun))
+	start, now := time.Now(), k.callTime(cc, req.DryRun)
+	agentID, res := k.resolveToken(ctx, act, token, now)
 	if res == nil && subject != "" && agentID != subject {
 		e := api.Errorf(api.CodeForbidden, "an agent's token may only ask about that agent: the subject is not the token's agent")
 		e.Field = "subject.id"
 		return nil, e
 	}
 	if res == nil {
-		r := k.decide(ctx, act, agentID, req, cc)
+		r := k.decide(ctx, act, agentID, req, cc, now)
 		res = &r
 	}
-	return k.finish(ctx, act, agentID, req, cc, *res, start), nil
+	return k.finish(ctx, act, agentID, req, cc, *res, start, now), nil
 }
 
 func (k *Kavach) resolveToken(ctx context.Context, act api.Actor, token string, now time.Time) (string, *engine.Result) {
@@ -91,7 +91,8 @@ func (k *Kavach) resolveToken(ctx context.Context, act api.Actor, token string, 
 	return h.agentID(), nil
 }
 
-func (k *Kavach) decide(ctx context.Context, act api.Actor, agentID string, req api.AuthorizeRequest, cc api.CallContext) engine.Result {
+// decide judges the call as of now, the call time.
+func (k *Kavach) decide(ctx context.Context, act api.Actor, agentID string, req api.AuthorizeRequest, cc api.CallContext, now time.Time) engine.Result {
 	if err := k.feed.fresh(); err != nil {
 		return engine.Result{Code: api.EngineError, Reason: "internal error: this instance is out of sync with the database and failed closed", Err: err}
 	}
@@ -100,7 +101,7 @@ func (k *Kavach) decide(ctx context.Context, act api.Actor, agentID string, req 
 	}
 	er := engine.Request{
 		AgentID: agentID, Action: req.Action, Resource: req.Resource, Arguments: req.Arguments,
-		IP: cc.IP, Now: k.callTime(cc, req.DryRun), DryRun: req.DryRun,
+		IP: cc.IP, Now: now, DryRun: req.DryRun,
 	}
 	if act.Role != api.RoleRoot {
 		er.TenantID = act.TenantID
@@ -120,8 +121,10 @@ func (k *Kavach) callTime(cc api.CallContext, dryRun bool) time.Time {
 	return k.clock()
 }
 
-// finish audits the decision and shapes the answer.
-func (k *Kavach) finish(ctx context.Context, act api.Actor, agentID string, req api.AuthorizeRequest, cc api.CallContext, res engine.Result, start time.Time) *api.Decision {
+// finish audits the decision and shapes the answer. A real call's event carries the call
+// time the policy saw, so that replaying it judges the same instant; a dry run's is when it
+// was asked, whatever time it asked about.
+func (k *Kavach) finish(ctx context.Context, act api.Actor, agentID string, req api.AuthorizeRequest, cc api.CallContext, res engine.Result, start, now time.Time) *api.Decision {
 	if errors.Is(res.Err, engine.ErrCallerGone) {
 		// Not a failure of ours: logged below ERROR, and still audited.
 		k.log.InfoContext(ctx, "decision abandoned: the caller went away", "agent", agentID, "error", res.Err)
@@ -136,8 +139,12 @@ func (k *Kavach) finish(ctx context.Context, act api.Actor, agentID string, req 
 	if tenant == "" {
 		tenant = agent.DefaultTenant
 	}
+	at := now
+	if req.DryRun {
+		at = k.clock()
+	}
 	ev := &store.AuditEvent{
-		ID: audit.NewID(), Time: k.clock(), TenantID: tenant, Kind: audit.KindDecision,
+		ID: audit.NewID(), Time: at, TenantID: tenant, Kind: audit.KindDecision,
 		AgentID: agentID, OwnerID: res.OwnerID, Actor: actorName(act), Action: req.Action, Resource: req.Resource,
 		Arguments: req.Arguments, Result: resultOf(res, req.DryRun), Code: string(res.Code), Reason: res.Reason,
 		DurationNS: time.Since(start).Nanoseconds(), IP: cc.IP, UserAgent: cc.UserAgent, Grant: res.Grant,

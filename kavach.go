@@ -71,6 +71,7 @@ type Kavach struct {
 	recorder  audit.Recorder
 	notifier  *webhook.Notifier
 	bundles   *engine.BundleLoader
+	bundleKey *engine.BundleKey // what every bundle, candidates included, must be signed with
 	feed      *feed
 	parts     lifecycle.Group // the long-running parts, started in order and stopped in reverse
 	audit     *auditService
@@ -160,6 +161,10 @@ func (k *Kavach) start(ctx context.Context, cfg Config) error {
 		if err := e.LoadAll(ctx); err != nil {
 			return err
 		}
+	}
+	k.bundleKey = cfg.Policy.bundleKey()
+	if err := k.startShadow(ctx, cfg.Policy); err != nil {
+		return err
 	}
 	return k.startBundles(ctx, cfg.Policy)
 }

@@ -62,3 +62,84 @@ type ShadowDisagreement struct {
 	// Rules are the shadow revision's custom rules that held for the call (file:row: head).
 	Rules []string `json:"rules,omitempty"`
 }
+
+// ReplayRequest selects the recorded decisions a replay re-decides: a tenant's (every
+// tenant the caller may read when empty), since a time or in a seq range (both bounds
+// inclusive; seq ranges need a tenant, since each tenant's chain counts on its own).
+type ReplayRequest struct {
+	TenantID string    `json:"tenantId,omitempty"`
+	Since    time.Time `json:"since,omitzero"`
+	FromSeq  int64     `json:"fromSeq,omitempty"`
+	ToSeq    int64     `json:"toSeq,omitempty"`
+	// Limit stops after this many recorded decisions (0: no limit).
+	Limit int64 `json:"limit,omitempty"`
+	// Top is how many changed groups the report lists (default 10).
+	Top int `json:"top,omitempty"`
+}
+
+// ReplayReport is what a candidate revision would change on recorded traffic: each
+// replayable decision re-decided under the active revision and under the candidate, with
+// the agents' current state and the call's recorded time, address and arguments for both.
+// Obligations are not carried out, so codes are the policy's: ALLOWED, APPROVAL_REQUIRED
+// when only a human approval would let the call through, or a denial.
+type ReplayReport struct {
+	ActiveRevision    string `json:"activeRevision"`
+	CandidateRevision string `json:"candidateRevision"`
+	// Read counts the recorded decisions read; Replayed those re-decided, Changed those the
+	// two revisions answered differently.
+	Read     int64 `json:"read"`
+	Replayed int64 `json:"replayed"`
+	Changed  int64 `json:"changed"`
+	// Matrix counts every replayed decision by (active code, candidate code), changed or not.
+	Matrix []ReplayTransition `json:"matrix"`
+	// Groups are the largest groups of changed decisions, by (agent, action, resource
+	// pattern, codes), with an example.
+	Groups []ReplayGroup `json:"groups"`
+	// Unreplayable counts the decisions that could not be replayed, by reason.
+	Unreplayable []ReplayUnreplayable `json:"unreplayable"`
+	// RecordedRevisions counts the replayed decisions by the revision that made them.
+	RecordedRevisions []ReplayRevisionCount `json:"recordedRevisions"`
+}
+
+// ReplayTransition counts replayed decisions answered From by the active revision and To by
+// the candidate.
+type ReplayTransition struct {
+	From  DecisionCode `json:"from"`
+	To    DecisionCode `json:"to"`
+	Count int64        `json:"count"`
+}
+
+// ReplayGroup is a group of changed decisions. Resource is the resource pattern: the
+// resource with its last segment replaced by "*" when it has three or more.
+type ReplayGroup struct {
+	TenantID string       `json:"tenantId"`
+	AgentID  string       `json:"agentId"`
+	Action   string       `json:"action"`
+	Resource string       `json:"resource"`
+	From     DecisionCode `json:"from"`
+	To       DecisionCode `json:"to"`
+	Count    int64        `json:"count"`
+	// Example is the earliest changed decision of the group (its audit id and seq), with the
+	// candidate's reason.
+	ExampleAuditID string `json:"exampleAuditId"`
+	ExampleSeq     int64  `json:"exampleSeq"`
+	ExampleReason  string `json:"exampleReason,omitempty"`
+	// CandidateRules and ActiveRules are the custom deny and require_approval rules
+	// (file:row: head) that held for the example under each revision: the rules that
+	// changed the answer.
+	CandidateRules []string `json:"candidateRules,omitempty"`
+	ActiveRules    []string `json:"activeRules,omitempty"`
+}
+
+// ReplayUnreplayable counts decisions that could not be replayed for one reason.
+type ReplayUnreplayable struct {
+	Reason         string `json:"reason"`
+	Count          int64  `json:"count"`
+	ExampleAuditID string `json:"exampleAuditId"`
+}
+
+// ReplayRevisionCount counts replayed decisions recorded under one revision.
+type ReplayRevisionCount struct {
+	Revision string `json:"revision"`
+	Count    int64  `json:"count"`
+}

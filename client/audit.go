@@ -73,6 +73,27 @@ func (a audit) Export(ctx context.Context, q api.AuditQuery, format string, w io
 	return nil
 }
 
+// ReplayPolicy asks the server to re-decide its recorded decisions under the candidate
+// bundle (a .tar.gz archive) and under its active revision, and returns what would change.
+// It waits for as long as ctx allows: a replay of a large ledger outlasts the client's
+// usual timeout.
+func (c *Client) ReplayPolicy(ctx context.Context, req api.ReplayRequest, bundle io.Reader) (*api.ReplayReport, error) {
+	v := values("tenantId", req.TenantID)
+	if !req.Since.IsZero() {
+		v.Set("since", req.Since.UTC().Format(time.RFC3339Nano))
+	}
+	for name, n := range map[string]int64{"fromSeq": req.FromSeq, "toSeq": req.ToSeq, "limit": req.Limit, "top": int64(req.Top)} {
+		if n != 0 {
+			v.Set(name, strconv.FormatInt(n, 10))
+		}
+	}
+	long := *c
+	hc := *c.http
+	hc.Timeout = 0
+	long.http = &hc
+	return send[api.ReplayReport](ctx, &long, call{method: http.MethodPost, path: "/v1/policy/replay", query: v, raw: bundle, rawType: "application/gzip"})
+}
+
 // PolicyStatus reports the server's active policy revision.
 func (c *Client) PolicyStatus(ctx context.Context) (*api.PolicyStatus, error) {
 	return send[api.PolicyStatus](ctx, c, call{method: http.MethodGet, path: "/v1/policy/status"})

@@ -64,6 +64,9 @@ type call struct {
 	url          string
 	query        url.Values
 	in, out      any
+	// raw, when set, is the body as it is, of type rawType, instead of in as JSON.
+	raw          io.Reader
+	rawType      string
 	bearer       string
 	userAgent    string
 	requestID    string
@@ -77,20 +80,20 @@ func (c *Client) do(ctx context.Context, r call) error {
 	if q := r.query.Encode(); q != "" {
 		target += "?" + q
 	}
-	var body io.Reader
+	body, ctype := r.raw, r.rawType
 	if r.in != nil {
 		b, err := json.Marshal(r.in)
 		if err != nil {
 			return &api.Error{Code: api.CodeInvalidInput, Message: "encode request: " + err.Error(), Err: err}
 		}
-		body = bytes.NewReader(b)
+		body, ctype = bytes.NewReader(b), "application/json"
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, target, body)
 	if err != nil {
 		return &api.Error{Code: api.CodeInvalidInput, Message: err.Error(), Err: err}
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", ctype)
 	}
 	req.Header.Set("Accept", "application/json, "+api.ProblemContentType)
 	bearer := r.bearer

@@ -127,3 +127,6 @@ func headText(r *ast.Rule) string {
 	}
 	return r.Head.String()
 }
+
+// Has reports whether the engine holds the agent (revoked and expired agents included).
+func (e *Engine) Has(agentID string) bool { return e.agents.get(agentID) != nil }

@@ -64,6 +64,7 @@ var exportTypes = map[string]string{
 	"json":   "application/json",
 	"ndjson": "application/x-ndjson",
 	"csv":    "text/csv; charset=utf-8",
+	"replay": "application/x-ndjson", // agents, then decisions: what policy replay reads offline
 }
 
 // exportAudit streams the export. It may run for a long time on a large ledger, so the
@@ -83,7 +84,7 @@ func (s *Server) exportAudit(c echo.Context) error {
 	}
 	ctype, ok := exportTypes[format]
 	if !ok {
-		return invalid("format", "%q is not json, ndjson or csv", format)
+		return invalid("format", "%q is not json, ndjson, csv or replay", format)
 	}
 	_ = http.NewResponseController(c.Response().Writer).SetWriteDeadline(time.Time{})
 	h := c.Response().Header()

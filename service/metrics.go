@@ -231,9 +231,11 @@ func AuditCollectors(src AuditSource) []prometheus.Collector {
 	}
 }
 
-// PolicySource reports the policy revision; *engine.Engine provides it.
+// PolicySource reports the policy revision and the shadow revision's record;
+// *engine.Engine provides it.
 type PolicySource interface {
 	Status() engine.PolicyStatus
+	ShadowStatus() *api.ShadowStatus
 }
 
 // PolicyCollectors returns the policy revision metrics, for Config.Collectors: revisions
@@ -245,6 +247,37 @@ func PolicyCollectors(src PolicySource) []prometheus.Collector {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "kavach_policy_rejections_total", Help: "Policy revisions refused (the previous one stayed active)."},
 			func() float64 { return float64(src.Status().Rejections) }),
 		policyInfo{src},
+		shadowMetrics{src},
+	}
+}
+
+// shadowMetrics exports the shadow revision's counters, when one runs: calls evaluated,
+// dropped and failed, and disagreements by (active code, shadow code).
+type shadowMetrics struct{ src PolicySource }
+
+var (
+	shadowEvaluatedDesc = prometheus.NewDesc("kavach_policy_shadow_evaluated_total", "Calls the shadow revision evaluated.", []string{"revision"}, nil)
+	shadowDroppedDesc   = prometheus.NewDesc("kavach_policy_shadow_dropped_total", "Calls not evaluated by the shadow revision because its queue was full.", []string{"revision"}, nil)
+	shadowErrorsDesc    = prometheus.NewDesc("kavach_policy_shadow_errors_total", "Calls the shadow revision failed to evaluate.", []string{"revision"}, nil)
+	shadowDisagreeDesc  = prometheus.NewDesc("kavach_policy_shadow_disagreements_total", "Calls the shadow revision answered with another code than the active one.", []string{"revision", "active", "shadow"}, nil)
+)
+
+func (m shadowMetrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{shadowEvaluatedDesc, shadowDroppedDesc, shadowErrorsDesc, shadowDisagreeDesc} {
+		ch <- d
+	}
+}
+
+func (m shadowMetrics) Collect(ch chan<- prometheus.Metric) {
+	st := m.src.ShadowStatus()
+	if st == nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(shadowEvaluatedDesc, prometheus.CounterValue, float64(st.Evaluated), st.Revision)
+	ch <- prometheus.MustNewConstMetric(shadowDroppedDesc, prometheus.CounterValue, float64(st.Dropped), st.Revision)
+	ch <- prometheus.MustNewConstMetric(shadowErrorsDesc, prometheus.CounterValue, float64(st.Errors), st.Revision)
+	for _, c := range st.ByCodes {
+		ch <- prometheus.MustNewConstMetric(shadowDisagreeDesc, prometheus.CounterValue, float64(c.Count), st.Revision, string(c.Active), string(c.Shadow))
 	}
 }
 

@@ -106,7 +106,9 @@ func TestOpenAPISchemasMatchTheWire(t *testing.T) {
 		"ApprovalList": api.ApprovalList{}, "ApproveRequest": api.ApproveRequest{}, "DenyRequest": api.DenyRequest{},
 		"AuditEvent": agent.AuditEvent{}, "AuditPage": api.AuditPage{}, "AuditReport": api.AuditReport{},
 		"AuditProgress": api.AuditProgress{}, "AuditVerifyLine": api.AuditVerifyLine{},
-		"PolicyStatus": api.PolicyStatus{},
+		"PolicyStatus": api.PolicyStatus{}, "ShadowStatus": api.ShadowStatus{}, "ShadowCount": api.ShadowCount{},
+		"ShadowDisagreement": api.ShadowDisagreement{}, "ReplayReport": api.ReplayReport{}, "ReplayTransition": api.ReplayTransition{},
+		"ReplayGroup": api.ReplayGroup{}, "ReplayUnreplayable": api.ReplayUnreplayable{}, "ReplayRevisionCount": api.ReplayRevisionCount{},
 		"Capabilities": api.Capabilities{}, "Capability": api.Capability{}, "CapabilityConstraints": api.CapabilityConstraints{},
 		// AuthZEN 1.0
 		"AuthZENSubject": api.AuthZENSubject{}, "AuthZENResource": api.AuthZENResource{},

@@ -57,6 +57,7 @@ func (s *Server) registerAuditRoutes(key echo.MiddlewareFunc) {
 	s.add(echo.GET, "/v1/audit/export", s.exportAudit, key)
 	s.add(echo.GET, "/v1/audit/verify", s.verifyAudit, key)
 	s.add(echo.GET, "/v1/policy/status", s.policyStatus, key)
+	s.add(echo.POST, "/v1/policy/replay", s.replayPolicy, key)
 }
 
 func (s *Server) add(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {

@@ -137,7 +137,7 @@ func auditExportCmd(g *globals) *cobra.Command {
 		},
 	}
 	f.register(cmd)
-	cmd.Flags().StringVar(&format, "format", "ndjson", "json, ndjson or csv")
+	cmd.Flags().StringVar(&format, "format", "ndjson", "json, ndjson, csv, or replay (one tenant's agents and decisions, for kavach policy replay --ledger)")
 	cmd.Flags().StringVarP(&out, "file", "f", "", "write to this file instead of standard output")
 	return cmd
 }

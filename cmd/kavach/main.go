@@ -73,11 +73,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	pf.StringVar(&g.apiKey, "api-key", os.Getenv("KAVACH_API_KEY"), "the API key to act as with --server (env KAVACH_API_KEY)")
 	bindAuditFlags(pf, g)
 
-	root.AddCommand(serveCmd(g), apiKeyCmd(g), migrateCmd(g), tenantCmd(g), agentCmd(g), authorizeCmd(g), approvalsCmd(g), policyCmd(g), delegateCmd(g), delegationCmd(g), auditCmd(g), bundleCmd(), gatewayCmd(g))
+	policy := policyCmd(g)
+	policy.AddCommand(policyReplayCmd(g))
+	root.AddCommand(serveCmd(g), apiKeyCmd(g), migrateCmd(g), tenantCmd(g), agentCmd(g), authorizeCmd(g), approvalsCmd(g), policy, delegateCmd(g), delegationCmd(g), auditCmd(g), bundleCmd(), gatewayCmd(g))
 	if err := root.ExecuteContext(ctx); err != nil {
 		var denied errDenied
 		if errors.As(err, &denied) {
 			return 2
+		}
+		var exit exitError
+		if errors.As(err, &exit) {
+			if exit.err != nil {
+				fmt.Fprintln(stderr, "error:", describe(exit.err))
+			}
+			return exit.code
 		}
 		fmt.Fprintln(stderr, "error:", describe(err))
 		return 1
