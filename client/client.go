@@ -65,11 +65,11 @@ type call struct {
 	query        url.Values
 	in, out      any
 	// raw, when set, is the body as it is, of type rawType, instead of in as JSON.
-	raw          io.Reader
-	rawType      string
-	bearer       string
-	userAgent    string
-	requestID    string
+	raw       io.Reader
+	rawType   string
+	bearer    string
+	userAgent string
+	requestID string
 }
 
 func (c *Client) do(ctx context.Context, r call) error {
