@@ -1,6 +1,7 @@
-# Tests of the example custom rules (bundles/example) together with the decision: run with
-# `kavach policy test tests/rego bundles/example`.
-package kavach.custom_decision_test
+# Tests of these custom rules together with Kavach's decision: they travel with the bundle,
+# and run with `kavach policy test bundles/example` (or `opa test EXPORTED bundles/example`
+# against the policies `kavach policy export EXPORTED` writes).
+package kavach.custom_test
 
 import rego.v1
 
