@@ -39,6 +39,27 @@ func bindAuditFlags(fs *pflag.FlagSet, g *globals) {
 // KAVACH_CONFIG), then the environment, then flags. Every process on a database thus
 // signs and verifies with the key the server uses.
 func (g *globals) auditConfig() (kavach.AuditConfig, error) {
+	file, pick, err := g.serveSettings()
+	if err != nil {
+		return kavach.AuditConfig{}, err
+	}
+	var trusted listValue
+	_ = trusted.Set(pick("audit-trusted-keys", "KAVACH_AUDIT_TRUSTED_KEYS", file.AuditTrustedKeys.String(), g.audit.trustedKeys.String()))
+	return kavach.AuditConfig{
+		SigningKey:     pick("audit-signing-key", "KAVACH_AUDIT_SIGNING_KEY", file.AuditSigningKey, g.audit.signingKey),
+		SigningKeyFile: pick("audit-signing-key-file", "KAVACH_AUDIT_SIGNING_KEY_FILE", file.AuditKeyFile, g.audit.signingKeyFile),
+		TrustedKeys:    trusted,
+		WitnessFile:    pick("audit-witness", "KAVACH_AUDIT_WITNESS", file.AuditWitness, g.audit.witness),
+	}, nil
+}
+
+// settingPicker chooses a setting as serve would: the flag if given on the command line,
+// else its environment variable, else the YAML file's value.
+type settingPicker func(flag, env, fromFile, fromFlag string) string
+
+// serveSettings reads the YAML file serve would read (--config or KAVACH_CONFIG) and
+// returns it with the picker of the running command's flags.
+func (g *globals) serveSettings() (serveConfig, settingPicker, error) {
 	file := defaultServeConfig()
 	path := g.configFile
 	if path == "" {
@@ -46,7 +67,7 @@ func (g *globals) auditConfig() (kavach.AuditConfig, error) {
 	}
 	if path != "" {
 		if err := file.load(path); err != nil {
-			return kavach.AuditConfig{}, err
+			return file, nil, err
 		}
 	}
 	pick := func(flag, env, fromFile, fromFlag string) string {
@@ -58,14 +79,7 @@ func (g *globals) auditConfig() (kavach.AuditConfig, error) {
 		}
 		return fromFile
 	}
-	var trusted listValue
-	_ = trusted.Set(pick("audit-trusted-keys", "KAVACH_AUDIT_TRUSTED_KEYS", file.AuditTrustedKeys.String(), g.audit.trustedKeys.String()))
-	return kavach.AuditConfig{
-		SigningKey:     pick("audit-signing-key", "KAVACH_AUDIT_SIGNING_KEY", file.AuditSigningKey, g.audit.signingKey),
-		SigningKeyFile: pick("audit-signing-key-file", "KAVACH_AUDIT_SIGNING_KEY_FILE", file.AuditKeyFile, g.audit.signingKeyFile),
-		TrustedKeys:    trusted,
-		WitnessFile:    pick("audit-witness", "KAVACH_AUDIT_WITNESS", file.AuditWitness, g.audit.witness),
-	}, nil
+	return file, pick, nil
 }
 
 // errServeWithoutKey: a server on a shared database must sign with the key every other

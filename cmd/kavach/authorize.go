@@ -177,54 +177,8 @@ func policyCmd(g *globals) *cobra.Command {
 	}
 	test.Flags().BoolVarP(&verbose, "verbose", "v", false, "list every test")
 
-	var (
-		c       callFlags
-		explain string
-	)
-	eval := &cobra.Command{
-		Use:     "eval",
-		Short:   "Evaluate the policy for one call and show which rules fired (no side effects)",
-		Example: `  kavach policy eval --agent agt_… --action read --resource mcp:github:repos --explain fails`,
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if c.agentID == "" {
-				return fmt.Errorf("--agent is required")
-			}
-			req, cc, err := c.request()
-			if err != nil {
-				return err
-			}
-			k, _, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer k.Close()
-			now := cc.Time
-			if now.IsZero() {
-				now = time.Now()
-			}
-			w := cmd.OutOrStdout()
-			if explain != "" {
-				fmt.Fprintln(w, "# trace")
-			}
-			trace := w
-			if explain == "" {
-				explain, trace = engine.ExplainNotes, nopWriter{}
-			}
-			doc, err := k.Engine().Explain(cmd.Context(), engine.Request{
-				AgentID: c.agentID, Action: req.Action, Resource: req.Resource, Arguments: req.Arguments,
-				IP: cc.IP, Now: now,
-			}, explain, trace)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(w, "# decision (before rate limits and approvals are applied)")
-			return writeJSON(w, doc)
-		},
-	}
-	c.register(eval, false)
-	eval.Flags().StringVar(&explain, "explain", "", "show the evaluation trace: full, notes or fails")
-	cmd.AddCommand(test, eval, policyStatusCmd(g))
+	eval := policyEvalCmd(g)
+	cmd.AddCommand(test, eval, policyStatusCmd(g), policyExportCmd())
 	return cmd
 }
 

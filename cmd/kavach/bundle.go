@@ -2,9 +2,9 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -52,20 +52,23 @@ func bundleCmd() *cobra.Command {
 	build.Flags().StringVarP(&out, "output", "o", "", "bundle file to write (default: standard output)")
 	build.Flags().StringVar(&revision, "revision", "", "revision to stamp (default: the current UTC time)")
 	build.Flags().StringVar(&key.Key, "signing-key", "", "sign with this PEM private key or HMAC secret (inline or a file path)")
-	build.Flags().StringVar(&key.KeyID, "key-id", "", "key id in the signature (default kavach)")
-	build.Flags().StringVar(&key.Alg, "alg", "", "signature algorithm (default: RS256 or ES256 from the key, HS256 for a secret)")
+	bindKeyFlags(build, &key, "sign with")
 
 	var verify engine.BundleKey
 	inspect := &cobra.Command{
-		Use:   "inspect FILE|DIR",
-		Short: "Show a bundle's revision, rules and data; with --verification-key, check its signature",
-		Args:  cobra.ExactArgs(1),
+		Use:   "inspect FILE|DIR|URL",
+		Short: "Show a bundle's revision, rules and data, and run the checks a server runs before activating it",
+		Long: `Show a bundle's revision, rules and data, and run the checks a server runs before it
+activates a revision: with --verification-key the signature, then roots and packages
+inside kavach.custom, compiling with this version's embedded policies, and every test
+the bundle carries passing. Exits 1 with the server's refusal when one fails.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var vk *engine.BundleKey
 			if verify.Key != "" {
 				vk = &verify
 			}
-			ps, err := readBundleArg(args[0], vk)
+			ps, err := engine.LoadBundle(cmd.Context(), engine.BundleSource{Location: args[0], Key: vk})
 			if err != nil {
 				return err
 			}
@@ -83,29 +86,26 @@ func bundleCmd() *cobra.Command {
 			for _, k := range keys {
 				fmt.Fprintf(w, "data:      kavach.custom.%s\n", k)
 			}
+			if _, err := engine.CheckPolicySet(cmd.Context(), ps); err != nil {
+				fmt.Fprintln(w, "checks:    refused")
+				return fmt.Errorf("a server refuses this bundle: %w", err)
+			}
+			fmt.Fprintln(w, "checks:    passed (packages in kavach.custom, compiles with the embedded policies, its tests pass)")
 			return nil
 		},
 	}
 	inspect.Flags().StringVar(&verify.Key, "verification-key", "", "PEM public key or HMAC secret (inline or a file path)")
-	inspect.Flags().StringVar(&verify.KeyID, "key-id", "", "key id (default kavach)")
+	bindKeyFlags(inspect, &verify, "verify with")
 	cmd.AddCommand(build, inspect)
 	return cmd
 }
 
-func readBundleArg(path string, key *engine.BundleKey) (*engine.PolicySet, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if st.IsDir() {
-		return engine.ReadBundleDir(path, key)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return engine.ReadBundle(io.Reader(f), key)
+// bindKeyFlags adds the key id, algorithm and scope of a bundle signing or verification key.
+func bindKeyFlags(cmd *cobra.Command, key *engine.BundleKey, what string) {
+	cmd.Flags().StringVar(&key.KeyID, "key-id", "", "key id in the signature (default kavach)")
+	cmd.Flags().StringVar(&key.Alg, "alg", "", "algorithm to "+what+": "+strings.Join(engine.BundleAlgs, ", ")+
+		" (default: RS256 for RSA, ES256/ES384/ES512 by the curve, HS256 for a secret)")
+	cmd.Flags().StringVar(&key.Scope, "scope", "", "scope claim of the signature (default: none)")
 }
 
 func policyStatusCmd(g *globals) *cobra.Command {

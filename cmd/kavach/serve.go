@@ -80,10 +80,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		Database: cfg.Database, Logger: log, PendingApprovalTTL: cfg.PendingApprovalTTL, Audit: ac,
 		ApprovalWebhook: webhook.Config{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret},
 		Staleness:       cfg.Staleness, SecretCacheSize: cfg.SecretCacheSize, DecisionTimeout: cfg.DecisionTimeout,
-		Policy: kavach.PolicyConfig{
-			Dir: cfg.PolicyDir, Bundle: cfg.Bundle, PollInterval: cfg.BundlePoll,
-			VerificationKey: cfg.BundleKey, KeyID: cfg.BundleKeyID,
-		},
+		Policy: cfg.policyConfig(),
 	})
 	if err != nil {
 		ln.Close()

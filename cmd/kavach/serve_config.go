@@ -51,6 +51,8 @@ type serveConfig struct {
 	BundlePoll         time.Duration `yaml:"bundlePollInterval"`
 	BundleKey          string        `yaml:"bundleVerificationKey"`
 	BundleKeyID        string        `yaml:"bundleKeyId"`
+	BundleAlg          string        `yaml:"bundleAlg"`
+	BundleScope        string        `yaml:"bundleScope"`
 	Staleness          time.Duration `yaml:"staleness"`
 	DecisionTimeout    time.Duration `yaml:"decisionTimeout"`
 	OAuth              oauthConfig   `yaml:",inline"`
@@ -87,6 +89,7 @@ var serveFlags = []serveFlag{
 	{"kafka-brokers", "KAVACH_KAFKA_BROKERS"}, {"kafka-topic", "KAVACH_KAFKA_TOPIC"},
 	{"policy-dir", "KAVACH_POLICY_DIR"}, {"bundle", "KAVACH_BUNDLE"}, {"bundle-poll-interval", "KAVACH_BUNDLE_POLL_INTERVAL"},
 	{"bundle-verification-key", "KAVACH_BUNDLE_VERIFICATION_KEY"}, {"bundle-key-id", "KAVACH_BUNDLE_KEY_ID"},
+	{"bundle-alg", "KAVACH_BUNDLE_ALG"}, {"bundle-scope", "KAVACH_BUNDLE_SCOPE"},
 	{"staleness", "KAVACH_STALENESS"}, {"decision-timeout", "KAVACH_DECISION_TIMEOUT"}, {"pprof-addr", "KAVACH_PPROF_ADDR"},
 	{"audit-batch-wait", "KAVACH_AUDIT_BATCH_WAIT"}, {"secret-cache-size", "KAVACH_SECRET_CACHE_SIZE"},
 }
@@ -119,8 +122,7 @@ func bindServeFlags(fs *pflag.FlagSet, c *serveConfig, configFile *string) {
 	fs.StringVar(&c.PolicyDir, "policy-dir", "", "custom rules (package kavach.custom) and data, laid out under kavach/custom/ (env KAVACH_POLICY_DIR)")
 	fs.StringVar(&c.Bundle, "bundle", "", "policy bundle: a .tar.gz file, a directory or an http(s) URL polled for new revisions (env KAVACH_BUNDLE)")
 	fs.DurationVar(&c.BundlePoll, "bundle-poll-interval", 30*time.Second, "how often an HTTP bundle is polled (env KAVACH_BUNDLE_POLL_INTERVAL)")
-	fs.StringVar(&c.BundleKey, "bundle-verification-key", "", "require bundles signed with this PEM public key or HMAC secret (inline or a file) (env KAVACH_BUNDLE_VERIFICATION_KEY)")
-	fs.StringVar(&c.BundleKeyID, "bundle-key-id", "", "key id of that key (default kavach) (env KAVACH_BUNDLE_KEY_ID)")
+	bindBundleKeyFlags(fs, &c.BundleKey, &c.BundleKeyID, &c.BundleAlg, &c.BundleScope)
 	fs.DurationVar(&c.Staleness, "staleness", kavach.DefaultStaleness, "how long to decide from compiled state after losing the database's change feed, before failing closed (env KAVACH_STALENESS)")
 	fs.DurationVar(&c.DecisionTimeout, "decision-timeout", engine.DefaultDecisionTimeout, "how long one decision's policy evaluation may run before it fails closed with ENGINE_ERROR (env KAVACH_DECISION_TIMEOUT)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve Go's profiling endpoints (/debug/pprof/) on this separate address, host:port; off when empty (env KAVACH_PPROF_ADDR)")
