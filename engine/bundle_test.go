@@ -12,7 +12,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -167,35 +166,13 @@ func TestActivationRefusesBrokenRevisions(t *testing.T) {
 
 func TestBundleServerPollingAndETag(t *testing.T) {
 	e := allowAll(t)
-	bundles := map[string][]byte{
+	srv := &bundleServer{bundles: map[string][]byte{
 		"A": buildBundle(t, bundleSource(t, "A", nil), "A", nil),
 		"B": buildBundle(t, bundleSource(t, "B", nil), "B", nil),
-	}
-	var (
-		mu      sync.Mutex
-		current = "A"
-		down    bool
-		hits    atomic.Int64
-	)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		mu.Lock()
-		rev, isDown := current, down
-		mu.Unlock()
-		if isDown {
-			http.Error(w, "down", http.StatusServiceUnavailable)
-			return
-		}
-		etag := `"` + rev + `"`
-		if r.Header.Get("If-None-Match") == etag {
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		w.Header().Set("ETag", etag)
-		w.Write(bundles[rev])
-	}))
-	defer srv.Close()
-	l := engine.NewBundleLoader(e, engine.BundleSource{Location: srv.URL + "/bundle.tar.gz", PollInterval: 20 * time.Millisecond})
+	}, current: "A"}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	l := engine.NewBundleLoader(e, engine.BundleSource{Location: hs.URL + "/bundle.tar.gz", PollInterval: 20 * time.Millisecond})
 	l.Start(context.Background())
 	defer l.Stop(context.Background())
 	if !l.Loaded() || del(e).Revision != "A" {
@@ -208,20 +185,16 @@ func TestBundleServerPollingAndETag(t *testing.T) {
 		t.Fatalf("a 304 must not reload: %+v", st)
 	}
 
-	mu.Lock()
-	current = "B"
-	mu.Unlock()
+	srv.serve("B")
 	waitFor(t, func() bool { return del(e).Revision == "B" })
 	if r := del(e); r.Reason != "B/B" {
 		t.Fatalf("decisions follow B: %+v", r)
 	}
 
 	// The server goes down: B stays active.
-	mu.Lock()
-	down = true
-	mu.Unlock()
-	before := hits.Load()
-	waitFor(t, func() bool { return hits.Load() > before+1 })
+	srv.serve("down")
+	before := srv.hits()
+	waitFor(t, func() bool { return srv.hits() > before+1 })
 	if r := del(e); r.Revision != "B" || !strings.Contains(e.Status().LastError, "503") {
 		t.Fatalf("with the server down: %+v %+v", r, e.Status())
 	}

@@ -29,6 +29,12 @@ func (s *bundleServer) serve(name string) {
 	s.current = name
 }
 
+func (s *bundleServer) hits() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.requests)
+}
+
 func (s *bundleServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
