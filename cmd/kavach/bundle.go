@@ -130,6 +130,9 @@ func policyStatusCmd(g *globals) *cobra.Command {
 			if st.LastError != "" {
 				fmt.Fprintf(cmd.OutOrStdout(), "last refused (%s): %s\n", st.LastErrorAt.Format(time.RFC3339), st.LastError)
 			}
+			if st.Shadow != nil {
+				writeShadowStatus(cmd.OutOrStdout(), st.Shadow)
+			}
 			return nil
 		},
 	}

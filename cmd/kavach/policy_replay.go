@@ -318,3 +318,23 @@ func writeReplayReport(cmd *cobra.Command, rep *api.ReplayReport) error {
 	}
 	return nil
 }
+
+// writeShadowStatus shows the shadow revision's record under the policy status.
+func writeShadowStatus(w io.Writer, sh *api.ShadowStatus) {
+	fmt.Fprintf(w, "\nshadow revision: %s (sample %g)\n", sh.Revision, sh.Sample)
+	fmt.Fprintf(w, "evaluated %d, disagreed %d, dropped %d, errors %d\n", sh.Evaluated, sh.Disagreed, sh.Dropped, sh.Errors)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if len(sh.ByCodes) > 0 {
+		fmt.Fprintln(tw, "ACTIVE\tSHADOW\tCALLS")
+		for _, c := range sh.ByCodes {
+			fmt.Fprintf(tw, "%s\t%s\t%d\n", c.Active, c.Shadow, c.Count)
+		}
+	}
+	if len(sh.Examples) > 0 {
+		fmt.Fprintln(tw, "\nTIME\tAGENT\tACTION\tRESOURCE\tACTIVE → SHADOW\tRULES")
+		for _, d := range sh.Examples {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s → %s\t%s\n", d.Time.Format(time.RFC3339), d.AgentID, d.Action, d.Resource, d.ActiveCode, d.ShadowCode, strings.Join(d.Rules, "; "))
+		}
+	}
+	tw.Flush()
+}

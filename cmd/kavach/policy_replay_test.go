@@ -2,10 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kavachos/kavach-go/api"
 	"github.com/kavachos/kavach-go/replay"
@@ -165,4 +168,59 @@ func TestPolicyReplayAgainstAServer(t *testing.T) {
 	if _, errOut, code := as(user.Key, "policy", "replay", "--bundle", "b.tar.gz"); code != 1 || !strings.Contains(errOut, "root or admin") {
 		t.Fatalf("a user replays: exit %d %s", code, errOut)
 	}
+}
+
+// kavach serve --shadow-bundle evaluates the candidate beside the active bundle: its
+// disagreements show in /metrics and in kavach policy status, and answers do not change.
+func TestServeWithAShadowBundle(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	replayBundles(t, dir)
+	s := startServe(t, dir, nil, "--bundle", "a.tar.gz", "--shadow-bundle", "b.tar.gz", "--shadow-sample", "1")
+	root := bootstrapKey(t, s.log())
+	as := func(args ...string) (string, string, int) {
+		out, errOut, err := kavachCmd(t, dir, append([]string{"--server", s.url, "--api-key", root}, args...)...)
+		return out, errOut, exitCode(err)
+	}
+	out, errOut, code := as("agent", "create", "--owner", "alice", "--name", "ops", "--permission", "db:*=read,delete", "-o", "json")
+	var a api.AgentWithToken
+	if code != 0 || json.Unmarshal([]byte(out), &a) != nil {
+		t.Fatalf("agent create: %d %s", code, errOut)
+	}
+	if _, errOut, code := as("authorize", "--agent", a.ID, "--action", "delete", "--resource", "db:prod:orders"); code != 0 {
+		t.Fatalf("the shadow changed the answer: exit %d %s", code, errOut)
+	}
+	want := `kavach_policy_shadow_disagreements_total{active="ALLOWED",revision="b",shadow="POLICY_DENIED"} 1`
+	var metrics string
+	for range 200 {
+		resp, err := http.Get(s.url + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if metrics = string(b); strings.Contains(metrics, want) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(metrics, want) || !strings.Contains(metrics, `kavach_policy_shadow_evaluated_total{revision="b"} 1`) {
+		t.Fatalf("/metrics lacks the disagreement:\n%s", grepLines(metrics, "shadow"))
+	}
+	out, errOut, code = as("policy", "status")
+	if code != 0 || !strings.Contains(out, "shadow revision: b (sample 1)") || !hasRow(out, "ALLOWED", "POLICY_DENIED", "1") ||
+		!strings.Contains(out, "deny contains") {
+		t.Fatalf("policy status: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// grepLines keeps the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

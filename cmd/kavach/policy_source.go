@@ -24,6 +24,7 @@ func (c *serveConfig) policyConfig() kavach.PolicyConfig {
 	return kavach.PolicyConfig{
 		Dir: c.PolicyDir, Bundle: c.Bundle, PollInterval: c.BundlePoll,
 		VerificationKey: c.BundleKey, KeyID: c.BundleKeyID, Alg: c.BundleAlg, Scope: c.BundleScope,
+		Shadow: c.ShadowBundle, ShadowSample: c.ShadowSample, ShadowQueue: c.ShadowQueue,
 	}
 }
 

@@ -53,6 +53,9 @@ type serveConfig struct {
 	BundleKeyID        string        `yaml:"bundleKeyId"`
 	BundleAlg          string        `yaml:"bundleAlg"`
 	BundleScope        string        `yaml:"bundleScope"`
+	ShadowBundle       string        `yaml:"shadowBundle"`
+	ShadowSample       float64       `yaml:"shadowSample"`
+	ShadowQueue        int           `yaml:"shadowQueue"`
 	Staleness          time.Duration `yaml:"staleness"`
 	DecisionTimeout    time.Duration `yaml:"decisionTimeout"`
 	OAuth              oauthConfig   `yaml:",inline"`
@@ -90,6 +93,7 @@ var serveFlags = []serveFlag{
 	{"policy-dir", "KAVACH_POLICY_DIR"}, {"bundle", "KAVACH_BUNDLE"}, {"bundle-poll-interval", "KAVACH_BUNDLE_POLL_INTERVAL"},
 	{"bundle-verification-key", "KAVACH_BUNDLE_VERIFICATION_KEY"}, {"bundle-key-id", "KAVACH_BUNDLE_KEY_ID"},
 	{"bundle-alg", "KAVACH_BUNDLE_ALG"}, {"bundle-scope", "KAVACH_BUNDLE_SCOPE"},
+	{"shadow-bundle", "KAVACH_SHADOW_BUNDLE"}, {"shadow-sample", "KAVACH_SHADOW_SAMPLE"}, {"shadow-queue", "KAVACH_SHADOW_QUEUE"},
 	{"staleness", "KAVACH_STALENESS"}, {"decision-timeout", "KAVACH_DECISION_TIMEOUT"}, {"pprof-addr", "KAVACH_PPROF_ADDR"},
 	{"audit-batch-wait", "KAVACH_AUDIT_BATCH_WAIT"}, {"secret-cache-size", "KAVACH_SECRET_CACHE_SIZE"},
 }
@@ -123,6 +127,9 @@ func bindServeFlags(fs *pflag.FlagSet, c *serveConfig, configFile *string) {
 	fs.StringVar(&c.Bundle, "bundle", "", "policy bundle: a .tar.gz file, a directory or an http(s) URL polled for new revisions (env KAVACH_BUNDLE)")
 	fs.DurationVar(&c.BundlePoll, "bundle-poll-interval", 30*time.Second, "how often an HTTP bundle is polled (env KAVACH_BUNDLE_POLL_INTERVAL)")
 	bindBundleKeyFlags(fs, &c.BundleKey, &c.BundleKeyID, &c.BundleAlg, &c.BundleScope)
+	fs.StringVar(&c.ShadowBundle, "shadow-bundle", "", "a candidate bundle (file, directory or URL, verified like --bundle) evaluated beside the active revision on a sample of calls, off the request path; it never changes an answer (env KAVACH_SHADOW_BUNDLE)")
+	fs.Float64Var(&c.ShadowSample, "shadow-sample", 1, "fraction of calls the shadow bundle evaluates, in (0, 1] (env KAVACH_SHADOW_SAMPLE)")
+	fs.IntVar(&c.ShadowQueue, "shadow-queue", engine.DefaultShadowQueue, "calls waiting for the shadow bundle; more are dropped and counted (env KAVACH_SHADOW_QUEUE)")
 	fs.DurationVar(&c.Staleness, "staleness", kavach.DefaultStaleness, "how long to decide from compiled state after losing the database's change feed, before failing closed (env KAVACH_STALENESS)")
 	fs.DurationVar(&c.DecisionTimeout, "decision-timeout", engine.DefaultDecisionTimeout, "how long one decision's policy evaluation may run before it fails closed with ENGINE_ERROR (env KAVACH_DECISION_TIMEOUT)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve Go's profiling endpoints (/debug/pprof/) on this separate address, host:port; off when empty (env KAVACH_PPROF_ADDR)")
