@@ -5,6 +5,8 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,6 +63,13 @@ func TestBundleInspectRunsActivationChecks(t *testing.T) {
 	out, errOut, err := kavachCmd(t, dir, "bundle", "inspect", "good.tar.gz", "--verification-key", pub)
 	if err != nil || !strings.Contains(out, "signature: verified") || !strings.Contains(out, "module:    bundle/kavach/custom/rules.rego") || !strings.Contains(out, "checks:    passed") {
 		t.Fatalf("the example bundle: %v\n%s%s", err, out, errOut)
+	}
+
+	// From a URL, as a server polls it.
+	hs := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	defer hs.Close()
+	if out, errOut, err := kavachCmd(t, dir, "bundle", "inspect", hs.URL+"/good.tar.gz", "--verification-key", pub); err != nil || !strings.Contains(out, "checks:    passed") {
+		t.Fatalf("the example bundle from a URL: %v\n%s%s", err, out, errOut)
 	}
 
 	build(failingRules(t), "failing.tar.gz")
