@@ -94,7 +94,7 @@ Exit status: 0 when no decision changes, 3 when some do, 2 when the candidate is
 	fl.StringVar(&f.candidate, "bundle", "", "the candidate revision: a bundle file, directory or http(s) URL")
 	fl.StringVar(&f.active, "active", "", "the revision to compare with, as a bundle file, directory or URL (default: the embedded policies alone; with --server, the server's active revision)")
 	fl.StringVar(&f.ledger, "ledger", "", `replay the decisions of this file (written by "kavach audit export --format replay") instead of a database`)
-	fl.StringVar(&f.key.Key, "verification-key", "", "PEM public key or HMAC secret the bundles must be signed with (inline or a file path)")
+	fl.StringVar(&f.key.Key, "verification-key", "", "PEM public key or HMAC secret the candidate must be signed with (inline or a file path)")
 	bindKeyFlags(cmd, &f.key, "verify with")
 	fl.StringVar(&f.since, "since", "", "replay decisions since this time: RFC 3339, or a duration back from now such as 24h")
 	fl.Int64Var(&f.fromSeq, "from-seq", 0, "replay from this seq of the tenant's chain (inclusive; needs --tenant with a database)")
@@ -126,9 +126,15 @@ func (f *replayFlags) verification() *engine.BundleKey {
 	return &f.key
 }
 
-// load reads a bundle; a bundle that cannot be read or verified is a refused candidate.
+// load reads a bundle, verifying the candidate's signature; a bundle that cannot be read
+// or verified is refused. The active revision is read as given: it is the reviewer's own
+// copy of what runs, and it decides nothing here.
 func (f *replayFlags) load(ctx context.Context, location string) (*engine.PolicySet, error) {
-	ps, err := engine.LoadBundle(ctx, engine.BundleSource{Location: location, Key: f.verification()})
+	var key *engine.BundleKey
+	if location == f.candidate {
+		key = f.verification()
+	}
+	ps, err := engine.LoadBundle(ctx, engine.BundleSource{Location: location, Key: key})
 	if err != nil {
 		return nil, exitError{code: exitRefused, err: fmt.Errorf("bundle %s refused: %w", location, err)}
 	}
