@@ -182,6 +182,3 @@ func policyCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-type nopWriter struct{}
-
-func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }

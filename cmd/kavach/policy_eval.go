@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -85,15 +86,13 @@ func evalLocally(cmd *cobra.Command, g *globals, p *policyFlags, agentID string,
 		now = time.Now()
 	}
 	w := cmd.OutOrStdout()
-	if explain != "" {
-		fmt.Fprintln(w, "# trace")
-	}
-	trace := w
-	if explain == "" {
-		explain, trace = engine.ExplainNotes, nopWriter{}
+	var trace bytes.Buffer
+	mode := explain
+	if mode == "" {
+		mode = engine.ExplainNotes
 	}
 	er := engine.Request{AgentID: agentID, Action: req.Action, Resource: req.Resource, Arguments: req.Arguments, IP: cc.IP, Now: now}
-	doc, err := k.Engine().Explain(cmd.Context(), er, explain, trace)
+	doc, err := k.Engine().Explain(cmd.Context(), er, mode, &trace)
 	if err != nil {
 		return err
 	}
@@ -101,12 +100,47 @@ func evalLocally(cmd *cobra.Command, g *globals, p *policyFlags, agentID string,
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "# answer of revision %s (before rate limits and approvals on record are applied)\n", k.Engine().Status().Revision)
+	held, err := k.Engine().Rules(cmd.Context(), nil, er)
+	if err != nil {
+		return err
+	}
+	out := evalResult{Revision: k.Engine().Status().Revision, Answer: answer, Rules: make([]string, len(held)), Decision: doc}
+	for i, r := range held {
+		out.Rules[i] = r.String()
+	}
+	if explain != "" {
+		out.Trace = strings.Split(strings.TrimRight(trace.String(), "\n"), "\n")
+	}
+	if g.output == "json" {
+		return writeJSON(w, out)
+	}
+	if explain != "" {
+		fmt.Fprintf(w, "# trace\n%s", trace.String())
+	}
+	fmt.Fprintf(w, "# answer of revision %s (before rate limits and approvals on record are applied)\n", out.Revision)
 	if err := writeJSON(w, answer); err != nil {
 		return err
 	}
+	fmt.Fprintln(w, "# custom rules that held (deny and require_approval: how a revision changes an answer)")
+	if len(out.Rules) == 0 {
+		fmt.Fprintln(w, "none: the embedded policy alone decided")
+	}
+	for _, r := range out.Rules {
+		fmt.Fprintln(w, r)
+	}
 	fmt.Fprintln(w, "# decision document")
 	return writeJSON(w, doc)
+}
+
+// evalResult is policy eval's answer with -o json.
+type evalResult struct {
+	Revision string         `json:"revision"`
+	Answer   engine.Outcome `json:"answer"`
+	// Rules are the custom deny and require_approval rules that held, as file:row: head.
+	Rules    []string `json:"rules"`
+	Decision any      `json:"decision"`
+	// Trace is the evaluation trace, with --explain.
+	Trace []string `json:"trace,omitempty"`
 }
 
 // evalOnServer asks the running server for a dry run: its active revision answers, with no

@@ -170,3 +170,35 @@ func TestPolicyEvalAsksTheServer(t *testing.T) {
 		}
 	}
 }
+
+// policy eval names the custom rules that held, in the terminal and in JSON, with the
+// trace when --explain asks for it.
+func TestPolicyEvalNamesTheRulesThatHeld(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	id := allowEverything(t, dir)
+	rules := frozenProd(t)
+	call := []string{"policy", "eval", "--agent", id, "--action", "push", "--policy-dir", rules}
+	out, errOut, err := kavachCmd(t, dir, append(call, "--resource", "mcp:prod:repo")...)
+	if err != nil || !strings.Contains(out, "# custom rules that held") ||
+		!strings.Contains(out, `kavach/custom/freeze.rego:3: deny contains {"code": "POLICY_DENIED", "reason": "prod is frozen"}`) {
+		t.Fatalf("terminal: %v\n%s%s", err, out, errOut)
+	}
+	out, errOut, err = kavachCmd(t, dir, append(call, "--resource", "mcp:prod:repo", "--explain", "fails", "-o", "json")...)
+	var res struct {
+		Revision string
+		Answer   struct{ Code, Reason string }
+		Rules    []string
+		Trace    []string
+	}
+	if err != nil || json.Unmarshal([]byte(out), &res) != nil || res.Answer.Code != "POLICY_DENIED" || res.Answer.Reason != "prod is frozen" ||
+		len(res.Rules) != 1 || !strings.HasSuffix(res.Rules[0], "freeze.rego:3: "+`deny contains {"code": "POLICY_DENIED", "reason": "prod is frozen"}`) ||
+		len(res.Trace) == 0 || res.Revision == "" {
+		t.Fatalf("json: %v\n%s%s", err, out, errOut)
+	}
+	out, _, err = kavachCmd(t, dir, append(call, "--resource", "mcp:dev:repo", "-o", "json")...)
+	res.Rules, res.Trace = nil, nil
+	if err != nil || json.Unmarshal([]byte(out), &res) != nil || res.Answer.Code != "ALLOWED" || res.Rules == nil || len(res.Rules) != 0 || res.Trace != nil {
+		t.Fatalf("an allowed call: %v\n%s", err, out)
+	}
+}
