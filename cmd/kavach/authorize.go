@@ -181,4 +181,3 @@ func policyCmd(g *globals) *cobra.Command {
 	cmd.AddCommand(test, eval, policyStatusCmd(g), policyExportCmd())
 	return cmd
 }
-
