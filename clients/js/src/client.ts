@@ -5,6 +5,7 @@
  * as the API documents it:
  *
  *   kavach.healthz() · readyz() · policyStatus()
+ *   kavach.replayPolicy(bundle, query)                                  what a candidate bundle would change
  *   kavach.authorize(agentId, call, ctx) · authorizeToken(token, call, ctx)
  *   kavach.check(agentId, call, ctx) · checkToken(token, call, ctx)       dry runs
  *   kavach.authorizeAsAgent(agentToken, call)                           POST /v1/authorize/token
@@ -17,7 +18,8 @@
  *   kavach.authzen      .configuration · evaluation · evaluations · searchAction · searchResource · searchSubject
  *
  * `list` and `query` answer one page; `all` follows `nextCursor` through every page. Each
- * method takes an optional last argument `{signal}` to cancel it.
+ * method takes an optional last argument `{signal}` to cancel it; a replay is waited for until
+ * it answers or its signal ends it, whatever the client's timeout.
  *
  * A failed request (any 4xx or 5xx) is a KavachError carrying the problem document; a
  * request that got no answer (refused, reset, timed out) is a KavachUnavailableError.
@@ -37,7 +39,8 @@ export interface KavachClientOptions {
   fetch?: typeof fetch;
   /**
    * Per-request timeout in milliseconds (default 30 000). For a streamed answer (an audit
-   * export or verification) it bounds the wait for the response's headers only.
+   * export or verification) it bounds the wait for the response's headers only; a policy
+   * replay is not bounded by it at all.
    */
   timeoutMs?: number;
   /** The User-Agent of requests, where the runtime lets it be set. */
@@ -58,7 +61,11 @@ export interface RequestSpec {
   /** The path, ids already encoded (see KavachClient.path). */
   path: string;
   query?: Record<string, string | number | boolean | undefined>;
+  /** A body sent as JSON. */
   body?: unknown;
+  /** A body sent as it is, as `rawType` (instead of `body`). */
+  raw?: Uint8Array | ArrayBuffer | Blob;
+  rawType?: string;
   /** The bearer credential, if not the client's API key. */
   bearer?: string;
   accept?: string;
@@ -66,6 +73,8 @@ export interface RequestSpec {
   signal?: AbortSignal;
   /** The body is streamed: the timeout covers only the wait for the headers. */
   stream?: boolean;
+  /** The server answers when its work is done, however long that takes: no timeout, only `signal` ends the wait. */
+  untimed?: boolean;
 }
 
 /** What every method takes last. */
@@ -128,6 +137,26 @@ export class KavachClient implements Authorizer {
     return this.json({ method: "GET", path: "/v1/policy/status", signal: o?.signal });
   }
 
+  /**
+   * POST /v1/policy/replay (root or admin keys): re-decides the recorded decisions under the
+   * active revision and under the candidate bundle (a .tar.gz as `kavach bundle build` makes
+   * it) and answers what would change. The server answers only when the replay is done,
+   * which for a long ledger outlasts the client's timeout: the wait is not timed, and only
+   * `signal` ends it. A candidate the server refuses is a KavachError 400 with field "bundle".
+   */
+  async replayPolicy(bundle: T.PolicyBundle, query: T.ReplayQuery = {}, o?: RequestOptions): Promise<T.ReplayReport> {
+    const since = query.since instanceof Date ? timestamp(query.since, "since") : query.since;
+    return this.json({
+      method: "POST",
+      path: "/v1/policy/replay",
+      query: { ...query, since },
+      raw: bundle,
+      rawType: "application/gzip",
+      untimed: true,
+      signal: o?.signal,
+    });
+  }
+
   /** POST /v1/authorize: may the agent with this id make this call? */
   authorize(agentId: string, call: AuthorizeCall, context?: CallContext, o?: RequestOptions): Promise<Decision> {
     return this.json<Decision>({ method: "POST", path: "/v1/authorize", body: { agentId, ...call, context }, signal: o?.signal });
@@ -185,23 +214,28 @@ export class KavachClient implements Authorizer {
       Accept: spec.accept ?? "application/json",
     };
     if (this.userAgent) headers["User-Agent"] = this.userAgent;
-    let body: string | undefined;
-    if (spec.body !== undefined) {
+    let body: BodyInit | undefined;
+    if (spec.raw !== undefined) {
+      headers["Content-Type"] = spec.rawType ?? "application/octet-stream";
+      // fetch sends any view's bytes; the DOM types want views of an ArrayBuffer, not a Buffer's ArrayBufferLike.
+      body = spec.raw as BodyInit;
+    } else if (spec.body !== undefined) {
       headers["Content-Type"] = "application/json";
       body = JSON.stringify(spec.body);
     }
     // A streamed answer may take as long as it takes once it has begun: its timer stops at
-    // the headers. Any other answer must arrive, body included, within the timeout.
-    const streamTimer = spec.stream ? new AbortController() : undefined;
-    const timeout = streamTimer?.signal ?? AbortSignal.timeout(this.timeoutMs);
+    // the headers. An untimed one has no timer: the caller's signal alone ends the wait. Any
+    // other answer must arrive, body included, within the timeout.
+    const streamTimer = spec.stream && !spec.untimed ? new AbortController() : undefined;
+    const timeout = spec.untimed ? undefined : (streamTimer?.signal ?? AbortSignal.timeout(this.timeoutMs));
     const stop = streamTimer && setTimeout(() => streamTimer.abort(timeoutError(this.timeoutMs)), this.timeoutMs);
-    const signal = spec.signal ? AbortSignal.any([spec.signal, timeout]) : timeout;
+    const signal = spec.signal && timeout ? AbortSignal.any([spec.signal, timeout]) : (spec.signal ?? timeout);
     let res: Response;
     try {
       res = await this.doFetch(url, { method: spec.method, headers, body, signal });
     } catch (err) {
       if (spec.signal?.aborted) throw spec.signal.reason;
-      const why = timeout.aborted ? `no answer within ${this.timeoutMs} ms` : ((err as Error)?.message ?? String(err));
+      const why = timeout?.aborted ? `no answer within ${this.timeoutMs} ms` : ((err as Error)?.message ?? String(err));
       throw new KavachUnavailableError(`kavach: ${spec.method} ${spec.path}: ${why}`, { cause: err });
     } finally {
       clearTimeout(stop);
@@ -368,11 +402,17 @@ export class Audit {
   /**
    * GET /v1/audit/export: every matching event (oldest first unless `order: "desc"`) as the
    * bytes of a JSON array, NDJSON (the default) or CSV with a header row, streamed as the
-   * server writes them. Bad filters reject the promise; cancel the stream (or the signal)
-   * to stop the export.
+   * server writes them; `format: "replay"` (root or admin) writes the file `kavach policy
+   * replay --ledger` reads offline. Bad filters reject the promise; cancel the stream (or
+   * the signal) to stop the export.
    */
   async export(query: T.AuditExportQuery = {}, o?: RequestOptions): Promise<ReadableStream<Uint8Array>> {
-    const accept = { json: "application/json", ndjson: "application/x-ndjson", csv: "text/csv" }[query.format ?? "ndjson"];
+    const accept = {
+      json: "application/json",
+      ndjson: "application/x-ndjson",
+      csv: "text/csv",
+      replay: "application/x-ndjson",
+    }[query.format ?? "ndjson"];
     const res = await this.c.send({ method: "GET", path: "/v1/audit/export", query, accept, stream: true, signal: o?.signal });
     return res.body ?? new ReadableStream({ start: (ctl) => ctl.close() });
   }
@@ -529,6 +569,14 @@ function segment(id: string): string {
   throw new KavachError(
     problemFrom({ detail: `invalid id ${JSON.stringify(id)}: not a path segment`, field: "id" }, 400, "invalid_input"),
   );
+}
+
+/** timestamp formats a Date for the query, or refuses an invalid one before anything is sent. */
+function timestamp(d: Date, field: string): string {
+  if (Number.isNaN(d.getTime())) {
+    throw new KavachError(problemFrom({ detail: `${field}: an invalid Date`, field }, 400, "invalid_input"));
+  }
+  return d.toISOString();
 }
 
 function timeoutError(ms: number): Error {

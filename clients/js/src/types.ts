@@ -10,6 +10,24 @@ type Query<Op extends keyof operations> = NonNullable<operations[Op]["parameters
 // Operations
 export type Status = Schemas["Status"];
 export type PolicyStatus = Schemas["PolicyStatus"];
+/** The shadow revision's counts and recent disagreements, in PolicyStatus when one runs. */
+export type ShadowStatus = Schemas["ShadowStatus"];
+export type ShadowCount = Schemas["ShadowCount"];
+export type ShadowDisagreement = Schemas["ShadowDisagreement"];
+
+// Policy replay
+/** A candidate policy bundle: the bytes of a .tar.gz as `kavach bundle build` or `opa build` makes it. */
+export type PolicyBundle = Uint8Array | ArrayBuffer | Blob;
+/**
+ * POST /v1/policy/replay's query: which recorded decisions to replay and how many changed
+ * groups to list. `since` is a Date, an RFC 3339 time or a duration back from now ("24h").
+ */
+export type ReplayQuery = Omit<Query<"replayPolicy">, "since"> & { since?: string | Date };
+export type ReplayReport = Schemas["ReplayReport"];
+export type ReplayTransition = Schemas["ReplayTransition"];
+export type ReplayGroup = Schemas["ReplayGroup"];
+export type ReplayUnreplayable = Schemas["ReplayUnreplayable"];
+export type ReplayRevisionCount = Schemas["ReplayRevisionCount"];
 
 // Tenants
 export type Tenant = Schemas["Tenant"];

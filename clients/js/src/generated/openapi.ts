@@ -483,6 +483,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/policy/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Re-decide recorded decisions under the active revision and a candidate bundle, and report what would change.
+         * @description Root or admin only (an admin replays its own tenant). The body is the candidate bundle
+         *     (`.tar.gz`, as `kavach bundle build` or `opa build` makes it), verified with the server's
+         *     bundle verification key when one is configured, and checked as activation would check it.
+         *     Each replayable decision is judged by both revisions with the agents' current state and
+         *     its recorded time, client address and arguments; nothing is charged, opened or recorded.
+         *     The ledger is read as a stream; the route has no write deadline. See
+         *     docs/policies.md#rolling-out-a-change.
+         */
+        post: operations["replayPolicy"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/.well-known/authzen-configuration": {
         parameters: {
             query?: never;
@@ -784,6 +810,82 @@ export interface components {
             rejections: number;
             /** @description false while a configured bundle is not yet active (the service is then not ready) */
             bundleLoaded: boolean;
+            shadow?: components["schemas"]["ShadowStatus"];
+        };
+        /** @description The shadow revision (`kavach serve --shadow-bundle`), evaluated beside the active one on a sample of real calls, off the request path; it never changes an answer. */
+        ShadowStatus: {
+            revision: string;
+            sample: number;
+            evaluated: number;
+            disagreed: number;
+            /** @description calls offered to a full queue and not evaluated */
+            dropped: number;
+            errors: number;
+            byCodes: components["schemas"]["ShadowCount"][];
+            /** @description recent disagreements, newest first, at most one a second for each pair of codes; only those of agents the caller may read */
+            examples: components["schemas"]["ShadowDisagreement"][];
+        };
+        ShadowCount: {
+            active: string;
+            shadow: string;
+            count: number;
+        };
+        ShadowDisagreement: {
+            /** Format: date-time */
+            time: string;
+            tenantId?: string;
+            ownerId?: string;
+            agentId: string;
+            action: string;
+            resource: string;
+            activeRevision: string;
+            activeCode: string;
+            shadowCode: string;
+            shadowReason?: string;
+            /** @description the shadow revision's custom rules that held (file:row: head) */
+            rules?: string[];
+        };
+        /** @description What a candidate revision would change. Codes are the policy's before obligations: ALLOWED, APPROVAL_REQUIRED when only a human approval would let the call through, or a denial. */
+        ReplayReport: {
+            activeRevision: string;
+            candidateRevision: string;
+            /** @description recorded decisions read */
+            read: number;
+            replayed: number;
+            changed: number;
+            matrix: components["schemas"]["ReplayTransition"][];
+            groups: components["schemas"]["ReplayGroup"][];
+            unreplayable: components["schemas"]["ReplayUnreplayable"][];
+            recordedRevisions: components["schemas"]["ReplayRevisionCount"][];
+        };
+        ReplayTransition: {
+            from: string;
+            to: string;
+            count: number;
+        };
+        ReplayGroup: {
+            tenantId: string;
+            agentId: string;
+            action: string;
+            /** @description the resource pattern (last segment replaced by * when it has three or more) */
+            resource: string;
+            from: string;
+            to: string;
+            count: number;
+            exampleAuditId: string;
+            exampleSeq: number;
+            exampleReason?: string;
+            candidateRules?: string[];
+            activeRules?: string[];
+        };
+        ReplayUnreplayable: {
+            reason: string;
+            count: number;
+            exampleAuditId: string;
+        };
+        ReplayRevisionCount: {
+            revision: string;
+            count: number;
         };
         /** @description One decision or management action, in its tenant's hash chain. */
         AuditEvent: {
@@ -2183,7 +2285,8 @@ export interface operations {
     exportAudit: {
         parameters: {
             query?: {
-                format?: "json" | "ndjson" | "csv";
+                /** @description `replay` (root or admin only) writes one tenant's agents and active delegations, then its decision events, as NDJSON: the file `kavach policy replay --ledger` reads offline (docs/policies.md#rolling-out-a-change). */
+                format?: "json" | "ndjson" | "csv" | "replay";
                 /** @description for root callers; others read their own tenant */
                 tenantId?: components["parameters"]["auditTenantId"];
                 agentId?: components["parameters"]["auditAgentId"];
@@ -2203,7 +2306,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The export (JSON array, NDJSON, or RFC 4180 CSV with a header row). */
+            /** @description The export (JSON array, NDJSON, RFC 4180 CSV with a header row, or a replay file). */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2269,6 +2372,47 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+        };
+    };
+    replayPolicy: {
+        parameters: {
+            query?: {
+                /** @description replay this tenant's decisions (default: the caller's tenant; for root, every tenant) */
+                tenantId?: string;
+                /** @description an RFC 3339 time, or a duration back from now such as 24h */
+                since?: string;
+                /** @description first seq of the tenant's chain (inclusive; needs tenantId for root) */
+                fromSeq?: number;
+                /** @description last seq (inclusive) */
+                toSeq?: number;
+                /** @description at most this many recorded decisions (0: all) */
+                limit?: number;
+                /** @description how many changed groups to list */
+                top?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/gzip": string;
+            };
+        };
+        responses: {
+            /** @description What the candidate would change. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplayReport"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["TooLarge"];
         };
     };
     authzenConfiguration: {
