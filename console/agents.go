@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"time"
@@ -9,21 +10,16 @@ import (
 	"github.com/kavachos/kavach-go/api"
 )
 
-// flashes are the messages a redirect after a POST may ask for; only these are shown, so a
-// link cannot put words of its own on the page.
-var flashes = map[string]string{
-	"approved": "Approved. The agent's next identical call is allowed.",
-	"denied":   "Denied. The agent's identical calls get APPROVAL_DENIED.",
-	"revoked":  "The agent is revoked for good.",
-}
+// defaultGrace is how long a rotated-out token keeps working unless the person says
+// otherwise: long enough to put the new one in place, short enough to matter.
+const defaultGrace = time.Hour
 
-func (c *Console) view(s *session, nav, title string, r *http.Request, data any) view {
-	return view{Title: title, Nav: nav, User: s.User, Role: s.Role, CSRF: c.csrf(s),
-		Flash: flashes[r.URL.Query().Get("done")], Data: data}
-}
-
-func (c *Console) redirect(w http.ResponseWriter, r *http.Request, path, done string) {
-	http.Redirect(w, r, Prefix+path+"?done="+url.QueryEscape(done), http.StatusSeeOther)
+func (c *Console) view(s *session, nav, title string, data any) view {
+	v := view{Title: title, Nav: nav, User: s.User, Role: s.Role, CSRF: c.csrf(s), Data: data}
+	if s.flash != nil {
+		v.Flash = s.flash.Message
+	}
+	return v
 }
 
 func (c *Console) agentsPage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -33,7 +29,26 @@ func (c *Console) agentsPage(w http.ResponseWriter, r *http.Request, s *session)
 		c.fail(w, s, err)
 		return
 	}
-	c.render(w, http.StatusOK, "agents", c.view(s, "agents", "Agents", r, list))
+	c.render(w, http.StatusOK, "agents", c.view(s, "agents", "Agents", list))
+}
+
+// agentNames maps the id of every agent the person may see to its name.
+func (c *Console) agentNames(ctx context.Context) map[string]string {
+	names := map[string]string{}
+	req := api.ListAgentsRequest{Limit: api.MaxLimit}
+	for {
+		list, err := c.k.Agents().List(ctx, req)
+		if err != nil {
+			return names
+		}
+		for _, a := range list.Agents {
+			names[a.ID] = a.Name
+		}
+		if list.NextCursor == "" {
+			return names
+		}
+		req.Cursor = list.NextCursor
+	}
 }
 
 // delegationNode is a delegation and those made from the agent it went to, for the tree.
@@ -47,16 +62,16 @@ type agentView struct {
 	Agent    *agent.Agent
 	Received []delegationNode
 	Given    []delegationNode
-	Token    string
-	Names    map[string]string // agent id → name, for the agents the person may see
-	Can      []api.Capability  // effective grants: own permissions and delegated grants
+	// Token is the new token right after a rotation, shown once; Until is when the old one
+	// stops working.
+	Token, Until string
+	Names        map[string]string // agent id → name, for the agents the person may see
+	Can          []api.Capability  // effective grants: own permissions and delegated grants
+	// Revoked is the management event that revoked the agent, if it is revoked.
+	Revoked *agent.AuditEvent
 }
 
 func (c *Console) agentPage(w http.ResponseWriter, r *http.Request, s *session) {
-	c.showAgent(w, r, s, "")
-}
-
-func (c *Console) showAgent(w http.ResponseWriter, r *http.Request, s *session, token string) {
 	ctx := c.ctx(r, s)
 	a, err := c.k.Agents().Get(ctx, r.PathValue("id"))
 	if err != nil {
@@ -74,23 +89,22 @@ func (c *Console) showAgent(w http.ResponseWriter, r *http.Request, s *session, 
 		return
 	}
 	now := c.cfg.Now()
-	v := agentView{Agent: a, Token: token, Given: delegationTree(all.Delegations, a.ID, now, 0), Can: can.Capabilities}
+	v := agentView{Agent: a, Given: delegationTree(all.Delegations, a.ID, now, 0), Can: can.Capabilities, Names: c.agentNames(ctx)}
+	if f := s.flash; f != nil && f.Agent == a.ID {
+		v.Token, v.Until = f.Token, f.Until
+	}
 	for _, d := range all.Delegations {
 		if d.ToAgentID == a.ID {
 			v.Received = append(v.Received, delegationNode{Delegation: d, Status: d.EffectiveStatus(now)})
 		}
 	}
-	v.Names = map[string]string{a.ID: a.Name}
-	for _, d := range all.Delegations {
-		for _, id := range []string{d.FromAgentID, d.ToAgentID} {
-			if _, ok := v.Names[id]; !ok {
-				if other, err := c.k.Agents().Get(ctx, id); err == nil {
-					v.Names[id] = other.Name
-				}
-			}
+	if a.Status == agent.StatusRevoked {
+		p, err := c.k.Audit().Query(ctx, api.AuditQuery{AgentID: a.ID, Action: "agent.revoke", Limit: 1})
+		if err == nil && len(p.Events) > 0 {
+			v.Revoked = &p.Events[0]
 		}
 	}
-	c.render(w, http.StatusOK, "agent", c.view(s, "agents", "Agent "+a.Name, r, v))
+	c.render(w, http.StatusOK, "agent", c.view(s, "agents", "Agent "+a.Name, v))
 }
 
 // delegationTree lists the delegations from agentID and, under each, those its recipient
@@ -109,30 +123,140 @@ func delegationTree(all []agent.Delegation, agentID string, now time.Time, depth
 	return out
 }
 
-// rotate shows the new token once, on the page the POST answers; it is never put in a URL.
-func (c *Console) rotate(w http.ResponseWriter, r *http.Request, s *session) {
-	req := api.RotateRequest{}
-	if v := trimmed(r, "grace"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			c.fail(w, s, &api.Error{Code: api.CodeInvalidInput, Field: "grace", Message: "grace period: not a duration such as 0s or 1h"})
-			return
-		}
-		req.GracePeriod = agent.Duration(d)
+// confirmView is a page that asks before an action that cannot be undone, naming what it
+// acts on.
+type confirmView struct {
+	Action  string // where the form posts
+	Button  string
+	Danger  bool
+	Lines   []string
+	Back    string
+	Grace   *field // rotate only: how long the old token keeps working
+	Warning string
+}
+
+// field is a form field as typed, with what is wrong with it.
+type field struct {
+	Value, Error string
+}
+
+func (c *Console) rotateForm(a *agent.Agent, grace field) confirmView {
+	return confirmView{
+		Action: Prefix + "/agents/" + url.PathEscape(a.ID) + "/rotate", Button: "Rotate the token of " + a.Name,
+		Lines: []string{"A new token is made for " + a.Name + " (" + a.ID + ") and shown once, on the next page.",
+			"The old token keeps working for the grace period below, so the agent can be given the new one first; 0s ends it at once."},
+		Back: Prefix + "/agents/" + url.PathEscape(a.ID), Grace: &grace,
 	}
-	res, err := c.k.Agents().Rotate(c.ctx(r, s), r.PathValue("id"), req)
+}
+
+// rotatePage asks before a rotation, with the grace period to keep the old token.
+func (c *Console) rotatePage(w http.ResponseWriter, r *http.Request, s *session) {
+	a, err := c.k.Agents().Get(c.ctx(r, s), r.PathValue("id"))
 	if err != nil {
 		c.fail(w, s, err)
 		return
 	}
-	c.showAgent(w, r, s, res.Token)
+	c.render(w, http.StatusOK, "confirm", c.view(s, "agents", "Rotate the token of "+a.Name, c.rotateForm(a, field{Value: duration(defaultGrace)})))
 }
 
-func (c *Console) revoke(w http.ResponseWriter, r *http.Request, s *session) {
-	id := r.PathValue("id")
-	if _, err := c.k.Agents().Revoke(c.ctx(r, s), id); err != nil {
+// rotate makes the new token and redirects to the agent's page, which shows it once: a
+// reload there rotates nothing, and the token never appears in a URL.
+func (c *Console) rotate(w http.ResponseWriter, r *http.Request, s *session) {
+	ctx := c.ctx(r, s)
+	a, err := c.k.Agents().Get(ctx, r.PathValue("id"))
+	if err != nil {
 		c.fail(w, s, err)
 		return
 	}
-	c.redirect(w, r, "/agents/"+url.PathEscape(id), "revoked")
+	grace := field{Value: trimmed(r, "grace")}
+	d, err := parseDuration(grace.Value)
+	switch {
+	case grace.Value == "":
+		d = defaultGrace
+	case err != nil:
+		grace.Error = "Enter a length of time such as 30m, 1h or 0s."
+	case d > api.MaxGracePeriod:
+		grace.Error = "At most " + duration(api.MaxGracePeriod) + "."
+	}
+	if grace.Error != "" {
+		c.render(w, http.StatusBadRequest, "confirm", c.view(s, "agents", "Rotate the token of "+a.Name, c.rotateForm(a, grace)))
+		return
+	}
+	res, err := c.k.Agents().Rotate(ctx, a.ID, api.RotateRequest{GracePeriod: agent.Duration(d)})
+	if err != nil {
+		c.fail(w, s, err)
+		return
+	}
+	msg := "Rotated the token of " + a.Name + ". The old token stopped working at once."
+	until := ""
+	if d > 0 {
+		until = c.cfg.Now().Add(d).UTC().Format(time.RFC3339)
+		msg = "Rotated the token of " + a.Name + ". The old token keeps working for " + duration(d) + "."
+	}
+	c.redirectWith(w, r, "/agents/"+url.PathEscape(a.ID), flash{Message: msg, Token: res.Token, Agent: a.ID, Until: until})
+}
+
+// revokePage asks before revoking, naming the agent and what else stops.
+func (c *Console) revokePage(w http.ResponseWriter, r *http.Request, s *session) {
+	a, err := c.k.Agents().Get(c.ctx(r, s), r.PathValue("id"))
+	if err != nil {
+		c.fail(w, s, err)
+		return
+	}
+	c.render(w, http.StatusOK, "confirm", c.view(s, "agents", "Revoke "+a.Name, confirmView{
+		Action: Prefix + "/agents/" + url.PathEscape(a.ID) + "/revoke", Button: "Revoke " + a.Name + " for good", Danger: true,
+		Lines: []string{"Revoking " + a.Name + " (" + a.ID + ") denies all its calls from now on, by id and by token, and cannot be undone.",
+			"Every delegation it gave stops too, at any depth."},
+		Back: Prefix + "/agents/" + url.PathEscape(a.ID),
+	}))
+}
+
+func (c *Console) revoke(w http.ResponseWriter, r *http.Request, s *session) {
+	a, err := c.k.Agents().Revoke(c.ctx(r, s), r.PathValue("id"))
+	if err != nil {
+		c.fail(w, s, err)
+		return
+	}
+	c.redirectWith(w, r, "/agents/"+url.PathEscape(a.ID), flash{Message: a.Name + " (" + a.ID + ") is revoked for good."})
+}
+
+// delegationLines names a delegation for its confirmation page.
+func (c *Console) delegationLines(ctx context.Context, d *agent.Delegation) (from, to string) {
+	names := c.agentNames(ctx)
+	from, to = d.FromAgentID, d.ToAgentID
+	if n := names[from]; n != "" {
+		from = n + " (" + d.FromAgentID + ")"
+	}
+	if n := names[to]; n != "" {
+		to = n + " (" + d.ToAgentID + ")"
+	}
+	return from, to
+}
+
+// revokeDelegationPage asks before ending a delegation, naming both ends.
+func (c *Console) revokeDelegationPage(w http.ResponseWriter, r *http.Request, s *session) {
+	ctx := c.ctx(r, s)
+	d, err := c.k.Delegations().Get(ctx, r.PathValue("id"))
+	if err != nil {
+		c.fail(w, s, err)
+		return
+	}
+	from, to := c.delegationLines(ctx, d)
+	c.render(w, http.StatusOK, "confirm", c.view(s, "agents", "Revoke delegation "+d.ID, confirmView{
+		Action: Prefix + "/delegations/" + url.PathEscape(d.ID) + "/revoke", Button: "Revoke this delegation", Danger: true,
+		Lines: []string{"The rights " + from + " gave to " + to + " through " + d.ID + " end now.",
+			"What " + to + " passed on from them ends too, at any depth."},
+		Back: Prefix + "/agents/" + url.PathEscape(d.FromAgentID),
+	}))
+}
+
+func (c *Console) revokeDelegation(w http.ResponseWriter, r *http.Request, s *session) {
+	ctx := c.ctx(r, s)
+	d, err := c.k.Delegations().Revoke(ctx, r.PathValue("id"))
+	if err != nil {
+		c.fail(w, s, err)
+		return
+	}
+	from, to := c.delegationLines(ctx, d)
+	c.redirectWith(w, r, "/agents/"+url.PathEscape(d.FromAgentID), flash{Message: "Revoked delegation " + d.ID + " from " + from + " to " + to + "."})
 }

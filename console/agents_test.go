@@ -56,10 +56,18 @@ func TestAgentPageRotateAndRevoke(t *testing.T) {
 		t.Errorf("bob rotates alice's agent: %d", resp.StatusCode)
 	}
 
-	resp, page := alice.do(http.MethodPost, "/console/agents/"+bot.ID+"/rotate", url.Values{"csrf": {alice.csrf}, "grace": {"0s"}})
+	// Rotating answers with a redirect to the agent's page, which shows the token once.
+	resp, _ := alice.do(http.MethodPost, "/console/agents/"+bot.ID+"/rotate", url.Values{"csrf": {alice.csrf}, "grace": {"0s"}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/agents/"+bot.ID {
+		t.Fatalf("rotate: %d to %q, want a redirect to the agent's page", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	_, page = alice.do(http.MethodGet, "/console/agents/"+bot.ID, nil)
 	m := regexpToken.FindStringSubmatch(page)
-	if resp.StatusCode != http.StatusOK || m == nil {
-		t.Fatalf("rotate: %d, no token shown", resp.StatusCode)
+	if m == nil {
+		t.Fatalf("the agent's page after rotating shows no token:\n%s", page)
+	}
+	if _, again := alice.do(http.MethodGet, "/console/agents/"+bot.ID, nil); strings.Contains(again, m[1]) {
+		t.Error("the new token is shown again on the next view of the page")
 	}
 	if d := call(t, s, bot.Token, nil); d.Code != api.TokenInvalid {
 		t.Errorf("old token after rotation: %s", d.Code)

@@ -15,10 +15,18 @@ type chart struct {
 	Legend  []series
 	Width   int
 	Height  int
-	From    string
-	To      string
 	Total   int
 	Summary string
+	// The plot area inside the axes, and the axes' ticks.
+	Left, Right, Top, Bottom int
+	XTicks, YTicks           []tick
+	First, Last              time.Time
+}
+
+// tick is an axis label at (X, Y).
+type tick struct {
+	X, Y  int
+	Label string
 }
 
 type series struct {
@@ -41,8 +49,13 @@ type block struct {
 
 const (
 	chartBuckets = 24
-	chartWidth   = 720
-	chartHeight  = 160
+	chartWidth   = 760
+	chartHeight  = 220
+	chartLeft    = 44 // room for the count labels
+	chartTop     = 16
+	chartBottom  = chartHeight - 26 // room for the time labels
+	plotWidth    = chartWidth - chartLeft - 8
+	plotHeight   = chartBottom - chartTop
 )
 
 // resultClass maps a decision result to its CSS class; results not listed share "other".
@@ -51,7 +64,7 @@ var resultClass = map[string]string{"allowed": "allowed", "denied": "denied", "r
 
 // decisionChart buckets decision events (newest first or any order) into equal time spans.
 func decisionChart(events []agent.AuditEvent) chart {
-	ch := chart{Width: chartWidth, Height: chartHeight}
+	ch := chart{Width: chartWidth, Height: chartHeight, Left: chartLeft, Right: chartLeft + plotWidth, Top: chartTop, Bottom: chartBottom}
 	var ds []agent.AuditEvent
 	for _, e := range events {
 		if e.Kind == "decision" {
@@ -93,12 +106,12 @@ func decisionChart(events []agent.AuditEvent) chart {
 	for _, r := range results {
 		ch.Legend = append(ch.Legend, series{Result: r, Class: classOf(r), Count: totals[r]})
 	}
-	bw := chartWidth / chartBuckets
+	bw := plotWidth / chartBuckets
 	for i, m := range counts {
-		b := bar{X: i * bw, W: bw - 2, Label: first.Add(time.Duration(i) * span).UTC().Format("2006-01-02 15:04:05")}
-		y := chartHeight
+		b := bar{X: chartLeft + 1 + i*bw, W: bw - 2, Label: first.Add(time.Duration(i) * span).UTC().Format("2006-01-02 15:04:05")}
+		y := chartBottom
 		for _, r := range results {
-			h := m[r] * chartHeight / peak
+			h := m[r] * plotHeight / peak
 			if m[r] > 0 && h == 0 {
 				h = 1
 			}
@@ -111,7 +124,21 @@ func decisionChart(events []agent.AuditEvent) chart {
 		ch.Bars = append(ch.Bars, b)
 	}
 	ch.Total = len(ds)
-	ch.From, ch.To = first.UTC().Format(time.RFC3339), last.UTC().Format(time.RFC3339)
+	ch.First, ch.Last = first, last
+	for _, n := range []int{0, peak / 2, peak} {
+		if n == 0 && len(ch.YTicks) > 0 || (n == peak/2 && (n == 0 || n == peak)) {
+			continue
+		}
+		ch.YTicks = append(ch.YTicks, tick{X: chartLeft - 6, Y: chartBottom - n*plotHeight/peak, Label: strconv.Itoa(n)})
+	}
+	layout := "15:04"
+	if last.Sub(first) > 24*time.Hour {
+		layout = "Jan 2 15:04"
+	}
+	for _, i := range []int{0, chartBuckets / 2, chartBuckets} {
+		at := first.Add(time.Duration(i) * span)
+		ch.XTicks = append(ch.XTicks, tick{X: chartLeft + i*bw, Y: chartBottom + 18, Label: at.UTC().Format(layout)})
+	}
 	return ch
 }
 

@@ -136,9 +136,14 @@ func (c *Console) routes() {
 	m.HandleFunc("POST "+Prefix+"/approvals/{id}/deny", c.authed(c.deny))
 	m.HandleFunc("GET "+Prefix+"/agents", c.authed(c.agentsPage))
 	m.HandleFunc("GET "+Prefix+"/agents/{id}", c.authed(c.agentPage))
+	m.HandleFunc("GET "+Prefix+"/agents/{id}/rotate", c.authed(c.rotatePage))
 	m.HandleFunc("POST "+Prefix+"/agents/{id}/rotate", c.authed(c.rotate))
+	m.HandleFunc("GET "+Prefix+"/agents/{id}/revoke", c.authed(c.revokePage))
 	m.HandleFunc("POST "+Prefix+"/agents/{id}/revoke", c.authed(c.revoke))
+	m.HandleFunc("GET "+Prefix+"/delegations/{id}/revoke", c.authed(c.revokeDelegationPage))
+	m.HandleFunc("POST "+Prefix+"/delegations/{id}/revoke", c.authed(c.revokeDelegation))
 	m.HandleFunc("GET "+Prefix+"/audit", c.authed(c.auditPage))
+	m.HandleFunc("GET "+Prefix+"/audit/events/{id}", c.authed(c.eventPage))
 	m.HandleFunc("GET "+Prefix+"/audit/export", c.authed(c.auditExport))
 	c.mux = m
 }

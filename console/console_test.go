@@ -135,7 +135,7 @@ func TestPostsNeedTheSessionsCSRFToken(t *testing.T) {
 func TestLoginAndLogout(t *testing.T) {
 	s := start(t)
 	anon := &user{t: t, s: s, c: newClient()}
-	if resp, _ := anon.do(http.MethodGet, "/console/approvals", nil); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/login" {
+	if resp, _ := anon.do(http.MethodGet, "/console/approvals", nil); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/login?next=%2Fconsole%2Fapprovals" {
 		t.Errorf("anonymous page: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	if resp, _ := anon.do(http.MethodGet, "/console/approvals.json", nil); resp.StatusCode != http.StatusUnauthorized {

@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,55 +12,55 @@ import (
 	"github.com/kavachos/kavach-go/internal/testserver"
 )
 
-// TestScreenshots renders each page in Chromium over a small, realistic ledger. With
-// KAVACH_CONSOLE_SCREENSHOTS=DIR it writes the PNGs there (docs/console holds the
-// committed ones): go test ./console -run Screenshots with KAVACH_CONSOLE_SCREENSHOTS=../docs/console.
+// sizes are the windows every page is checked and photographed at: a laptop and a phone.
+var sizes = []struct {
+	name string
+	w, h int64
+}{{"1280", 1280, 800}, {"390", 390, 844}}
+
+// TestScreenshots walks every page over a small, realistic ledger at 1280×800 and 390×844
+// and checks each: axe-core finds no serious or critical violation and no duplicate
+// landmark name, and the page never scrolls sideways. With KAVACH_CONSOLE_SCREENSHOTS=DIR
+// it writes the PNGs there (docs/console holds the committed ones):
+// KAVACH_CONSOLE_SCREENSHOTS=$PWD/docs/console go test ./console -run Screenshots.
 func TestScreenshots(t *testing.T) {
 	dir := os.Getenv("KAVACH_CONSOLE_SCREENSHOTS")
 	s := start(t)
-	bot, helper := gatedAgent(t, s, "alice", "release-bot"), gatedAgent(t, s, "alice", "ci-helper")
-	other := gatedAgent(t, s, "bob", "triage-bot")
-	delegate(t, s, bot.ID, helper.ID)
-	for i := range 6 {
-		read(t, s, bot.Token, i)
-		read(t, s, other.Token, i)
-	}
-	deny := call(t, s, other.Token, map[string]any{"branch": "main", "force": true})
-	if deny.Code != api.ApprovalRequired {
-		t.Fatalf("bob's call: %+v", deny)
-	}
-	alice, sec := browser(t), browser(t)
+	pages := consolePages(t, s)
+	alice, sec, anon := browser(t), browser(t), browser(t)
 	login(t, alice, s, "alice")
-	d := call(t, s, bot.Token, map[string]any{"branch": "main", "tag": "v2.4.0"})
-	call(t, s, helper.Token, map[string]any{"branch": "release/2.4"})
-	run(t, alice, chromedp.WaitVisible(approvalCard(d.ApprovalID)))
 	login(t, sec, s, admin)
-
-	shots := []struct {
-		name string
-		ctx  bool // true: alice's browser; false: the admin's
-		path string
-	}{
-		{"approvals", true, "/console/approvals"},
-		{"agents", false, "/console/agents"},
-		{"agent", true, "/console/agents/" + bot.ID},
-		{"audit", false, "/console/audit"},
-	}
-	for _, sh := range shots {
-		ctx := sec
-		if sh.ctx {
-			ctx = alice
-		}
-		run(t, ctx, chromedp.Navigate(s.URL+sh.path), chromedp.WaitVisible(css("main h1")))
-		png := get(t, ctx, chromedp.FullScreenshot(100))
-		if len(png) < 1000 {
-			t.Fatalf("%s: screenshot of %d bytes", sh.name, len(png))
-		}
-		save(t, dir, sh.name, png)
-	}
-	anon := browser(t)
 	run(t, anon, chromedp.Navigate(s.URL+"/console/login"), chromedp.WaitVisible(css("#username")))
-	save(t, dir, "login", get(t, anon, chromedp.FullScreenshot(100)))
+	pages = append([]page{{name: "login"}}, pages...)
+	for _, size := range sizes {
+		for _, ctx := range []context.Context{alice, sec, anon} {
+			viewport(t, ctx, size.w, size.h)
+		}
+		for _, p := range pages {
+			ctx := alice
+			switch {
+			case p.name == "login":
+				ctx = anon
+			case p.admin:
+				ctx = sec
+			}
+			if p.path != "" {
+				run(t, ctx, chromedp.Navigate(s.URL+p.path), chromedp.WaitVisible(css("main h1")))
+			}
+			name := p.name + "-" + size.name
+			if size.name == "1280" {
+				checkAxe(t, ctx, name)
+			}
+			if over := sideways(t, ctx); over > 0 {
+				t.Errorf("%s scrolls sideways by %d px", name, over)
+			}
+			png := get(t, ctx, chromedp.FullScreenshot(100))
+			if len(png) < 1000 {
+				t.Fatalf("%s: screenshot of %d bytes", name, len(png))
+			}
+			save(t, dir, name, png)
+		}
+	}
 }
 
 // read makes an allowed call and, every third time, one the agent has no right to.

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -30,6 +31,8 @@ type session struct {
 	Role  api.Role `json:"-"`
 	Exp   int64    `json:"e"`
 	Nonce string   `json:"n"`
+	// flash is what the action before this page had to say (see redirectWith).
+	flash *flash
 }
 
 func (c *Console) sign(v []byte) string {
@@ -89,7 +92,8 @@ func (c *Console) authed(h func(http.ResponseWriter, *http.Request, *session)) h
 		s, ok := c.current(r)
 		if !ok {
 			if r.Method == http.MethodGet && !strings.HasSuffix(r.URL.Path, ".json") {
-				http.Redirect(w, r, Prefix+"/login", http.StatusSeeOther)
+				// The page asked for is kept, so the login ends there.
+				http.Redirect(w, r, Prefix+"/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
 			}
 			c.fail(w, nil, api.Errorf(api.CodeUnauthenticated, "not logged in"))
@@ -102,18 +106,22 @@ func (c *Console) authed(h func(http.ResponseWriter, *http.Request, *session)) h
 				return
 			}
 		}
+		if r.Method == http.MethodGet {
+			s.flash = c.takeFlash(w, r)
+		}
 		h(w, r, s)
 	}
 }
 
-// startSession logs user in and sends them to the approvals.
-func (c *Console) startSession(w http.ResponseWriter, r *http.Request, user, method string) {
+// startSession logs user in and sends them to the page they asked for (next), or to the
+// approvals.
+func (c *Console) startSession(w http.ResponseWriter, r *http.Request, user, method, next string) {
 	role := c.role(user)
 	s := session{User: user, Role: role, Exp: c.cfg.Now().Add(c.cfg.SessionTTL).Unix(), Nonce: rand.Text()}
 	c.clearCookie(w, r, loginCookie)
 	c.setCookie(w, r, sessionCookie, c.seal("session", s), c.cfg.SessionTTL)
 	c.log.Info("console login", "user", user, "role", role, "method", method)
-	http.Redirect(w, r, Prefix+"/approvals", http.StatusSeeOther)
+	http.Redirect(w, r, localPath(next), http.StatusSeeOther)
 }
 
 func (c *Console) role(user string) api.Role {
@@ -125,18 +133,21 @@ func (c *Console) role(user string) api.Role {
 
 type loginView struct {
 	DevLogin, Upstream bool
+	// Next is the console page to land on after the login.
+	Next string
 }
 
 // loginPage offers the configured login methods. The dev form's CSRF token is also set
 // in a cookie (double submit), so another site cannot log a browser in as someone else.
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
+	next := localPath(r.URL.Query().Get("next"))
 	if _, ok := c.current(r); ok {
-		http.Redirect(w, r, Prefix+"/approvals", http.StatusSeeOther)
+		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
 	token := rand.Text()
 	c.setCookie(w, r, loginCookie, c.seal("login", token), loginTTL)
-	v := view{Title: "Log in", CSRF: token, Data: loginView{DevLogin: c.cfg.DevLogin, Upstream: c.cfg.Upstream != nil}}
+	v := view{Title: "Log in", CSRF: token, Data: loginView{DevLogin: c.cfg.DevLogin, Upstream: c.cfg.Upstream != nil, Next: next}}
 	if !c.cfg.DevLogin && c.cfg.Upstream == nil {
 		v.Error = "No login method is configured on this server."
 	}
@@ -153,14 +164,15 @@ func (c *Console) devLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	user := trimmed(r, "username")
 	if err := agent.ValidateIdentifier("username", user); err != nil {
-		c.render(w, http.StatusBadRequest, "login", view{Title: "Log in", CSRF: want, Error: "Enter a user name, without spaces.", Data: loginView{DevLogin: true, Upstream: c.cfg.Upstream != nil}})
+		c.render(w, http.StatusBadRequest, "login", view{Title: "Log in", CSRF: want, Error: "Enter a user name, without spaces.",
+			Data: loginView{DevLogin: true, Upstream: c.cfg.Upstream != nil, Next: localPath(r.PostFormValue("next"))}})
 		return
 	}
-	c.startSession(w, r, user, "dev")
+	c.startSession(w, r, user, "dev", r.PostFormValue("next"))
 }
 
 type upstreamState struct {
-	State, Verifier string
+	State, Verifier, Next string
 }
 
 func (c *Console) upstreamLogin(w http.ResponseWriter, r *http.Request) {
@@ -168,7 +180,7 @@ func (c *Console) upstreamLogin(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	st := upstreamState{State: rand.Text(), Verifier: rand.Text() + rand.Text()}
+	st := upstreamState{State: rand.Text(), Verifier: rand.Text() + rand.Text(), Next: localPath(r.URL.Query().Get("next"))}
 	c.setCookie(w, r, loginCookie, c.seal("upstream", st), loginTTL)
 	http.Redirect(w, r, c.cfg.Upstream.AuthURL(st.State, st.Verifier), http.StatusFound)
 }
@@ -192,7 +204,7 @@ func (c *Console) upstreamCallback(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, nil, api.Errorf(api.CodeForbidden, "login refused"))
 		return
 	}
-	c.startSession(w, r, user, "upstream")
+	c.startSession(w, r, user, "upstream", st.Next)
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, _ *session) {

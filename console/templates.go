@@ -4,19 +4,18 @@ import (
 	"html/template"
 	"strings"
 	"time"
+
+	"github.com/kavachos/kavach-go/agent"
 )
 
-var pageNames = []string{"login", "error", "approvals", "agents", "agent", "audit"}
+var pageNames = []string{"login", "error", "approvals", "agents", "agent", "audit", "event", "confirm"}
 
 var funcs = template.FuncMap{
-	"join": strings.Join,
-	"time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
-	"timep": func(t *time.Time) string {
-		if t == nil {
-			return "never"
-		}
-		return t.UTC().Format("2006-01-02 15:04:05Z")
-	},
+	"join":   strings.Join,
+	"when":   when,
+	"whenp":  whenp,
+	"dur":    func(d agent.Duration) string { return duration(d.D()) },
+	"ns":     func(n int64) string { return time.Duration(n).String() },
 	"prefix": func() string { return Prefix },
 	"list":   func(s ...string) []string { return s },
 	"tree": func(names map[string]string, nodes []delegationNode) treeLevel {
