@@ -33,7 +33,7 @@ func leave(t *testing.T, ctx context.Context, step chromedp.Action[chromedp.Void
 
 func texts(t *testing.T, ctx context.Context, sel string) []string {
 	t.Helper()
-	return get(t, ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll(` + "`" + sel + "`" + `)).map(e => e.textContent.trim())`))
+	return get(t, ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll(`+"`"+sel+"`"+`)).map(e => e.textContent.trim())`))
 }
 
 // TestBrowserAuditNamesFiltersDetailAndPaging (issue 3): rows name the agent beside its
@@ -149,12 +149,12 @@ func TestBrowserTimesInTheViewersZone(t *testing.T) {
 	login(t, ctx, s, "alice")
 	timeZone(t, ctx, "America/Sao_Paulo")
 	run(t, ctx, chromedp.Navigate(s.URL+"/console/approvals"), chromedp.WaitVisible(approvalCard(waiting.ApprovalID)))
-	requested := get(t, ctx, chromedp.Text(css(string(approvalCard(waiting.ApprovalID)) + " time")))
+	requested := get(t, ctx, chromedp.Text(css(string(approvalCard(waiting.ApprovalID))+" time")))
 	title := get(t, ctx, chromedp.AttributeValue(css(string(approvalCard(waiting.ApprovalID))+" time"), "title"))
 	if !strings.Contains(requested, "UTC-03:00") || !strings.HasSuffix(title.Value, "UTC") {
 		t.Errorf("requested at %q (title %q): want São Paulo time, UTC on hover", requested, title.Value)
 	}
-	if help := get(t, ctx, chromedp.Text(css(`[id="ttl-help-` + waiting.ApprovalID + `"]`))); !strings.Contains(help, "empty: 1h") {
+	if help := get(t, ctx, chromedp.Text(css(`[id="ttl-help-`+waiting.ApprovalID+`"]`))); !strings.Contains(help, "empty: 1h") {
 		t.Errorf("default lifetime reads %q", help)
 	}
 	run(t, ctx, chromedp.Navigate(s.URL+"/console/agents/"+bot.ID), chromedp.WaitVisible(css("#can")))
