@@ -170,7 +170,10 @@ func prepare(ctx context.Context, set *agentSet, ps *PolicySet) (*Revision, erro
 			data = ps.Data
 		}
 	}
-	store := newDataStore(set)
+	// The revision is compiled over no agents: the compiler reads data.kavach whole to check
+	// that no rule conflicts with a document, and the whole tree of every agent would cost
+	// a second or more at a million agents. The agents are put in once it is compiled.
+	store := newDataStore(&agentSet{agents: map[string]*compiledAgent{}})
 	if err := storage.WriteOne(ctx, store, storage.AddOp, storage.Path{"kavach", "custom"}, data); err != nil {
 		return nil, fmt.Errorf("revision %s: write its data: %w", rev.Name, err)
 	}
@@ -181,6 +184,7 @@ func prepare(ctx context.Context, set *agentSet, ps *PolicySet) (*Revision, erro
 	if rev.query, err = rego.New(opts...).PrepareForEval(ctx); err != nil {
 		return nil, fmt.Errorf("revision %s does not compile: %w", rev.Name, err)
 	}
+	store.set = set
 	return rev, nil
 }
 
