@@ -69,14 +69,7 @@ func TestPreparedRevisionEvaluatesBeside(t *testing.T) {
 // A gate added by a candidate shows as APPROVAL_REQUIRED: the policy needs a human.
 func TestOutcomeOfAGate(t *testing.T) {
 	ctx := context.Background()
-	e, err := customEngine(t, ``)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rev, err := e.Prepare(ctx, customSet("gate", `require_approval contains "big" if input.action == "transfer"`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, rev := withCandidate(t, customSet("gate", `require_approval contains "big" if input.action == "transfer"`))
 	o, err := e.Evaluate(ctx, rev, engine.Request{AgentID: "agt_a", Action: "transfer", Resource: "bank:acct:1", Now: time.Now()})
 	if err != nil || o.Code != api.ApprovalRequired || o.Grant != "p" {
 		t.Fatalf("%+v, %v", o, err)
@@ -87,14 +80,7 @@ func TestOutcomeOfAGate(t *testing.T) {
 // disagreements by pair of codes and keeps at most one example a second for each pair.
 func TestShadowDisagreements(t *testing.T) {
 	ctx := context.Background()
-	e, err := customEngine(t, ``)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rev, err := e.Prepare(ctx, customSet("cand", denyTransfers))
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, rev := withCandidate(t, customSet("cand", denyTransfers))
 	var mu sync.Mutex
 	var reported []api.ShadowDisagreement
 	stop := e.StartShadow(engine.ShadowConfig{Revision: rev, OnDisagreement: func(d api.ShadowDisagreement) {
@@ -134,14 +120,7 @@ func TestShadowDisagreements(t *testing.T) {
 // A full queue drops and counts; the caller never waits for the shadow.
 func TestShadowFullQueueDrops(t *testing.T) {
 	ctx := context.Background()
-	e, err := customEngine(t, ``)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rev, err := e.Prepare(ctx, customSet("cand", denyTransfers))
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, rev := withCandidate(t, customSet("cand", denyTransfers))
 	block := make(chan struct{})
 	first := true
 	stop := e.StartShadow(engine.ShadowConfig{Revision: rev, QueueSize: 2, OnDisagreement: func(api.ShadowDisagreement) {
@@ -176,6 +155,20 @@ func TestShadowFullQueueDrops(t *testing.T) {
 		t.Fatal("a stopped shadow still reports")
 	}
 	decide() // nothing left to offer to
+}
+
+// withCandidate is an engine with no custom rules active and ps prepared beside them.
+func withCandidate(t *testing.T, ps *engine.PolicySet) (*engine.Engine, *engine.Revision) {
+	t.Helper()
+	e, err := customEngine(t, ``)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := e.Prepare(context.Background(), ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, rev
 }
 
 // waitShadow waits until the shadow has evaluated n calls.
