@@ -87,3 +87,22 @@ func TestAgentPageRotateAndRevoke(t *testing.T) {
 		t.Errorf("agents list after revoke:\n%s", page)
 	}
 }
+
+// TestEveryActionNeedsTheCSRFToken: each form the console posts is refused without the
+// session's CSRF token, and nothing changes.
+func TestEveryActionNeedsTheCSRFToken(t *testing.T) {
+	s := start(t)
+	bot, helper := gatedAgent(t, s, "alice", "release-bot"), gatedAgent(t, s, "alice", "ci-helper")
+	d := delegate(t, s, bot.ID, helper.ID)
+	wait := call(t, s, bot.Token, nil)
+	alice := loginHTTP(t, s, "alice")
+	for _, path := range []string{"/agents/" + bot.ID + "/rotate", "/agents/" + bot.ID + "/revoke", "/delegations/" + d.ID + "/revoke",
+		"/approvals/" + wait.ApprovalID + "/approve", "/approvals/" + wait.ApprovalID + "/deny", "/logout"} {
+		if resp, _ := alice.do(http.MethodPost, "/console"+path, url.Values{"csrf": {"forged"}}); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("POST %s without the CSRF token: %d", path, resp.StatusCode)
+		}
+	}
+	if d := call(t, s, bot.Token, nil); d.Code != api.ApprovalRequired || d.ApprovalID != wait.ApprovalID {
+		t.Errorf("after the refused posts the agent's call is %+v", d)
+	}
+}

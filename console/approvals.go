@@ -272,8 +272,9 @@ func (c *Console) decisionFailed(w http.ResponseWriter, r *http.Request, s *sess
 	c.redirectWith(w, r, "/approvals", flash{Message: msg})
 }
 
+// decisionWord says how a decided request was decided: only an approval has a grant.
 func decisionWord(a *agent.ApprovalRequest) string {
-	if a.Status == agent.ApprovalDenied || (a.Status == agent.ApprovalExpired && a.UsesLeft == 0 && a.GrantExpiresAt == nil) {
+	if a.GrantExpiresAt == nil {
 		return "denied"
 	}
 	return "approved"

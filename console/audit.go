@@ -93,7 +93,8 @@ func (f *auditFilter) query(names map[string]string) api.AuditQuery {
 	return q
 }
 
-// agentID finds the agent the filter names: an id, or the name of exactly one agent.
+// agentID finds the agent the filter names: an id, or the name of exactly one agent; if
+// it finds none, it says why in f.Errors.
 func (f *auditFilter) agentID(names map[string]string) string {
 	if _, ok := names[f.Agent]; ok || strings.HasPrefix(f.Agent, agent.PrefixAgent) {
 		return f.Agent
@@ -113,7 +114,7 @@ func (f *auditFilter) agentID(names map[string]string) string {
 		slices.Sort(ids)
 		f.Errors["agent"] = "Agent: several agents are named " + strconv.Quote(f.Agent) + "; enter one of their ids: " + strings.Join(ids, ", ") + "."
 	}
-	return "\x00" // matches nothing
+	return ""
 }
 
 // values is the filter as URL parameters, for export and paging links.

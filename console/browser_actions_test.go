@@ -80,23 +80,9 @@ func TestBrowserRotateRedirectsAndKeepsTheOldTokenAWhile(t *testing.T) {
 // says the denial holds until the request would have expired; the agent's next identical
 // call is APPROVAL_DENIED with the reason the person typed.
 func TestBrowserDenySaysWhatTheAgentGets(t *testing.T) {
-	s := start(t)
-	bot := gatedAgent(t, s, "alice", "release-bot")
-	ctx := browser(t)
-	d := call(t, s, bot.Token, map[string]any{"branch": "dev"})
-	login(t, ctx, s, "alice")
-	run(t, ctx,
-		chromedp.WaitVisible(approvalCard(d.ApprovalID)),
-		chromedp.SendKeys(css(`input[id="reason-`+d.ApprovalID+`"]`), "not on dev today"),
-		chromedp.Click(css(string(approvalCard(d.ApprovalID))+" button.deny")),
-		chromedp.WaitVisible(css(".flash")),
-	)
-	flash := get(t, ctx, chromedp.Text(css(".flash")))
-	for _, want := range []string{d.ApprovalID, "release-bot", "APPROVAL_DENIED", "Until", "asks again"} {
-		if !strings.Contains(flash, want) {
-			t.Errorf("deny confirmation lacks %q: %s", want, flash)
-		}
-	}
+	s, bot, ctx, d := waiting(t, map[string]any{"branch": "dev"})
+	flash := decide(t, ctx, d.ApprovalID, "deny", map[string]string{"reason": "not on dev today"})
+	lacks(t, "deny confirmation", flash, d.ApprovalID, "release-bot", "APPROVAL_DENIED", "Until", "asks again")
 	if strings.Contains(flash, "identical calls get APPROVAL_DENIED.") {
 		t.Errorf("deny confirmation still promises a denial without end: %s", flash)
 	}
@@ -109,30 +95,11 @@ func TestBrowserDenySaysWhatTheAgentGets(t *testing.T) {
 // TestBrowserDecidedHistory (issue 5): approving names the request and the uses granted,
 // and the decided request appears in the history with who, when, uses left and expiry.
 func TestBrowserDecidedHistory(t *testing.T) {
-	s := start(t)
-	bot := gatedAgent(t, s, "alice", "release-bot")
-	ctx := browser(t)
-	d := call(t, s, bot.Token, map[string]any{"branch": "main"})
-	login(t, ctx, s, "alice")
-	run(t, ctx,
-		chromedp.WaitVisible(approvalCard(d.ApprovalID)),
-		chromedp.SetValue(css(`input[id="uses-`+d.ApprovalID+`"]`), "2"),
-		chromedp.SetValue(css(`input[id="ttl-`+d.ApprovalID+`"]`), "30m"),
-		chromedp.Click(css(string(approvalCard(d.ApprovalID))+" button.approve")),
-		chromedp.WaitVisible(css(".flash")),
-	)
-	flash := get(t, ctx, chromedp.Text(css(".flash")))
-	for _, want := range []string{d.ApprovalID, "release-bot", "next 2 identical calls"} {
-		if !strings.Contains(flash, want) {
-			t.Errorf("approve confirmation lacks %q: %s", want, flash)
-		}
-	}
+	s, bot, ctx, d := waiting(t, map[string]any{"branch": "main"})
+	flash := decide(t, ctx, d.ApprovalID, "approve", map[string]string{"uses": "2", "ttl": "30m"})
+	lacks(t, "approve confirmation", flash, d.ApprovalID, "release-bot", "next 2 identical calls")
 	row := get(t, ctx, chromedp.Text(css(`tr[id="decided-`+d.ApprovalID+`"]`)))
-	for _, want := range []string{"approved", "user:alice", "2", "release-bot", "UTC"} {
-		if !strings.Contains(row, want) {
-			t.Errorf("decided row lacks %q: %s", want, row)
-		}
-	}
+	lacks(t, "decided row", row, "approved", "user:alice", "2", "release-bot", "UTC")
 	call(t, s, bot.Token, map[string]any{"branch": "main"})
 	run(t, ctx, chromedp.Reload(), chromedp.WaitVisible(css(`tr[id="decided-`+d.ApprovalID+`"]`)))
 	if uses := get(t, ctx, chromedp.Text(css(`tr[id="decided-`+d.ApprovalID+`"] td[data-label="Uses left"]`))); uses != "1" {
@@ -145,11 +112,7 @@ func TestBrowserDecidedHistory(t *testing.T) {
 // duration is an error beside the "Valid for" field on the same form, which keeps what
 // was typed; deciding a request that was decided meanwhile says so in words.
 func TestBrowserFormsKeepWhatIsTyped(t *testing.T) {
-	s := start(t)
-	bot := gatedAgent(t, s, "alice", "release-bot")
-	ctx := browser(t)
-	first := call(t, s, bot.Token, map[string]any{"branch": "one"})
-	login(t, ctx, s, "alice")
+	s, bot, ctx, first := waiting(t, map[string]any{"branch": "one"})
 	reason := css(`input[id="reason-` + first.ApprovalID + `"]`)
 	run(t, ctx,
 		chromedp.WaitVisible(approvalCard(first.ApprovalID)),
@@ -227,16 +190,7 @@ func TestBrowserDeepLinkSurvivesLogin(t *testing.T) {
 // the delegating agent's permission; each card's landmarks have names of their own.
 func TestBrowserApprovalCardsGiveContext(t *testing.T) {
 	s := start(t)
-	bot := gatedAgent(t, s, "alice", "release-bot")
-	ctx := kavach.WithActor(context.Background(), api.Root)
-	helper, err := s.Kavach.Agents().Create(ctx, api.CreateAgentRequest{TenantID: agent.DefaultTenant, OwnerID: "alice", Name: "ci-helper", Type: agent.TypeDelegated})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Kavach.Delegations().Delegate(ctx, api.DelegateRequest{FromAgentID: bot.ID, ToAgentID: helper.ID,
-		Permissions: []agent.Permission{{Resource: "mcp:github:repos", Actions: []string{"write"}}}}); err != nil {
-		t.Fatal(err)
-	}
+	bot, helper, _ := delegatedOnly(t, s, "write")
 	own := call(t, s, bot.Token, map[string]any{"branch": "main"})
 	same := call(t, s, bot.Token, map[string]any{"branch": "dev"})
 	through := call(t, s, helper.Token, map[string]any{"branch": "main"})
@@ -247,11 +201,7 @@ func TestBrowserApprovalCardsGiveContext(t *testing.T) {
 	login(t, b, s, "alice")
 	run(t, b, chromedp.WaitVisible(approvalCard(through.ApprovalID)))
 	card := get(t, b, chromedp.Text(approvalCard(own.ApprovalID)))
-	for _, want := range []string{"Requested", "127.0.0.1", "Go-http-client", "UTC"} {
-		if !strings.Contains(card, want) {
-			t.Errorf("card lacks %q:\n%s", want, card)
-		}
-	}
+	lacks(t, "card", card, "Requested", "127.0.0.1", "Go-http-client", "UTC")
 	if strings.Contains(card, "delegat") {
 		t.Errorf("a call on the agent's own permission mentions a delegation:\n%s", card)
 	}
@@ -271,17 +221,8 @@ func TestBrowserApprovalCardsGiveContext(t *testing.T) {
 // shows the rights it holds through delegations rather than "No permissions".
 func TestBrowserAgentPagesAndDelegations(t *testing.T) {
 	s := start(t)
-	bot := gatedAgent(t, s, "alice", "release-bot")
+	bot, helper, dl := delegatedOnly(t, s, "read", "write")
 	ctx := kavach.WithActor(context.Background(), api.Root)
-	helper, err := s.Kavach.Agents().Create(ctx, api.CreateAgentRequest{TenantID: agent.DefaultTenant, OwnerID: "alice", Name: "ci-helper", Type: agent.TypeDelegated})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dl, err := s.Kavach.Delegations().Delegate(ctx, api.DelegateRequest{FromAgentID: bot.ID, ToAgentID: helper.ID,
-		Permissions: []agent.Permission{{Resource: "mcp:github:repos", Actions: []string{"read"}}, {Resource: "mcp:github:repos", Actions: []string{"write"}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	b := browser(t)
 	login(t, b, s, "alice")
 
@@ -327,4 +268,59 @@ func TestBrowserAgentPagesAndDelegations(t *testing.T) {
 	if d := call(t, s, bot.Token, nil); d.Code != api.AgentRevoked {
 		t.Errorf("after revoke: %s", d.Code)
 	}
+}
+
+// lacks reports each of wants that text, which is what, does not contain.
+func lacks(t *testing.T, what, text string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(text, want) {
+			t.Errorf("%s lacks %q:\n%s", what, want, text)
+		}
+	}
+}
+
+// decide fills in fields of a request's card ("uses", "ttl", "reason"), clicks its
+// button ("approve" or "deny") and returns the confirmation.
+func decide(t *testing.T, ctx context.Context, id, button string, fields map[string]string) string {
+	t.Helper()
+	steps := []chromedp.Action[chromedp.Void]{chromedp.WaitVisible(approvalCard(id))}
+	for name, v := range fields {
+		steps = append(steps, chromedp.SetValue(css(`input[id="`+name+`-`+id+`"]`), v))
+	}
+	steps = append(steps, chromedp.Click(css(string(approvalCard(id))+" button."+button)), chromedp.WaitVisible(css(".flash")))
+	run(t, ctx, steps...)
+	return get(t, ctx, chromedp.Text(css(".flash")))
+}
+
+// waiting starts the console with alice's release-bot, whose call with args waits for
+// approval, and alice logged in to a browser.
+func waiting(t *testing.T, args map[string]any) (*testserver.Server, *api.AgentWithToken, context.Context, api.Decision) {
+	t.Helper()
+	s := start(t)
+	bot := gatedAgent(t, s, "alice", "release-bot")
+	ctx := browser(t)
+	d := call(t, s, bot.Token, args)
+	login(t, ctx, s, "alice")
+	return s, bot, ctx, d
+}
+
+// delegatedOnly makes alice's release-bot and ci-helper, an agent with no permissions of
+// its own to which release-bot delegates each action on mcp:github:repos as a permission.
+func delegatedOnly(t *testing.T, s *testserver.Server, actions ...string) (bot *api.AgentWithToken, helper *api.AgentWithToken, d *agent.Delegation) {
+	t.Helper()
+	bot = gatedAgent(t, s, "alice", "release-bot")
+	ctx := kavach.WithActor(context.Background(), api.Root)
+	helper, err := s.Kavach.Agents().Create(ctx, api.CreateAgentRequest{TenantID: agent.DefaultTenant, OwnerID: "alice", Name: "ci-helper", Type: agent.TypeDelegated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var perms []agent.Permission
+	for _, a := range actions {
+		perms = append(perms, agent.Permission{Resource: "mcp:github:repos", Actions: []string{a}})
+	}
+	if d, err = s.Kavach.Delegations().Delegate(ctx, api.DelegateRequest{FromAgentID: bot.ID, ToAgentID: helper.ID, Permissions: perms}); err != nil {
+		t.Fatal(err)
+	}
+	return bot, helper, d
 }
