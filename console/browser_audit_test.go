@@ -66,7 +66,7 @@ func TestBrowserAuditNamesFiltersDetailAndPaging(t *testing.T) {
 		}
 	}
 	row := get(t, ctx, chromedp.Text(css(`tbody tr`)))
-	lacks(t, "the approval_required row", row, waiting.ApprovalID, "127.0.0.1", "needs a human approval", "APPROVAL_REQUIRED")
+	lacks(t, "the approval_required row", row, waiting.ApprovalID, "127.0.0.1", "needs a human approval", "APPROVAL_REQUIRED", `"branch":"main"`)
 
 	run(t, ctx, chromedp.Navigate(s.URL+"/console/audit?code=no_permission"), chromedp.WaitVisible(css("#count")))
 	if code := get(t, ctx, chromedp.Value(css("#f-code"))); code != "NO_PERMISSION" {

@@ -16,6 +16,7 @@ var funcs = template.FuncMap{
 	"whenp":  whenp,
 	"dur":    func(d agent.Duration) string { return duration(d.D()) },
 	"ns":     func(n int64) string { return time.Duration(n).String() },
+	"args":   argumentsText,
 	"prefix": func() string { return Prefix },
 	"list":   func(s ...string) []string { return s },
 	"tree": func(names map[string]string, nodes []delegationNode) treeLevel {
