@@ -171,11 +171,15 @@ func (p *shadowPart) Stop(context.Context) error {
 	return nil
 }
 
-// replayer is the actor of a replay: root or a tenant admin.
+// replayer checks that the caller may replay: root only. A candidate's custom rules read
+// every tenant's agents (data.kavach.agents), and its reasons reach the report, so running
+// one on the server is for whoever may change the deployment's policy; a tenant admin
+// replays its own tenant offline, from a replay export.
 func replayer(ctx context.Context) (api.Actor, error) {
 	act, err := actor(ctx)
-	if err == nil && act.Role != api.RoleRoot && act.Role != api.RoleAdmin {
-		err = api.Errorf(api.CodeForbidden, "replaying the ledger needs a root or admin caller")
+	if err == nil && act.Role != api.RoleRoot {
+		err = api.Errorf(api.CodeForbidden, "replaying the ledger runs custom rules over every tenant's agents: it needs a root caller "+
+			"(a tenant admin can replay an export of its tenant offline: kavach audit export --format replay, then kavach policy replay --ledger)")
 	}
 	return act, err
 }
@@ -197,8 +201,8 @@ func (k *Kavach) ReplayBundle(ctx context.Context, req api.ReplayRequest, bundle
 
 // ReplayPolicy re-decides the recorded decisions req selects under the active revision and
 // under candidate, and reports what the candidate would change. Nothing is charged, opened
-// or recorded. Only root and tenant admins may replay (a tenant admin its own tenant's
-// decisions); the candidate must pass every check activation would run.
+// or recorded. Only root may replay (see replayer); the candidate must pass every check
+// activation would run.
 func (k *Kavach) ReplayPolicy(ctx context.Context, req api.ReplayRequest, candidate *engine.PolicySet) (*api.ReplayReport, error) {
 	act, err := replayer(ctx)
 	if err != nil {
@@ -212,7 +216,7 @@ func (k *Kavach) ReplayPolicy(ctx context.Context, req api.ReplayRequest, candid
 	}
 	var tenants []string
 	switch {
-	case req.TenantID != "" || act.Role != api.RoleRoot:
+	case req.TenantID != "":
 		t, err := tenantFor(act, req.TenantID)
 		if err != nil {
 			return nil, err

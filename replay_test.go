@@ -190,9 +190,11 @@ func testReplay(t *testing.T, db string, n int) {
 		!strings.Contains(err.Error(), "broken") {
 		t.Fatalf("a candidate that does not compile: %v", err)
 	}
-	user := kavach.WithActor(ctx, api.Actor{Role: api.RoleUser, TenantID: agent.DefaultTenant, OwnerID: "alice"})
-	if _, err := k.ReplayPolicy(user, api.ReplayRequest{}, customRevision("B", ruleA, ruleB)); api.CodeOf(err) != api.CodeForbidden {
-		t.Fatalf("a user replays: %v", err)
+	// A candidate's rules read every tenant's agents: only root runs one on the server.
+	for _, a := range []api.Actor{{Role: api.RoleUser, TenantID: agent.DefaultTenant, OwnerID: "alice"}, {Role: api.RoleAdmin, TenantID: agent.DefaultTenant}} {
+		if _, err := k.ReplayPolicy(kavach.WithActor(ctx, a), api.ReplayRequest{}, customRevision("B", ruleA, ruleB)); api.CodeOf(err) != api.CodeForbidden {
+			t.Fatalf("a %s replays: %v", a.Role, err)
+		}
 	}
 	if _, err := k.ReplayPolicy(root, api.ReplayRequest{FromSeq: 5}, customRevision("B", ruleA, ruleB)); !api.IsInvalidInput(err) {
 		t.Fatalf("a seq range without a tenant: %v", err)

@@ -138,7 +138,7 @@ export class KavachClient implements Authorizer {
   }
 
   /**
-   * POST /v1/policy/replay (root or admin keys): re-decides the recorded decisions under the
+   * POST /v1/policy/replay (root keys only): re-decides the recorded decisions under the
    * active revision and under the candidate bundle (a .tar.gz as `kavach bundle build` makes
    * it) and answers what would change. The server answers only when the replay is done,
    * which for a long ledger outlasts the client's timeout: the wait is not timed, and only
@@ -402,7 +402,7 @@ export class Audit {
   /**
    * GET /v1/audit/export: every matching event (oldest first unless `order: "desc"`) as the
    * bytes of a JSON array, NDJSON (the default) or CSV with a header row, streamed as the
-   * server writes them; `format: "replay"` (root or admin) writes the file `kavach policy
+   * server writes them; `format: "replay"` (root or a tenant admin) writes the file `kavach policy
    * replay --ledger` reads offline. Bad filters reject the promise; cancel the stream (or
    * the signal) to stop the export.
    */

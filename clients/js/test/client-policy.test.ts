@@ -30,6 +30,7 @@ deny contains {"code": "POLICY_DENIED", "reason": "no deletes in prod"} if {
 
 let k: Kavach;
 let admin: KavachClient;
+let root: KavachClient; // replays: a candidate's rules read every tenant's agents
 let bundle: Uint8Array;
 const dir = mkdtempSync(join(tmpdir(), "kavach-js-replay-"));
 
@@ -42,7 +43,7 @@ before(async () => {
   bundle = readFileSync(out);
 
   k = await startKavach();
-  const root = new KavachClient({ url: k.url, apiKey: k.rootKey });
+  root = new KavachClient({ url: k.url, apiKey: k.rootKey });
   const key = await root.apiKeys.create({ role: "admin", tenantId: "default", name: "js admin" });
   admin = new KavachClient({ url: k.url, apiKey: key.key ?? "" });
 
@@ -86,29 +87,31 @@ function assertDeleteDenied(rep: ReplayReport) {
 }
 
 test("replayPolicy: a candidate that denies deletes in prod changes the recorded delete, not the read", async () => {
-  const rep = await admin.replayPolicy(bundle);
+  const rep = await root.replayPolicy(bundle);
   assertDeleteDenied(rep);
   assert.deepEqual(rep.unreplayable, []);
 
   // The same bytes as a Blob or an ArrayBuffer, and with a query.
-  assertDeleteDenied(await admin.replayPolicy(new Blob([new Uint8Array(bundle)])));
-  assertDeleteDenied(await admin.replayPolicy(new Uint8Array(bundle).buffer, { tenantId: "default", since: new Date(Date.now() - 3_600_000), top: 5 }));
-  assertDeleteDenied(await admin.replayPolicy(bundle, { since: "1h" }));
-  const none = await admin.replayPolicy(bundle, { since: new Date(Date.now() + 3_600_000) });
+  assertDeleteDenied(await root.replayPolicy(new Blob([new Uint8Array(bundle)])));
+  assertDeleteDenied(await root.replayPolicy(new Uint8Array(bundle).buffer, { tenantId: "default", since: new Date(Date.now() - 3_600_000), top: 5 }));
+  assertDeleteDenied(await root.replayPolicy(bundle, { since: "1h" }));
+  const none = await root.replayPolicy(bundle, { since: new Date(Date.now() + 3_600_000) });
   assert.equal(none.read, 0, "nothing was recorded after an hour from now");
-  const e = await rejects(admin.replayPolicy(bundle, { since: new Date(NaN) }));
+  const e = await rejects(root.replayPolicy(bundle, { since: new Date(NaN) }));
   assert.equal(e.status, 400);
   assert.equal(e.field, "since");
 });
 
-test("replayPolicy: a user key is forbidden, and bytes that are not a bundle are refused naming the bundle", async () => {
+test("replayPolicy: only root may replay, and bytes that are not a bundle are refused naming the bundle", async () => {
   const user = await admin.apiKeys.create({ role: "user", ownerId: "alice", name: "js user" });
   const asUser = new KavachClient({ url: k.url, apiKey: user.key ?? "" });
-  const forbidden = await rejects(asUser.replayPolicy(bundle));
-  assert.equal(forbidden.status, 403);
-  assert.ok(forbidden.isForbidden);
+  for (const c of [asUser, admin]) {
+    const forbidden = await rejects(c.replayPolicy(bundle));
+    assert.equal(forbidden.status, 403);
+    assert.ok(forbidden.isForbidden);
+  }
 
-  const garbage = await rejects(admin.replayPolicy(new TextEncoder().encode("this is not a tar.gz")));
+  const garbage = await rejects(root.replayPolicy(new TextEncoder().encode("this is not a tar.gz")));
   assert.equal(garbage.status, 400);
   assert.equal(garbage.field, "bundle");
   assert.ok(garbage.isInvalidInput);

@@ -494,7 +494,8 @@ export interface paths {
         put?: never;
         /**
          * Re-decide recorded decisions under the active revision and a candidate bundle, and report what would change.
-         * @description Root or admin only (an admin replays its own tenant). The body is the candidate bundle
+         * @description Root only: a candidate's custom rules read every tenant's agents (a tenant admin replays
+         *     an export of its tenant offline, `kavach policy replay --ledger`). The body is the candidate bundle
          *     (`.tar.gz`, as `kavach bundle build` or `opa build` makes it), verified with the server's
          *     bundle verification key when one is configured, and checked as activation would check it.
          *     Each replayable decision is judged by both revisions with the agents' current state and
@@ -2377,11 +2378,11 @@ export interface operations {
     replayPolicy: {
         parameters: {
             query?: {
-                /** @description replay this tenant's decisions (default: the caller's tenant; for root, every tenant) */
+                /** @description replay this tenant's decisions (default: every tenant) */
                 tenantId?: string;
                 /** @description an RFC 3339 time, or a duration back from now such as 24h */
                 since?: string;
-                /** @description first seq of the tenant's chain (inclusive; needs tenantId for root) */
+                /** @description first seq of the tenant's chain (inclusive; needs tenantId) */
                 fromSeq?: number;
                 /** @description last seq (inclusive) */
                 toSeq?: number;
