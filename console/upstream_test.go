@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -47,9 +48,10 @@ func TestUpstreamLogin(t *testing.T) {
 	if _, page := u.do(http.MethodGet, "/console/login", nil); !strings.Contains(page, "/console/login/upstream") || strings.Contains(page, `name="username"`) {
 		t.Fatalf("login page with only the upstream login:\n%s", page)
 	}
-	target := s.URL + "/console/login/upstream"
+	// The login began at a deep link, which it ends at.
+	target := s.URL + "/console/login/upstream?next=" + url.QueryEscape("/console/audit?code=NO_PERMISSION")
 	var hops []string
-	for range 8 { // console → upstream authorize → upstream login → console callback → approvals
+	for range 8 { // console → upstream authorize → upstream login → console callback → the deep link
 		resp, err := u.c.Get(target)
 		if err != nil {
 			t.Fatal(err)
@@ -62,8 +64,8 @@ func TestUpstreamLogin(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		hops = append(hops, loc.Path)
-		if loc.Path == "/console/approvals" {
+		hops = append(hops, loc.RequestURI())
+		if loc.Path == "/console/audit" {
 			break
 		}
 		if loc.Path == "/console/login/callback" {
@@ -78,7 +80,7 @@ func TestUpstreamLogin(t *testing.T) {
 		}
 		target = loc.String()
 	}
-	if hops[len(hops)-1] != "/console/approvals" {
+	if hops[len(hops)-1] != "/console/audit?code=NO_PERMISSION" {
 		t.Fatalf("the login did not end at the console: %v", hops)
 	}
 	if _, page := u.do(http.MethodGet, "/console/approvals", nil); !strings.Contains(page, "upstream-alice (user)") {
