@@ -48,9 +48,7 @@ func TestScreenshots(t *testing.T) {
 				run(t, ctx, chromedp.Navigate(s.URL+p.path), chromedp.WaitVisible(css("main h1")))
 			}
 			name := p.name + "-" + size.name
-			if size.name == "1280" {
-				checkAxe(t, ctx, name)
-			}
+			checkAxe(t, ctx, name)
 			if over := sideways(t, ctx); over > 0 {
 				t.Errorf("%s scrolls sideways by %d px", name, over)
 			}
