@@ -14,14 +14,6 @@ import (
 // otherwise: long enough to put the new one in place, short enough to matter.
 const defaultGrace = time.Hour
 
-func (c *Console) view(s *session, nav, title string, data any) view {
-	v := view{Title: title, Nav: nav, User: s.User, Role: s.Role, CSRF: c.csrf(s), Data: data}
-	if s.flash != nil {
-		v.Flash = s.flash.Message
-	}
-	return v
-}
-
 func (c *Console) agentsPage(w http.ResponseWriter, r *http.Request, s *session) {
 	req := api.ListAgentsRequest{Limit: api.DefaultLimit, Cursor: r.URL.Query().Get("cursor")}
 	list, err := c.k.Agents().List(c.ctx(r, s), req)

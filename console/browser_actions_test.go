@@ -177,7 +177,7 @@ func TestBrowserDeepLinkSurvivesLogin(t *testing.T) {
 		t.Errorf("code filter %q after login", code)
 	}
 	// Only console pages of this site are kept.
-	for _, next := range []string{"https://evil.example/", "//evil.example/console/", "/v1/agents", "/console/login"} {
+	for _, next := range []string{"https://evil.example/", "//evil.example/console/", "/v1/agents", "/console/../v1/agents", "/console/login"} {
 		run(t, ctx, chromedp.Navigate(s.URL+"/console/login?next="+url.QueryEscape(next)), chromedp.WaitVisible(css("main h1")))
 		if loc := location(t, ctx); loc != s.URL+"/console/approvals" {
 			t.Errorf("login with next=%s lands at %s", next, loc)

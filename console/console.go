@@ -164,6 +164,15 @@ type view struct {
 	Data  any
 }
 
+// view is the page's frame for the logged-in person, with what the last action said.
+func (c *Console) view(s *session, nav, title string, data any) view {
+	v := view{Title: title, Nav: nav, User: s.User, Role: s.Role, CSRF: c.csrf(s), Data: data}
+	if s.flash != nil {
+		v.Flash = s.flash.Message
+	}
+	return v
+}
+
 func (c *Console) render(w http.ResponseWriter, status int, page string, v view) {
 	t, ok := c.pages[page]
 	if !ok {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 )
@@ -73,8 +74,11 @@ func (c *Console) takeFlash(w http.ResponseWriter, r *http.Request) *flash {
 // send the browser elsewhere.
 func localPath(next string) string {
 	u, err := url.Parse(next)
-	if err != nil || u.Scheme != "" || u.Host != "" || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") ||
-		(u.Path != Prefix && !strings.HasPrefix(u.Path, Prefix+"/")) || strings.HasPrefix(u.Path, Prefix+"/login") {
+	if err != nil || u.Scheme != "" || u.Host != "" || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
+		return Prefix + "/approvals"
+	}
+	u.Path = path.Clean("/" + u.Path)
+	if (u.Path != Prefix && !strings.HasPrefix(u.Path, Prefix+"/")) || strings.HasPrefix(u.Path, Prefix+"/login") {
 		return Prefix + "/approvals"
 	}
 	return u.RequestURI()
