@@ -24,11 +24,16 @@ func (c *Console) agentsPage(w http.ResponseWriter, r *http.Request, s *session)
 	c.render(w, http.StatusOK, "agents", c.view(s, "agents", "Agents", list))
 }
 
-// agentNames maps the id of every agent the person may see to its name.
+// namePages bounds how many pages of agents a page view lists for names (and for the
+// audit's suggestions); agents beyond are looked up one by one where they are shown.
+const namePages = 5
+
+// agentNames maps the ids of the agents the person may see (up to namePages pages of
+// them) to their names.
 func (c *Console) agentNames(ctx context.Context) map[string]string {
 	names := map[string]string{}
 	req := api.ListAgentsRequest{Limit: api.MaxLimit}
-	for {
+	for range namePages {
 		list, err := c.k.Agents().List(ctx, req)
 		if err != nil {
 			return names
@@ -40,6 +45,20 @@ func (c *Console) agentNames(ctx context.Context) map[string]string {
 			return names
 		}
 		req.Cursor = list.NextCursor
+	}
+	return names
+}
+
+// nameAll adds to names those of ids it lacks; one it may not see is named "".
+func (c *Console) nameAll(ctx context.Context, names map[string]string, ids ...string) {
+	for _, id := range ids {
+		if _, ok := names[id]; ok || id == "" {
+			continue
+		}
+		names[id] = ""
+		if a, err := c.k.Agents().Get(ctx, id); err == nil {
+			names[id] = a.Name
+		}
 	}
 }
 
@@ -86,6 +105,7 @@ func (c *Console) agentPage(w http.ResponseWriter, r *http.Request, s *session) 
 		v.Token, v.Until = f.Token, f.Until
 	}
 	for _, d := range all.Delegations {
+		c.nameAll(ctx, v.Names, d.FromAgentID, d.ToAgentID)
 		if d.ToAgentID == a.ID {
 			v.Received = append(v.Received, delegationNode{Delegation: d, Status: d.EffectiveStatus(now)})
 		}
@@ -214,7 +234,8 @@ func (c *Console) revoke(w http.ResponseWriter, r *http.Request, s *session) {
 
 // delegationLines names a delegation for its confirmation page.
 func (c *Console) delegationLines(ctx context.Context, d *agent.Delegation) (from, to string) {
-	names := c.agentNames(ctx)
+	names := map[string]string{}
+	c.nameAll(ctx, names, d.FromAgentID, d.ToAgentID)
 	from, to = d.FromAgentID, d.ToAgentID
 	if n := names[from]; n != "" {
 		from = n + " (" + d.FromAgentID + ")"

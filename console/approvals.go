@@ -58,6 +58,7 @@ func (c *Console) pending(ctx context.Context, names map[string]string) ([]appro
 	now := c.cfg.Now()
 	rows := make([]approvalRow, 0, len(list.Approvals))
 	for _, a := range list.Approvals {
+		c.nameAll(ctx, names, a.AgentID)
 		row := approvalRow{
 			ID: a.ID, AgentID: a.AgentID, AgentName: names[a.AgentID], OwnerID: a.OwnerID,
 			Action: a.Action, Resource: a.Resource, Arguments: argumentsText(a.Arguments),
@@ -95,6 +96,7 @@ func (c *Console) callContext(ctx context.Context, row *approvalRow, a *agent.Ap
 		}
 		row.Via = g.Via
 		if d, err := c.k.Delegations().Get(ctx, g.Via[0]); err == nil {
+			c.nameAll(ctx, names, d.FromAgentID)
 			row.GateOwner = cmp.Or(names[d.FromAgentID], d.FromAgentID)
 		}
 		return
@@ -119,6 +121,7 @@ func (c *Console) decided(ctx context.Context, names map[string]string) []decide
 		}
 		for _, a := range list.Approvals {
 			if a.DecidedAt != nil {
+				c.nameAll(ctx, names, a.AgentID)
 				out = append(out, decidedRow{ApprovalRequest: a, AgentName: names[a.AgentID], Arguments: argumentsText(a.Arguments)})
 			}
 		}

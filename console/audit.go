@@ -200,6 +200,9 @@ func (c *Console) auditEvents(ctx context.Context, r *http.Request, q api.AuditQ
 		return err
 	}
 	v.Events = got.Events
+	for _, e := range v.Events {
+		c.nameAll(ctx, v.Names, e.AgentID)
+	}
 	if after > 0 {
 		slices.Reverse(v.Events)
 	}
@@ -299,7 +302,8 @@ func (c *Console) eventPage(w http.ResponseWriter, r *http.Request, s *session) 
 		return
 	}
 	e := p.Events[0]
-	names := c.agentNames(ctx)
+	names := map[string]string{}
+	c.nameAll(ctx, names, e.AgentID)
 	v := eventView{Event: e, AgentName: names[e.AgentID], Arguments: argumentsText(e.Arguments), Back: Prefix + "/audit"}
 	c.render(w, http.StatusOK, "event", c.view(s, "audit", "Audit event", v))
 }
