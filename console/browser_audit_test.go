@@ -150,6 +150,9 @@ func TestBrowserTimesInTheViewersZone(t *testing.T) {
 	if help := get(t, ctx, chromedp.Text(css(`[id="ttl-help-`+waiting.ApprovalID+`"]`))); !strings.Contains(help, "empty: 1h") {
 		t.Errorf("default lifetime reads %q", help)
 	}
+	if flash := decide(t, ctx, waiting.ApprovalID, "deny", nil); !strings.Contains(flash, "UTC-03:00") || strings.Contains(flash, " UTC.") {
+		t.Errorf("the denial's end in the confirmation: %q", flash)
+	}
 	run(t, ctx, chromedp.Navigate(s.URL+"/console/agents/"+bot.ID), chromedp.WaitVisible(css("#can")))
 	if page := get(t, ctx, chromedp.Text(css("main"))); !strings.Contains(page, "valid 1h)") || strings.Contains(page, "0m0s") {
 		t.Errorf("durations on the agent page:\n%s", page)

@@ -6,20 +6,29 @@
   var zone = "";
   try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { zone = ""; }
 
+  var local = function (d) {
+    var off = -d.getTimezoneOffset(), sign = off < 0 ? "-" : "+";
+    off = Math.abs(off);
+    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " +
+      pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds()) +
+      " (UTC" + sign + pad(Math.floor(off / 60)) + ":" + pad(off % 60) + ")";
+  };
   // Times come as UTC (<time datetime>); they are shown in the viewer's zone, UTC on hover.
   var localTimes = function (root) {
     root.querySelectorAll("time[datetime]").forEach(function (el) {
       var d = new Date(el.getAttribute("datetime"));
       if (isNaN(d.getTime())) { return; }
       if (!el.title) { el.title = el.getAttribute("datetime").replace("T", " ").replace("Z", " UTC"); }
-      var off = -d.getTimezoneOffset(), sign = off < 0 ? "-" : "+";
-      off = Math.abs(off);
-      el.textContent = d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " +
-        pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds()) +
-        " (UTC" + sign + pad(Math.floor(off / 60)) + ":" + pad(off % 60) + ")";
+      el.textContent = local(d);
     });
   };
   localTimes(document);
+  // A confirmation writes its times as "2026-12-07 14:32:00 UTC"; they too are shown local.
+  document.querySelectorAll(".flash").forEach(function (el) {
+    el.textContent = el.textContent.replace(/(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) UTC/g, function (m, day, clock) {
+      return local(new Date(day + "T" + clock + "Z"));
+    });
+  });
   // The audit filter reads its times in the viewer's zone.
   document.querySelectorAll("input[data-tz]").forEach(function (el) {
     if (zone && !el.value) { el.value = zone; }
