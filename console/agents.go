@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"net/url"
@@ -80,6 +81,8 @@ type agentView struct {
 	Can          []api.Capability  // effective grants: own permissions and delegated grants
 	// Revoked is the management event that revoked the agent, if it is revoked.
 	Revoked *agent.AuditEvent
+	// Giver names, by delegation id, the agent that gave it.
+	Giver map[string]string
 }
 
 func (c *Console) agentPage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -104,8 +107,10 @@ func (c *Console) agentPage(w http.ResponseWriter, r *http.Request, s *session) 
 	if f := s.flash; f != nil && f.Agent == a.ID {
 		v.Token, v.Until = f.Token, f.Until
 	}
+	v.Giver = map[string]string{}
 	for _, d := range all.Delegations {
 		c.nameAll(ctx, v.Names, d.FromAgentID, d.ToAgentID)
+		v.Giver[d.ID] = cmp.Or(v.Names[d.FromAgentID], d.FromAgentID)
 		if d.ToAgentID == a.ID {
 			v.Received = append(v.Received, delegationNode{Delegation: d, Status: d.EffectiveStatus(now)})
 		}

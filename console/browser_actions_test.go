@@ -228,7 +228,7 @@ func TestBrowserAgentPagesAndDelegations(t *testing.T) {
 
 	run(t, b, chromedp.Navigate(s.URL+"/console/agents/"+helper.ID), chromedp.WaitVisible(css("#can")))
 	can := get(t, b, chromedp.Text(css("#can")))
-	if !strings.Contains(can, "read") || !strings.Contains(can, dl.ID) {
+	if !strings.Contains(can, "read") || !strings.Contains(can, dl.ID+" from release-bot") {
 		t.Errorf("the delegated agent's rights:\n%s", can)
 	}
 	if own := get(t, b, chromedp.Text(css("#no-own"))); !strings.Contains(own, "delegated rights") {
