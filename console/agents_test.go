@@ -106,3 +106,26 @@ func TestEveryActionNeedsTheCSRFToken(t *testing.T) {
 		t.Errorf("after the refused posts the agent's call is %+v", d)
 	}
 }
+
+// TestConfirmationsAndEventsKeepIsolation: another user's confirmation pages, delegation
+// revoke and audit events answer Not found, as the agent pages do.
+func TestConfirmationsAndEventsKeepIsolation(t *testing.T) {
+	s := start(t)
+	bot, helper := gatedAgent(t, s, "alice", "release-bot"), gatedAgent(t, s, "alice", "ci-helper")
+	d := delegate(t, s, bot.ID, helper.ID)
+	call(t, s, bot.Token, nil)
+	ev := lastEvent(t, s)
+	bob := loginHTTP(t, s, "bob")
+	for _, path := range []string{"/agents/" + bot.ID + "/rotate", "/agents/" + bot.ID + "/revoke", "/delegations/" + d.ID + "/revoke",
+		"/audit/events/" + ev.ID + "?seq=" + itoa(ev.Seq)} {
+		if resp, _ := bob.do(http.MethodGet, "/console"+path, nil); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("bob GET %s: %d", path, resp.StatusCode)
+		}
+	}
+	if resp, _ := bob.do(http.MethodPost, "/console/delegations/"+d.ID+"/revoke", url.Values{"csrf": {bob.csrf}}); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("bob revokes alice's delegation: %d", resp.StatusCode)
+	}
+	if got, _ := s.Kavach.Delegations().Get(kavach.WithActor(context.Background(), api.Root), d.ID); got.Status != agent.DelegationActive {
+		t.Errorf("alice's delegation after bob's attempt: %s", got.Status)
+	}
+}
