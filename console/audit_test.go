@@ -63,3 +63,27 @@ func TestEventDetailKeepsMaskedArgumentsMasked(t *testing.T) {
 		t.Errorf("an event id with another seq: %d", resp.StatusCode)
 	}
 }
+
+// TestAuditFilterErrorsStayOnTheForm: a filter the console cannot use is answered on the
+// audit page itself, beside the field, by its label, with what was typed; an agent name
+// several agents share asks for one of their ids.
+func TestAuditFilterErrorsStayOnTheForm(t *testing.T) {
+	s := start(t)
+	gatedAgent(t, s, "alice", "twin")
+	gatedAgent(t, s, "alice", "twin")
+	alice := loginHTTP(t, s, "alice")
+	for _, tc := range []struct{ query, id, want string }{
+		{"agent=nobody-here", "f-agent-err", "Agent: no agent you can see is named"},
+		{"agent=twin", "f-agent-err", "Agent: several agents are named"},
+		{"resource=mcp::", "f-resource-err", "Resource: not a resource pattern"},
+		{"since=yesterday", "f-since-err", "Since: enter a date and time"},
+	} {
+		resp, page := alice.do(http.MethodGet, "/console/audit?"+tc.query, nil)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, `id="`+tc.id+`">`+tc.want) {
+			t.Errorf("%s: %d, want 400 with %q beside the field", tc.query, resp.StatusCode, tc.want)
+		}
+		if _, v, _ := strings.Cut(tc.query, "="); !strings.Contains(page, `value="`+v+`"`) {
+			t.Errorf("%s: the form lost what was typed", tc.query)
+		}
+	}
+}
