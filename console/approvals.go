@@ -217,12 +217,12 @@ func (c *Console) approve(w http.ResponseWriter, r *http.Request, s *session) {
 	if a.GrantExpiresAt != nil {
 		until = ", until " + a.GrantExpiresAt.UTC().Format("2006-01-02 15:04:05 UTC")
 	}
-	calls := "call"
+	calls := "the next identical call is allowed"
 	if req.Uses != 1 {
-		calls = "calls"
+		calls = fmt.Sprintf("the next %d identical calls are allowed", req.Uses)
 	}
-	c.redirectWith(w, r, "/approvals", flash{Message: fmt.Sprintf("Approved %s on %s for %s (%s): the next %d identical %s allowed%s.",
-		a.Action, a.Resource, c.agentName(r, s, a.AgentID), a.ID, req.Uses, calls+" are", until)})
+	c.redirectWith(w, r, "/approvals", flash{Message: fmt.Sprintf("Approved %s on %s for %s (%s): %s%s.",
+		a.Action, a.Resource, c.agentName(r, s, a.AgentID), a.ID, calls, until)})
 }
 
 func (c *Console) deny(w http.ResponseWriter, r *http.Request, s *session) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -85,5 +86,24 @@ func TestAuditFilterErrorsStayOnTheForm(t *testing.T) {
 		if _, v, _ := strings.Cut(tc.query, "="); !strings.Contains(page, `value="`+v+`"`) {
 			t.Errorf("%s: the form lost what was typed", tc.query)
 		}
+	}
+}
+
+// TestApproveConfirmationForOneUse: the confirmation of a one-use approval reads as a
+// sentence and is shown once.
+func TestApproveConfirmationForOneUse(t *testing.T) {
+	s := start(t)
+	bot := gatedAgent(t, s, "alice", "release-bot")
+	d := call(t, s, bot.Token, nil)
+	alice := loginHTTP(t, s, "alice")
+	if resp, _ := alice.do(http.MethodPost, "/console/approvals/"+d.ApprovalID+"/approve", url.Values{"csrf": {alice.csrf}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("approve: %d", resp.StatusCode)
+	}
+	_, page := alice.do(http.MethodGet, "/console/approvals", nil)
+	if want := "release-bot (" + d.ApprovalID + "): the next identical call is allowed, until "; !strings.Contains(page, want) {
+		t.Errorf("the confirmation lacks %q:\n%s", want, page)
+	}
+	if _, again := alice.do(http.MethodGet, "/console/approvals", nil); strings.Contains(again, `class="flash"`) {
+		t.Error("the confirmation is shown again")
 	}
 }
