@@ -106,7 +106,7 @@ func (c *Console) authed(h func(http.ResponseWriter, *http.Request, *session)) h
 				return
 			}
 		}
-		if r.Method == http.MethodGet {
+		if r.Method == http.MethodGet && !strings.HasSuffix(r.URL.Path, ".json") {
 			s.flash = c.takeFlash(w, r)
 		}
 		h(w, r, s)
