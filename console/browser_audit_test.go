@@ -22,6 +22,8 @@ func auditLedger(t *testing.T, s *testserver.Server) (bot, helper *api.AgentWith
 		authorize(t, s, bot.Token, api.AuthorizeRequest{Action: "read", Resource: "mcp:github:repos"})
 	}
 	authorize(t, s, bot.Token, api.AuthorizeRequest{Action: "delete", Resource: "mcp:github:repos"})
+	authorize(t, s, bot.Token, api.AuthorizeRequest{Action: "comment", Resource: "mcp:github:repos:kavachos:kavach-go:pulls:1234:review-comments:5678",
+		Arguments: map[string]any{"body": "Looks good to me, but please squash the fixup commits before merging this pull request."}})
 	return bot, helper, call(t, s, helper.Token, map[string]any{"branch": "main"})
 }
 
@@ -73,7 +75,7 @@ func TestBrowserAuditNamesFiltersDetailAndPaging(t *testing.T) {
 		t.Errorf("code filter shows %q for no_permission", code)
 	}
 	codes := texts(t, ctx, `td[data-label="Code and reason"] code`)
-	if len(codes) != 1 || codes[0] != "NO_PERMISSION" {
+	if len(codes) != 2 || codes[0] != "NO_PERMISSION" || codes[1] != "NO_PERMISSION" {
 		t.Errorf("code=no_permission gives codes %v", codes)
 	}
 
@@ -85,15 +87,15 @@ func TestBrowserAuditNamesFiltersDetailAndPaging(t *testing.T) {
 	// Both ways, with a count.
 	run(t, ctx, chromedp.Navigate(s.URL+"/console/audit?agent="+bot.ID), chromedp.WaitVisible(css("#count")))
 	count := get(t, ctx, chromedp.Text(css("#count")))
-	if !strings.Contains(count, "1–50 of 57") {
+	if !strings.Contains(count, "1–50 of 58") {
 		t.Errorf("first page count: %q", count)
 	}
 	leave(t, ctx, chromedp.Click(css(`a[rel="next"]`)))
-	if count = get(t, ctx, chromedp.Text(css("#count"))); !strings.Contains(count, "51–57 of 57") {
+	if count = get(t, ctx, chromedp.Text(css("#count"))); !strings.Contains(count, "51–58 of 58") {
 		t.Errorf("second page count: %q", count)
 	}
 	leave(t, ctx, chromedp.Click(css(`a[rel="prev"]`)))
-	if count = get(t, ctx, chromedp.Text(css("#count"))); !strings.Contains(count, "1–50 of 57") {
+	if count = get(t, ctx, chromedp.Text(css("#count"))); !strings.Contains(count, "1–50 of 58") {
 		t.Errorf("back on the first page: %q", count)
 	}
 	if n := len(texts(t, ctx, `a[rel="prev"]`)); n != 0 {
@@ -110,14 +112,14 @@ func TestBrowserLayoutFitsTheWindow(t *testing.T) {
 	ctx := browser(t)
 	login(t, ctx, s, admin)
 	viewport(t, ctx, 1280, 800)
-	run(t, ctx, chromedp.Navigate(s.URL+"/console/audit"), chromedp.WaitVisible(css("#count")))
+	run(t, ctx, chromedp.Navigate(s.URL+"/console/audit"), chromedp.WaitVisible(css("main h1")))
 	if over := sideways(t, ctx); over > 0 {
 		t.Errorf("the audit page is %d px wider than 1280", over)
 	}
 	if right := get(t, ctx, chromedp.Evaluate[float64](`document.querySelector("th:first-child").getBoundingClientRect().right`)); right > 1280 {
 		t.Errorf("the Seq column ends at %.0f px", right)
 	}
-	w := get(t, ctx, chromedp.Evaluate[float64](`document.querySelector(".chart svg").getBoundingClientRect().width`))
+	w := get(t, ctx, chromedp.Evaluate[float64](`document.querySelector(".chart svg")?.getBoundingClientRect().width ?? 0`))
 	axes := get(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll(".chart .axis text").length`))
 	legend := texts(t, ctx, `.legend li`)
 	if w < 600 || axes < 4 || len(legend) < 2 {
