@@ -60,6 +60,10 @@ type Config struct {
 	// engine.DefaultDecisionTimeout, 1s); past it the decision fails closed with
 	// ENGINE_ERROR.
 	DecisionTimeout time.Duration
+	// DecisionMemo is how many of the policy's answers the engine remembers for calls that
+	// repeat (default engine.DefaultDecisionMemo; negative: none). An answer is reused only
+	// while nothing it depends on can have changed (engine/memo.go).
+	DecisionMemo int
 }
 
 // Kavach is an open Kavach instance. It is safe for concurrent use.
@@ -141,6 +145,7 @@ func (k *Kavach) start(ctx context.Context, cfg Config) error {
 		Store:              k.store,
 		PendingApprovalTTL: cfg.PendingApprovalTTL,
 		DecisionTimeout:    cfg.DecisionTimeout,
+		DecisionMemo:       cfg.DecisionMemo,
 		OnApprovalRequested: func(r *agent.ApprovalRequest) {
 			if k.notifier != nil {
 				k.notifier.Notify("approval.requested", r)

@@ -56,6 +56,7 @@ type grantShape struct {
 	ip        *ast.Term
 	windows   *ast.Term
 	args      *ast.Term
+	zones     []string // the time zones of the windows, for the decision memo
 }
 
 func (s *grantShape) names(action string) bool {
@@ -363,6 +364,7 @@ func (g *grant) buildShape() *grantShape {
 		)
 	}
 	s.ip, s.windows, s.args = nonEmpty(ip), nonEmpty(windows), nonEmpty(args)
+	s.zones = memoZones(g.windows)
 	return s
 }
 

@@ -110,7 +110,7 @@ func (e *Engine) Decide(ctx context.Context, req Request) (res Result) {
 	if err := ctx.Err(); err != nil {
 		return callerGone(err)
 	}
-	p, revision, err := e.evalPure(ctx, nil, req)
+	p, revision, err := e.pureOf(ctx, req)
 	if err != nil {
 		res = engineError(err)
 		res.Revision = revision

@@ -58,6 +58,10 @@ type Config struct {
 	// running finishes first: argument patterns are bounded at write time so that one
 	// match is short.
 	DecisionTimeout time.Duration
+	// DecisionMemo is how many of the policy's answers are remembered for calls that
+	// repeat (default DefaultDecisionMemo; negative: none). See memo.go for what an answer
+	// depends on and how each is covered.
+	DecisionMemo int
 }
 
 // Engine is safe for concurrent use.
@@ -72,7 +76,8 @@ type Engine struct {
 	shadow atomic.Pointer[shadow]
 	policy policyState
 	cache  cache.InterQueryValueCache
-	stats  struct{ fullLoads, puts, removes, docs, rejections atomic.Int64 }
+	stats  struct{ fullLoads, puts, removes, docs, rejections, memoHits atomic.Int64 }
+	memo   *memo
 
 	// wmu serialises changes: a change recompiles the agents below it, and two changes
 	// must not interleave their recompiles.
@@ -82,7 +87,8 @@ type Engine struct {
 
 // Stats returns counters of data changes.
 func (e *Engine) Stats() Stats {
-	return Stats{FullLoads: e.stats.fullLoads.Load(), Puts: e.stats.puts.Load(), Removes: e.stats.removes.Load(), Recompiled: e.stats.docs.Load()}
+	return Stats{FullLoads: e.stats.fullLoads.Load(), Puts: e.stats.puts.Load(), Removes: e.stats.removes.Load(), Recompiled: e.stats.docs.Load(),
+		MemoHits: e.stats.memoHits.Load()}
 }
 
 // New builds an engine with no agents loaded; call LoadAll, then Put and Remove as agents
@@ -97,6 +103,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.DecisionTimeout <= 0 {
 		cfg.DecisionTimeout = DefaultDecisionTimeout
 	}
+	if cfg.DecisionMemo == 0 {
+		cfg.DecisionMemo = DefaultDecisionMemo
+	}
 	entries := regexCacheEntries
 	set := &agentSet{agents: map[string]*compiledAgent{}}
 	e := &Engine{
@@ -107,6 +116,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 			InterQueryBuiltinValueCache: cache.InterQueryBuiltinValueCacheConfig{MaxNumEntries: &entries},
 		}),
 		graph: newGraph(),
+		memo:  newMemo(cfg.DecisionMemo),
 	}
 	if err := e.Activate(ctx, cfg.Custom); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
@@ -362,4 +372,6 @@ type Stats struct {
 	Removes   int64
 	// Recompiled counts agent documents rewritten by changes (not by full loads).
 	Recompiled int64
+	// MemoHits counts decisions whose policy answer was remembered, not evaluated.
+	MemoHits int64
 }

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"fmt"
+	"math/rand"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -23,7 +24,10 @@ import (
 //     profile); each iteration is a whole load, so give -benchtime as a duration;
 //   - mix=…: Decide one call at a time, with p50 and p99 from a latency histogram;
 //     mix=unknown asks about an agent that does not exist, the floor with Kavach's own
-//     evaluation settings (served agents, parsed input, shared regex cache);
+//     evaluation settings (served agents, parsed input, shared regex cache); mix=zipf draws
+//     the agents and the calls of the mixed set from Zipf distributions (s=1.1), as agents
+//     calling the same few tools again and again do, where the others spread calls evenly;
+//   - memo=off|on: without and with the decision memo (engine.Config.DecisionMemo);
 //   - put: one agent's change applied (Put) until the next Decide sees it.
 //
 // KAVACH_BENCH_1M=1 adds a million agents (about 4 GB of memory for the agents the
@@ -63,16 +67,25 @@ func benchmarkEngineLatency(b *testing.B, n int) {
 	if e == nil { // load was not selected
 		e = newEngine(b, agents)
 	}
-	for _, mix := range []string{"allowed", "denied", "mixed", "unknown"} {
-		b.Run("mix="+mix, func(b *testing.B) { benchmarkDecideMix(b, e, agents, mix) })
+	for _, memo := range []string{"off", "on"} {
+		if memo == "off" {
+			e := newEngine(b, agents, engine.Config{DecisionMemo: -1})
+			for _, mix := range []string{"allowed", "denied", "mixed", "zipf", "unknown"} {
+				b.Run("memo=off/mix="+mix, func(b *testing.B) { benchmarkDecideMix(b, e, agents, mix) })
+			}
+			continue
+		}
+		for _, mix := range []string{"allowed", "denied", "mixed", "zipf", "unknown"} {
+			b.Run("memo=on/mix="+mix, func(b *testing.B) { benchmarkDecideMix(b, e, agents, mix) })
+		}
 	}
 	b.Run("put", func(b *testing.B) { benchmarkPutVisible(b, e, agents) })
 }
 
-func newEngine(b *testing.B, agents []*agent.Agent) *engine.Engine {
+func newEngine(b *testing.B, agents []*agent.Agent, cfg ...engine.Config) *engine.Engine {
 	b.Helper()
 	ctx := context.Background()
-	e, err := engine.New(ctx, engine.Config{})
+	e, err := engine.New(ctx, append(cfg, engine.Config{})[0])
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -110,9 +123,20 @@ func heapInUse() uint64 {
 
 func benchmarkDecideMix(b *testing.B, e *engine.Engine, agents []*agent.Agent, mixName string) {
 	var mix []dataset.Request
-	if mixName == "unknown" {
+	pick := func(i int) (dataset.Request, *agent.Agent) {
+		return mix[i%len(mix)], agents[(i*7919)%len(agents)]
+	}
+	switch mixName {
+	case "unknown":
 		mix = []dataset.Request{dataset.Denied[len(dataset.Denied)-1]}
-	} else {
+	case "zipf":
+		mix, _ = dataset.Mix("mixed")
+		r := rand.New(rand.NewSource(1))
+		who, what := rand.NewZipf(r, 1.1, 1, uint64(len(agents)-1)), rand.NewZipf(r, 1.1, 1, uint64(len(mix)-1))
+		pick = func(int) (dataset.Request, *agent.Agent) {
+			return mix[what.Uint64()], agents[(who.Uint64()*7919)%uint64(len(agents))]
+		}
+	default:
 		var err error
 		if mix, err = dataset.Mix(mixName); err != nil {
 			b.Fatal(err)
@@ -124,8 +148,8 @@ func benchmarkDecideMix(b *testing.B, e *engine.Engine, agents []*agent.Agent, m
 	cpu := latency.CPUTime()
 	i := 0
 	for b.Loop() {
-		m := mix[i%len(mix)]
-		id := agents[(i*7919)%len(agents)].ID
+		m, a := pick(i)
+		id := a.ID
 		if m.Unknown {
 			id = dataset.UnknownAgentID
 		}

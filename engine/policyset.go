@@ -47,6 +47,8 @@ type Revision struct {
 	Name   string
 	Source string
 	query  rego.PreparedEvalQuery
+	// memoable: its answers may be remembered (see memo.go).
+	memoable bool
 }
 
 // PolicyStatus describes the active revision and the last one refused. The engine leaves
@@ -122,6 +124,9 @@ func (e *Engine) activate(ctx context.Context, ps *PolicySet) error {
 	}
 	// Decisions already evaluating finish on the revision they loaded.
 	e.active.Store(rev)
+	if e.memo != nil {
+		e.memo.clear() // the old revision's answers can no longer be hit
+	}
 	e.policy.status = PolicyStatus{Revision: rev.Name, Source: rev.Source, ActivatedAt: time.Now().UTC(),
 		LastError: e.policy.status.LastError, LastErrorAt: e.policy.status.LastErrorAt,
 		Activations: e.policy.status.Activations + 1, Rejections: e.policy.status.Rejections}
@@ -151,7 +156,7 @@ func prepare(ctx context.Context, set *agentSet, ps *PolicySet) (*Revision, erro
 	if err != nil {
 		return nil, err
 	}
-	rev := &Revision{Name: embeddedRevision(embedded), Source: "embedded"}
+	rev := &Revision{Name: embeddedRevision(embedded), Source: "embedded", memoable: true}
 	var custom []policies.Module
 	data := map[string]any{}
 	if ps != nil {
@@ -159,9 +164,11 @@ func prepare(ctx context.Context, set *agentSet, ps *PolicySet) (*Revision, erro
 		if rev.Name == "" {
 			rev.Name = ps.contentRevision()
 		}
-		if _, err := ps.checkRoots(); err != nil {
+		parsed, err := ps.checkRoots()
+		if err != nil {
 			return nil, fmt.Errorf("revision %s: %w", rev.Name, err)
 		}
+		rev.memoable = memoable(parsed)
 		if err := runSetTests(ctx, embedded, ps); err != nil {
 			return nil, fmt.Errorf("revision %s: %w", rev.Name, err)
 		}

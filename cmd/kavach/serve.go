@@ -80,7 +80,8 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		Database: cfg.Database, Logger: log, PendingApprovalTTL: cfg.PendingApprovalTTL, Audit: ac,
 		ApprovalWebhook: webhook.Config{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret},
 		Staleness:       cfg.Staleness, SecretCacheSize: cfg.SecretCacheSize, DecisionTimeout: cfg.DecisionTimeout,
-		Policy: cfg.policyConfig(),
+		DecisionMemo: cfg.DecisionMemo,
+		Policy:       cfg.policyConfig(),
 	})
 	if err != nil {
 		ln.Close()

@@ -58,6 +58,7 @@ type serveConfig struct {
 	ShadowQueue        int           `yaml:"shadowQueue"`
 	Staleness          time.Duration `yaml:"staleness"`
 	DecisionTimeout    time.Duration `yaml:"decisionTimeout"`
+	DecisionMemo       int           `yaml:"decisionMemo"`
 	OAuth              oauthConfig   `yaml:",inline"`
 	Console            consoleConfig `yaml:",inline"`
 	PprofAddr          string        `yaml:"pprofAddr"`
@@ -94,7 +95,7 @@ var serveFlags = []serveFlag{
 	{"bundle-verification-key", "KAVACH_BUNDLE_VERIFICATION_KEY"}, {"bundle-key-id", "KAVACH_BUNDLE_KEY_ID"},
 	{"bundle-alg", "KAVACH_BUNDLE_ALG"}, {"bundle-scope", "KAVACH_BUNDLE_SCOPE"},
 	{"shadow-bundle", "KAVACH_SHADOW_BUNDLE"}, {"shadow-sample", "KAVACH_SHADOW_SAMPLE"}, {"shadow-queue", "KAVACH_SHADOW_QUEUE"},
-	{"staleness", "KAVACH_STALENESS"}, {"decision-timeout", "KAVACH_DECISION_TIMEOUT"}, {"pprof-addr", "KAVACH_PPROF_ADDR"},
+	{"staleness", "KAVACH_STALENESS"}, {"decision-timeout", "KAVACH_DECISION_TIMEOUT"}, {"decision-memo", "KAVACH_DECISION_MEMO"}, {"pprof-addr", "KAVACH_PPROF_ADDR"},
 	{"audit-batch-wait", "KAVACH_AUDIT_BATCH_WAIT"}, {"secret-cache-size", "KAVACH_SECRET_CACHE_SIZE"},
 }
 
@@ -132,6 +133,7 @@ func bindServeFlags(fs *pflag.FlagSet, c *serveConfig, configFile *string) {
 	fs.IntVar(&c.ShadowQueue, "shadow-queue", engine.DefaultShadowQueue, "calls waiting for the shadow bundle; more are dropped and counted (env KAVACH_SHADOW_QUEUE)")
 	fs.DurationVar(&c.Staleness, "staleness", kavach.DefaultStaleness, "how long to decide from compiled state after losing the database's change feed, before failing closed (env KAVACH_STALENESS)")
 	fs.DurationVar(&c.DecisionTimeout, "decision-timeout", engine.DefaultDecisionTimeout, "how long one decision's policy evaluation may run before it fails closed with ENGINE_ERROR (env KAVACH_DECISION_TIMEOUT)")
+	fs.IntVar(&c.DecisionMemo, "decision-memo", engine.DefaultDecisionMemo, "how many policy answers are remembered for calls that repeat, reused only while nothing they depend on can change; -1 turns it off (env KAVACH_DECISION_MEMO)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve Go's profiling endpoints (/debug/pprof/) on this separate address, host:port; off when empty (env KAVACH_PPROF_ADDR)")
 	bindOAuthFlags(fs, &c.OAuth)
 	bindConsoleFlags(fs, &c.Console)
