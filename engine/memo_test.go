@@ -204,7 +204,7 @@ func TestMemoableRevisions(t *testing.T) {
 		`deny contains "x" if { k := "now_ns"; input[k] > 0 }`:                             false,
 		`deny contains "x" if { i := input; i.now_ns > 0 }`:                                false,
 		`deny contains "x" if { r := http.send({"method": "get", "url": "http://x"}); r }`: false,
-		"f(x) := rand.intn(\"k\", 10) if x\ndeny contains \"x\" if f(true) > 5":              false,
+		"f(x) := rand.intn(\"k\", 10) if x\ndeny contains \"x\" if f(true) > 5":            false,
 	} {
 		ps := &PolicySet{Revision: "r", Modules: []policies.Module{{Name: "c.rego", Source: "package kavach.custom\n\nimport rego.v1\n\n" + rules + "\n"}}}
 		parsed, err := ps.checkRoots()
