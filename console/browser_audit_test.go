@@ -163,6 +163,15 @@ func TestBrowserTimesInTheViewersZone(t *testing.T) {
 	saoPaulo, _ := time.LoadLocation("America/Sao_Paulo")
 	now := time.Now().In(saoPaulo)
 	run(t, ctx, chromedp.Navigate(s.URL+"/console/audit"), chromedp.WaitVisible(css("#f-since")))
+	// The chart's time axis too: its first label is the São Paulo time of its instant.
+	at := get(t, ctx, chromedp.AttributeValue(css("svg text.xlabel"), "data-at"))
+	tickAt, err := time.Parse(time.RFC3339, at.Value)
+	if err != nil {
+		t.Fatalf("the chart's first tick has no instant: %q", at.Value)
+	}
+	if label := get(t, ctx, chromedp.TextContent(css("svg text.xlabel"))); !strings.HasPrefix(label, tickAt.In(saoPaulo).Format("15:04")) {
+		t.Errorf("the chart's first tick reads %q for %s: want %s, São Paulo time", label, at.Value, tickAt.In(saoPaulo).Format("15:04"))
+	}
 	if step := get(t, ctx, chromedp.AttributeValue(css("#f-since"), "step")); step.Value != "1" {
 		t.Errorf("the since picker's step is %q, want seconds", step.Value)
 	}

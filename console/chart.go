@@ -23,10 +23,13 @@ type chart struct {
 	First, Last              time.Time
 }
 
-// tick is an axis label at (X, Y).
+// tick is an axis label at (X, Y). A time axis's tick also carries its instant, so that
+// the page can show it in the viewer's time zone (Label is UTC until then).
 type tick struct {
 	X, Y  int
 	Label string
+	At    time.Time
+	Long  bool // the label has the day as well as the time
 }
 
 type series struct {
@@ -137,7 +140,7 @@ func decisionChart(events []agent.AuditEvent) chart {
 	}
 	for _, i := range []int{0, chartBuckets / 2, chartBuckets} {
 		at := first.Add(time.Duration(i) * span)
-		ch.XTicks = append(ch.XTicks, tick{X: chartLeft + i*bw, Y: chartBottom + 18, Label: at.UTC().Format(layout)})
+		ch.XTicks = append(ch.XTicks, tick{X: chartLeft + i*bw, Y: chartBottom + 18, Label: at.UTC().Format(layout), At: at, Long: layout != "15:04"})
 	}
 	return ch
 }

@@ -23,6 +23,18 @@
     });
   };
   localTimes(document);
+  // The chart's time axis is drawn in UTC; its labels are shown in the viewer's zone, UTC
+  // on hover.
+  var months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  document.querySelectorAll("svg text[data-at]").forEach(function (el) {
+    var d = new Date(el.getAttribute("data-at"));
+    if (isNaN(d.getTime())) { return; }
+    var hint = document.createElementNS("http://www.w3.org/2000/svg", "title");
+    hint.textContent = el.getAttribute("data-at").replace("T", " ").replace("Z", " UTC");
+    el.textContent = (el.hasAttribute("data-long") ? months[d.getMonth()] + " " + d.getDate() + " " : "") +
+      pad(d.getHours()) + ":" + pad(d.getMinutes());
+    el.appendChild(hint);
+  });
   // A confirmation writes its times as "2026-12-07 14:32:00 UTC"; they too are shown local.
   document.querySelectorAll(".flash").forEach(function (el) {
     el.textContent = el.textContent.replace(/(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) UTC/g, function (m, day, clock) {
