@@ -11,6 +11,7 @@
 #
 #   tests/bench/compare.sh                      # 10k and 100k agents, 16 connections, 15 s each
 #   SIZES=10000 CONNS=32 DURATION=30s tests/bench/compare.sh
+#   DIST=zipf tests/bench/compare.sh            # skewed: a few agents calling a few tools
 set -euo pipefail
 
 SIZES=${SIZES:-"10000 100000"}
@@ -18,6 +19,7 @@ CONNS=${CONNS:-16}
 DURATION=${DURATION:-15s}
 WARMUP=${WARMUP:-3s}
 MIX=${MIX:-mixed}
+DIST=${DIST:-uniform} # or zipf: a few agents calling a few tools again and again
 # A fixed audit signing key, so that no key file is written.
 SIGNING_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
 
@@ -86,7 +88,7 @@ go build -o "$WORK/loaddriver" ./tests/bench/loaddriver
 OPA_DIR=$(go list -m -f '{{.Dir}}' github.com/open-policy-agent/opa)
 (cd "$OPA_DIR" && go build -o "$WORK/opa" .)
 echo "OPA $("$WORK/opa" version | awk 'NR == 1 {print $2}'), $(go version | cut -d' ' -f3-), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)"
-echo "connections $CONNS, mix $MIX, warm-up $WARMUP, measured $DURATION per target"
+echo "connections $CONNS, mix $MIX ($DIST), warm-up $WARMUP, measured $DURATION per target"
 
 SUMMARY="$WORK/summary"
 : >"$SUMMARY"
@@ -104,7 +106,7 @@ for N in $SIZES; do
 	wait_ready "http://127.0.0.1:$port/readyz" "$WORK/kavach-$N.log"
 	echo "kavach serve ready in $(since "$start")s"
 	"$WORK/loaddriver" -target kavach -url "http://127.0.0.1:$port" -key "$KEY" -ids "$WORK/ids-$N.txt" \
-		-conns "$CONNS" -mix "$MIX" -warmup "$WARMUP" -duration "$DURATION" | tee "$WORK/kavach-$N.out"
+		-conns "$CONNS" -mix "$MIX" -dist "$DIST" -warmup "$WARMUP" -duration "$DURATION" | tee "$WORK/kavach-$N.out"
 	echo "kavach serve RSS $(rss_mb "$SERVER_PID") MB"
 	stop_server
 
@@ -116,7 +118,7 @@ for N in $SIZES; do
 	wait_ready "http://127.0.0.1:$port/health" "$WORK/opa-$N.log"
 	echo "opa run --server ready in $(since "$start")s"
 	"$WORK/loaddriver" -target opa -url "http://127.0.0.1:$port" -ids "$WORK/ids-$N.txt" \
-		-conns "$CONNS" -mix "$MIX" -warmup "$WARMUP" -duration "$DURATION" | tee "$WORK/opa-$N.out"
+		-conns "$CONNS" -mix "$MIX" -dist "$DIST" -warmup "$WARMUP" -duration "$DURATION" | tee "$WORK/opa-$N.out"
 	echo "opa RSS $(rss_mb "$SERVER_PID") MB"
 	stop_server
 
@@ -127,7 +129,7 @@ for N in $SIZES; do
 done
 
 echo
-echo "== summary ($CONNS connections, mix $MIX, $DURATION each)"
+echo "== summary ($CONNS connections, mix $MIX ($DIST), $DURATION each)"
 awk '
 	{ rps[$1, $2] = $3; p50[$1, $2] = $4; p99[$1, $2] = $5; if (!seen[$1]++) order[++n] = $1 }
 	END {

@@ -42,6 +42,7 @@ type config struct {
 	requests int64
 	warmup   time.Duration
 	calls    int
+	dist     string
 }
 
 func main() {
@@ -55,7 +56,8 @@ func main() {
 	flag.DurationVar(&c.duration, "duration", 15*time.Second, "how long to measure")
 	flag.Int64Var(&c.requests, "requests", 5_000_000, "stop after this many measured requests")
 	flag.DurationVar(&c.warmup, "warmup", 3*time.Second, "unmeasured load before measuring")
-	flag.IntVar(&c.calls, "calls", 16_384, "distinct calls prepared (random agents × the mix)")
+	flag.IntVar(&c.calls, "calls", 16_384, "calls prepared (random agents × the mix), sent in turn")
+	flag.StringVar(&c.dist, "dist", "uniform", "how agents and calls are drawn: uniform, or zipf (s=1.1 over agents and over the mix: a few agents call a few tools again and again)")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "loaddriver:", err)
@@ -155,8 +157,8 @@ func report(c config, s *stats, elapsed time.Duration) {
 	n := s.ok.Load()
 	rps := float64(n) / elapsed.Seconds()
 	p50, p99 := s.hist.Quantile(0.50), s.hist.Quantile(0.99)
-	fmt.Printf("%-7s %d conns, mix %s: %d requests in %.1fs = %.0f req/s, p50 %s, p99 %s, max %s, %d allowed, %d errors\n",
-		c.target, c.conns, c.mix, n, elapsed.Seconds(), rps, p50.Round(time.Microsecond), p99.Round(time.Microsecond),
+	fmt.Printf("%-7s %d conns, mix %s (%s): %d requests in %.1fs = %.0f req/s, p50 %s, p99 %s, max %s, %d allowed, %d errors\n",
+		c.target, c.conns, c.mix, c.dist, n, elapsed.Seconds(), rps, p50.Round(time.Microsecond), p99.Round(time.Microsecond),
 		s.hist.Max().Round(time.Microsecond), s.allows.Load(), s.errs.Load())
 	fmt.Printf("RESULT target=%s conns=%d requests=%d seconds=%.2f rps=%.0f p50_us=%d p99_us=%d errors=%d\n",
 		c.target, c.conns, n, elapsed.Seconds(), rps, p50.Microseconds(), p99.Microseconds(), s.errs.Load())
@@ -228,10 +230,19 @@ func prepare(c config) ([]call, error) {
 		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
+	pick := func(i int) (dataset.Request, string) { return mix[i%len(mix)], ids[rng.IntN(len(ids))] }
+	switch c.dist {
+	case "uniform":
+	case "zipf":
+		who := rand.NewZipf(rng, 1.1, 1, uint64(len(ids)-1))
+		what := rand.NewZipf(rng, 1.1, 1, uint64(len(mix)-1))
+		pick = func(int) (dataset.Request, string) { return mix[what.Uint64()], ids[who.Uint64()] }
+	default:
+		return nil, fmt.Errorf("-dist %q: want uniform or zipf", c.dist)
+	}
 	calls := make([]call, c.calls)
 	for i := range calls {
-		m := mix[i%len(mix)]
-		id := ids[rng.IntN(len(ids))]
+		m, id := pick(i)
 		if m.Unknown {
 			id = dataset.UnknownAgentID
 		}
