@@ -40,50 +40,11 @@ func (s *Store) appendAudit(ctx context.Context, events []*store.AuditEvent, rec
 			return err
 		}
 	}
-	if err := appendChain(ctx, tx, events); err != nil {
+	if err := s.appendChain(ctx, tx, events); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: append audit: %w: %w", store.ErrCommitUnknown, err)
-	}
-	return nil
-}
-
-// appendChain extends each tenant's chain with events inside tx.
-func appendChain(ctx context.Context, tx *sql.Tx, events []*store.AuditEvent) error {
-	if len(events) == 0 {
-		return nil
-	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit_events (`+auditColumns+`)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
-	if err != nil {
-		return mapErr(err, "append audit")
-	}
-	defer stmt.Close()
-	tenants, groups := store.ByTenant(events)
-	for _, tenant := range tenants {
-		seq, hash, err := headOf(ctx, tx, tenant)
-		if err != nil {
-			return err
-		}
-		if seq, hash, err = store.PrepareChain(groups[tenant], seq, hash); err != nil {
-			return err
-		}
-		for _, e := range groups[tenant] {
-			docs, err := store.EncodeAuditDocs(e)
-			if err != nil {
-				return err
-			}
-			if _, err := stmt.ExecContext(ctx, e.TenantID, e.Seq, e.ID, micros(e.Time), e.Kind, e.AgentID, e.OwnerID,
-				e.Actor, e.Action, e.Resource, nullString(docs.Arguments), e.Result, e.Code, e.Reason,
-				e.DurationNS, e.IP, e.UserAgent, e.Grant, docs.Via, e.ApprovalID, e.Revision, e.PrevHash, e.Hash); err != nil {
-				return mapErr(err, "audit event "+e.ID)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (?,?,?)
-			ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, tenant, seq, hash); err != nil {
-			return mapErr(err, "audit head")
-		}
 	}
 	return nil
 }
@@ -110,9 +71,14 @@ type queryRower interface {
 }
 
 func headOf(ctx context.Context, q queryRower, tenant string) (int64, string, error) {
+	return scanHead(q.QueryRowContext(ctx, `SELECT seq, hash FROM audit_heads WHERE tenant_id = ?`, tenant))
+}
+
+// scanHead reads a chain head; a tenant without a chain has (0, "").
+func scanHead(row *sql.Row) (int64, string, error) {
 	var seq int64
 	var hash string
-	err := q.QueryRowContext(ctx, `SELECT seq, hash FROM audit_heads WHERE tenant_id = ?`, tenant).Scan(&seq, &hash)
+	err := row.Scan(&seq, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, "", nil
 	}

@@ -30,6 +30,8 @@ type Store struct {
 	w *sql.DB // one connection; transactions begin IMMEDIATE so they never upgrade locks
 	r *sql.DB
 
+	audit *auditStmts // prepared on w
+
 	changePoll time.Duration // 0: DefaultChangePoll
 }
 
@@ -86,6 +88,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
 	s := &Store{w: w, r: r}
 	if _, err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if s.audit, err = prepareAudit(ctx, w); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -165,7 +171,7 @@ func (s *Store) write(ctx context.Context, what string, fn func(tx *sql.Tx) erro
 	if err != nil {
 		return err
 	}
-	if err := appendChain(ctx, tx, events); err != nil {
+	if err := s.appendChain(ctx, tx, events); err != nil {
 		return err
 	}
 	return mapErr(tx.Commit(), what)
@@ -173,7 +179,11 @@ func (s *Store) write(ctx context.Context, what string, fn func(tx *sql.Tx) erro
 
 // Close closes the database.
 func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	var err error
+	if s.audit != nil {
+		err = s.audit.close()
+	}
+	return errors.Join(err, s.r.Close(), s.w.Close())
 }
 
 // mapErr turns SQLite constraint failures into store errors.
