@@ -101,7 +101,10 @@ type Pipeline struct {
 	cfg   Config
 	log   *slog.Logger
 	queue chan item
-	stop  chan struct{}
+	// full wakes a writer waiting for its batch to fill once the queue holds a batch.
+	full     chan struct{}
+	fullSize int // min(MaxBatch, QueueSize)
+	stop     chan struct{}
 	// abort ends the writer's retries and its commit in flight once Stop's deadline has
 	// passed; what is left then goes to the spool.
 	abort     context.Context
@@ -161,6 +164,7 @@ func NewPipeline(cfg Config) *Pipeline {
 	abort, abortNow := context.WithCancel(context.Background())
 	return &Pipeline{
 		cfg: cfg, log: log, queue: make(chan item, cfg.QueueSize), stop: make(chan struct{}),
+		full: make(chan struct{}, 1), fullSize: min(cfg.MaxBatch, cfg.QueueSize),
 		abort: abort, abortNow: abortNow, writerEnd: make(chan struct{}),
 		buckets: map[bucketKey]*bucket{}, touched: map[string]bool{},
 	}
@@ -304,9 +308,11 @@ func (p *Pipeline) send(ctx context.Context, it item) error {
 	}
 	select {
 	case p.queue <- it:
+		p.wakeIfFull()
 		return nil
 	default:
 	}
+	p.wakeIfFull() // the writer may be waiting for its batch to fill
 	t := time.NewTimer(p.cfg.EnqueueTimeout)
 	defer t.Stop()
 	select {
@@ -318,6 +324,16 @@ func (p *Pipeline) send(ctx context.Context, it item) error {
 	case <-ctx.Done():
 		p.failedClosed.Add(1)
 		return ctx.Err()
+	}
+}
+
+// wakeIfFull wakes the writer if it waits for a batch that the queue now holds.
+func (p *Pipeline) wakeIfFull() {
+	if len(p.queue) >= p.fullSize {
+		select {
+		case p.full <- struct{}{}:
+		default:
+		}
 	}
 }
 

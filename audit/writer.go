@@ -95,20 +95,25 @@ func (p *Pipeline) take(batch []item) []item {
 }
 
 // fill waits up to BatchWait for more events, until the batch is full or Stop is called.
+// It sleeps rather than taking events as they arrive, so that a trickle of events wakes the
+// writer once per batch, not once per event: the sender that fills the queue to a batch
+// wakes it early (see send).
 func (p *Pipeline) fill(batch []item, wait *time.Timer) []item {
+	select {
+	case <-p.full: // from a batch already taken
+	default:
+	}
+	if len(p.queue) >= p.cfg.MaxBatch-len(batch) {
+		return p.take(batch)
+	}
 	wait.Reset(p.cfg.BatchWait)
 	defer wait.Stop()
-	for len(batch) < p.cfg.MaxBatch {
-		select {
-		case it := <-p.queue:
-			batch = p.take(append(batch, it))
-		case <-wait.C:
-			return batch
-		case <-p.stop:
-			return batch
-		}
+	select {
+	case <-wait.C:
+	case <-p.full:
+	case <-p.stop:
 	}
-	return batch
+	return p.take(batch)
 }
 
 // drainQueue empties the queue after the writer gave up; Stop has closed it to senders.
