@@ -6,78 +6,162 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"time"
 )
 
-// canonicalEvent fixes the order and form of an event's fields for hashing. Times are UTC
-// with microsecond precision, as both backends keep them; arguments are the stored JSON
-// text, verbatim.
-type canonicalEvent struct {
-	V          int             `json:"v"`
-	TenantID   string          `json:"tenantId"`
-	Seq        int64           `json:"seq"`
-	ID         string          `json:"id"`
-	Time       string          `json:"time"`
-	Kind       string          `json:"kind"`
-	AgentID    string          `json:"agentId"`
-	OwnerID    string          `json:"ownerId"`
-	Actor      string          `json:"actor"`
-	Action     string          `json:"action"`
-	Resource   string          `json:"resource"`
-	Arguments  json.RawMessage `json:"arguments"`
-	Result     string          `json:"result"`
-	Code       string          `json:"code"`
-	Reason     string          `json:"reason"`
-	DurationNS int64           `json:"durationNs"`
-	IP         string          `json:"ip"`
-	UserAgent  string          `json:"userAgent"`
-	Grant      string          `json:"grant"`
-	Via        []string        `json:"via"`
-	ApprovalID string          `json:"approvalId"`
-	Revision   string          `json:"revision"`
-}
-
 // CanonicalEvent is the byte form of an event that its hash covers: every field but the
 // hashes themselves, seq included, so that reordering, editing or moving an event breaks
-// the chain.
+// the chain. It is the JSON object encoding/json writes for
+//
+//	{"v":1,"tenantId","seq","id","time","kind","agentId","ownerId","actor","action",
+//	 "resource","arguments","result","code","reason","durationNs","ip","userAgent",
+//	 "grant","via","approvalId","revision"}
+//
+// in that order, with times in UTC at microsecond precision (as both backends keep them),
+// arguments as the stored JSON text (compacted), and via never null. Stored argument text
+// that is not JSON is hashed as "invalid:" + id + ":" + text, so that verification reports
+// the event rather than failing.
 func CanonicalEvent(e *AuditEvent) []byte {
-	args := json.RawMessage("null")
-	if e.ArgumentsJSON != "" {
-		args = json.RawMessage(e.ArgumentsJSON)
+	return AppendCanonicalEvent(nil, e)
+}
+
+// AppendCanonicalEvent appends CanonicalEvent(e) to dst. Strings that encoding/json would
+// write as they are (printable ASCII with nothing to escape: nearly all) are copied; any
+// other is encoded by encoding/json itself, so the bytes never differ from its output.
+func AppendCanonicalEvent(dst []byte, e *AuditEvent) []byte {
+	start := len(dst)
+	dst = append(dst, `{"v":1,"tenantId":`...)
+	dst = appendJSONString(dst, e.TenantID)
+	dst = append(dst, `,"seq":`...)
+	dst = strconv.AppendInt(dst, e.Seq, 10)
+	dst = append(dst, `,"id":`...)
+	dst = appendJSONString(dst, e.ID)
+	dst = append(dst, `,"time":"`...)
+	dst = e.Time.UTC().Truncate(time.Microsecond).AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, `","kind":`...)
+	dst = appendJSONString(dst, e.Kind)
+	dst = append(dst, `,"agentId":`...)
+	dst = appendJSONString(dst, e.AgentID)
+	dst = append(dst, `,"ownerId":`...)
+	dst = appendJSONString(dst, e.OwnerID)
+	dst = append(dst, `,"actor":`...)
+	dst = appendJSONString(dst, e.Actor)
+	dst = append(dst, `,"action":`...)
+	dst = appendJSONString(dst, e.Action)
+	dst = append(dst, `,"resource":`...)
+	dst = appendJSONString(dst, e.Resource)
+	dst = append(dst, `,"arguments":`...)
+	var ok bool
+	if dst, ok = appendRawJSON(dst, e.ArgumentsJSON); !ok {
+		return append(dst[:start], "invalid:"+e.ID+":"+e.ArgumentsJSON...)
 	}
-	via := e.Via
-	if via == nil {
-		via = []string{}
+	dst = append(dst, `,"result":`...)
+	dst = appendJSONString(dst, e.Result)
+	dst = append(dst, `,"code":`...)
+	dst = appendJSONString(dst, e.Code)
+	dst = append(dst, `,"reason":`...)
+	dst = appendJSONString(dst, e.Reason)
+	dst = append(dst, `,"durationNs":`...)
+	dst = strconv.AppendInt(dst, e.DurationNS, 10)
+	dst = append(dst, `,"ip":`...)
+	dst = appendJSONString(dst, e.IP)
+	dst = append(dst, `,"userAgent":`...)
+	dst = appendJSONString(dst, e.UserAgent)
+	dst = append(dst, `,"grant":`...)
+	dst = appendJSONString(dst, e.Grant)
+	dst = append(dst, `,"via":[`...)
+	for i, v := range e.Via {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, v)
 	}
-	b, err := json.Marshal(canonicalEvent{
-		V: 1, TenantID: e.TenantID, Seq: e.Seq, ID: e.ID,
-		Time: e.Time.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano),
-		Kind: e.Kind, AgentID: e.AgentID, OwnerID: e.OwnerID, Actor: e.Actor, Action: e.Action,
-		Resource: e.Resource, Arguments: args, Result: e.Result, Code: e.Code, Reason: e.Reason,
-		DurationNS: e.DurationNS, IP: e.IP, UserAgent: e.UserAgent, Grant: e.Grant, Via: via,
-		ApprovalID: e.ApprovalID, Revision: e.Revision,
-	})
-	if err != nil {
-		// Only invalid stored argument text can fail here; hash it as such so that
-		// verification reports the event rather than crashing.
-		return []byte("invalid:" + e.ID + ":" + e.ArgumentsJSON)
+	dst = append(dst, `],"approvalId":`...)
+	dst = appendJSONString(dst, e.ApprovalID)
+	dst = append(dst, `,"revision":`...)
+	dst = appendJSONString(dst, e.Revision)
+	return append(dst, '}')
+}
+
+// appendJSONString appends s as encoding/json encodes a string (with HTML escaping).
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s) // a string always encodes
+			return append(dst, b...)
+		}
 	}
-	return b
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}
+
+// appendRawJSON appends stored argument text as encoding/json embeds a json.RawMessage:
+// null when empty, otherwise compacted with HTML characters escaped. It reports false when
+// the text is not JSON.
+func appendRawJSON(dst []byte, raw string) ([]byte, bool) {
+	if raw == "" {
+		return append(dst, "null"...), true
+	}
+	start := len(dst)
+	dst = append(dst, raw...)
+	if !compactAsIs(raw) {
+		b, err := json.Marshal(json.RawMessage(raw))
+		if err != nil {
+			return dst[:start], false
+		}
+		return append(dst[:start], b...), true
+	}
+	return dst, json.Valid(dst[start:])
+}
+
+// compactAsIs reports whether compacting and HTML-escaping raw, were it valid JSON, would
+// leave it unchanged: no white space outside strings, and no '<', '>', '&', or lead byte
+// of U+2028 or U+2029 (0xE2, which also starts other characters: those take the slow path).
+func compactAsIs(raw string) bool {
+	inString := false
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c == '<' || c == '>' || c == '&' || c == 0xE2:
+			return false
+		case inString:
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			return false
+		}
+	}
+	return true
 }
 
 // ChainHash is hex(SHA-256(prevHash ‖ "\n" ‖ canonical event)).
 func ChainHash(prevHash string, e *AuditEvent) string {
-	h := sha256.New()
-	h.Write([]byte(prevHash))
-	h.Write([]byte{'\n'})
-	h.Write(CanonicalEvent(e))
-	return hex.EncodeToString(h.Sum(nil))
+	h, _ := chainHash(nil, prevHash, e)
+	return h
+}
+
+// chainHash is ChainHash with a buffer to build the hashed bytes in, returned for reuse.
+func chainHash(buf []byte, prevHash string, e *AuditEvent) (string, []byte) {
+	buf = append(buf[:0], prevHash...)
+	buf = append(buf, '\n')
+	buf = AppendCanonicalEvent(buf, e)
+	sum := sha256.Sum256(buf)
+	var hexSum [2 * sha256.Size]byte
+	hex.Encode(hexSum[:], sum[:])
+	return string(hexSum[:]), buf
 }
 
 // PrepareChain readies events for appending to one tenant's chain whose head is
 // (seq, hash): it fills ArgumentsJSON, Seq, PrevHash and Hash, and returns the new head.
 // Backends call it under the tenant's lock.
 func PrepareChain(events []*AuditEvent, seq int64, hash string) (int64, string, error) {
+	var buf []byte
 	for _, e := range events {
 		if e.Arguments != nil {
 			args, err := EncodeArguments(e.Arguments)
@@ -91,7 +175,7 @@ func PrepareChain(events []*AuditEvent, seq int64, hash string) (int64, string, 
 		e.Time = e.Time.UTC().Truncate(time.Microsecond)
 		seq++
 		e.Seq, e.PrevHash = seq, hash
-		e.Hash = ChainHash(hash, e)
+		e.Hash, buf = chainHash(buf, hash, e)
 		hash = e.Hash
 	}
 	return seq, hash, nil
