@@ -19,7 +19,7 @@ var auditColumns = []string{"tenant_id", "seq", "id", "time", "kind", "agent_id"
 // auditLockClass is the first key of the per-tenant advisory locks that order each chain.
 const auditLockClass = 0x6b617661 // "kava"
 
-// AppendAudit chains and copies the events in one transaction. Each tenant's chain is
+// AppendAudit chains and inserts the events in one transaction. Each tenant's chain is
 // extended under a transaction-scoped advisory lock, taken in tenant order, so instances
 // sharing the database assign seq in commit order without gaps. It is idempotent by event
 // id: when an id is already committed (a retry after an ambiguous COMMIT), a second
@@ -36,59 +36,24 @@ func (s *Store) AppendAudit(ctx context.Context, events ...*store.AuditEvent) er
 }
 
 func (s *Store) appendAudit(ctx context.Context, events []*store.AuditEvent, reconcile bool) error {
+	if !reconcile {
+		return s.appendOwnTx(ctx, events)
+	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return mapErr(err, "append audit")
 	}
 	defer tx.Rollback(ctx)
-	if reconcile {
-		if events, err = reconcileCommitted(ctx, tx, events); err != nil {
-			return err
-		}
+	if events, err = reconcileCommitted(ctx, tx, events); err != nil {
+		return err
 	}
-	if err := appendChain(ctx, tx, events); err != nil {
-		return mapErr(err, "append audit")
+	if err := appendChain(ctx, tx, events, false); err != nil {
+		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("postgres: append audit: %w: %w", store.ErrCommitUnknown, err)
 	}
 	return nil
-}
-
-// appendChain extends each tenant's chain with events inside tx.
-func appendChain(ctx context.Context, tx pgx.Tx, events []*store.AuditEvent) error {
-	if len(events) == 0 {
-		return nil
-	}
-	tenants, groups := store.ByTenant(events)
-	var rows [][]any
-	for _, tenant := range tenants {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, int32(auditLockClass), tenant); err != nil {
-			return err
-		}
-		seq, hash, err := headOf(ctx, tx, tenant)
-		if err != nil {
-			return err
-		}
-		if seq, hash, err = store.PrepareChain(groups[tenant], seq, hash); err != nil {
-			return err
-		}
-		for _, e := range groups[tenant] {
-			docs, err := store.EncodeAuditDocs(e)
-			if err != nil {
-				return err
-			}
-			rows = append(rows, []any{e.TenantID, e.Seq, e.ID, e.Time, e.Kind, e.AgentID, e.OwnerID, e.Actor,
-				e.Action, e.Resource, docs.Arguments, e.Result, e.Code, e.Reason, e.DurationNS, e.IP,
-				e.UserAgent, e.Grant, docs.Via, e.ApprovalID, e.Revision, e.PrevHash, e.Hash})
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, $2, $3)
-			ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, tenant, seq, hash); err != nil {
-			return err
-		}
-	}
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_events"}, auditColumns, pgx.CopyFromRows(rows))
-	return err
 }
 
 // reconcileCommitted drops from events the ones already committed with the same content

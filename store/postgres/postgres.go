@@ -116,7 +116,7 @@ func (s *Store) write(ctx context.Context, fn func(tx pgx.Tx) error) error {
 		if err != nil {
 			return err
 		}
-		return mapErr(appendChain(ctx, tx, events), "append audit")
+		return appendChain(ctx, tx, events, false)
 	})
 }
 
