@@ -147,8 +147,8 @@ func DecodeArguments(doc *string, args *map[string]any) error {
 
 // EncodeList marshals a list of ids as a JSON array, never null, so SQL can search it.
 func EncodeList(list []string) (string, error) {
-	if list == nil {
-		list = []string{}
+	if len(list) == 0 {
+		return "[]", nil // what encoding/json writes, without its allocations
 	}
 	b, err := json.Marshal(list)
 	if err != nil {
