@@ -84,19 +84,6 @@ func AppendCanonicalEvent(dst []byte, e *AuditEvent) []byte {
 	return append(dst, '}')
 }
 
-// appendJSONString appends s as encoding/json encodes a string (with HTML escaping).
-func appendJSONString(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			b, _ := json.Marshal(s) // a string always encodes
-			return append(dst, b...)
-		}
-	}
-	dst = append(dst, '"')
-	dst = append(dst, s...)
-	return append(dst, '"')
-}
-
 // appendRawJSON appends stored argument text as encoding/json embeds a json.RawMessage:
 // null when empty, otherwise compacted with HTML characters escaped. It reports false when
 // the text is not JSON.
@@ -163,14 +150,12 @@ func chainHash(buf []byte, prevHash string, e *AuditEvent) (string, []byte) {
 func PrepareChain(events []*AuditEvent, seq int64, hash string) (int64, string, error) {
 	var buf []byte
 	for _, e := range events {
+		e.ArgumentsJSON = ""
 		if e.Arguments != nil {
-			args, err := EncodeArguments(e.Arguments)
-			if err != nil {
+			var err error
+			if e.ArgumentsJSON, buf, err = encodeArguments(buf, e.Arguments); err != nil {
 				return 0, "", err
 			}
-			e.ArgumentsJSON = *args
-		} else {
-			e.ArgumentsJSON = ""
 		}
 		e.Time = e.Time.UTC().Truncate(time.Microsecond)
 		seq++

@@ -129,11 +129,10 @@ func EncodeArguments(args map[string]any) (*string, error) {
 	if args == nil {
 		return nil, nil
 	}
-	b, err := json.Marshal(args)
+	s, _, err := encodeArguments(nil, args)
 	if err != nil {
-		return nil, fmt.Errorf("encode arguments: %w", err)
+		return nil, err
 	}
-	s := string(b)
 	return &s, nil
 }
 
