@@ -137,7 +137,7 @@ func benchmarkReplay(b *testing.B, n int) {
 
 // BenchmarkAuthorizeShadow measures authorize by id over 10,000 agents, one call at a time
 // and from GOMAXPROCS goroutines, without and with a shadow revision evaluating every call
-// (sample 1) beside the active one: the caller's p50 and p99 in the same run.
+// (sample 1) or one in ten beside the active one: the caller's p50 and p99 in the same run.
 func BenchmarkAuthorizeShadow(b *testing.B) {
 	p := populate(b, 10_000)
 	dir := b.TempDir()
@@ -162,12 +162,13 @@ func BenchmarkAuthorizeShadow(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, shadow := range []string{"", bundle} {
-		name := "shadow=off"
-		if shadow != "" {
-			name = "shadow=on"
-		}
-		k, err := kavach.Open(context.Background(), kavach.Config{Database: p.db, Policy: kavach.PolicyConfig{Shadow: shadow},
+	for _, v := range []struct {
+		name   string
+		shadow string
+		sample float64
+	}{{"shadow=off", "", 0}, {"shadow=on/sample=1", bundle, 1}, {"shadow=on/sample=0.1", bundle, 0.1}} {
+		name := v.name
+		k, err := kavach.Open(context.Background(), kavach.Config{Database: p.db, Policy: kavach.PolicyConfig{Shadow: v.shadow, ShadowSample: v.sample},
 			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 			Audit:  kavach.AuditConfig{SigningKey: benchSigningKey}})
 		if err != nil {

@@ -352,7 +352,12 @@ func memoZones(sets [][]window) []string {
 
 // pureOf is the active revision's answer to req: remembered, or evaluated and remembered.
 func (e *Engine) pureOf(ctx context.Context, req Request) (*pure, string, error) {
-	rev := e.active.Load()
+	return e.pureUnder(ctx, e.active.Load(), req)
+}
+
+// pureUnder is rev's answer to req: remembered, or evaluated and remembered. The memo holds
+// answers of any revision (the key names it): the shadow revision's too.
+func (e *Engine) pureUnder(ctx context.Context, rev *Revision, req Request) (*pure, string, error) {
 	if e.memo == nil || !rev.memoable {
 		return e.evalPure(ctx, rev, req)
 	}

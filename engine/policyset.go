@@ -125,7 +125,7 @@ func (e *Engine) activate(ctx context.Context, ps *PolicySet) error {
 	// Decisions already evaluating finish on the revision they loaded.
 	e.active.Store(rev)
 	if e.memo != nil {
-		e.memo.clear() // the old revision's answers can no longer be hit
+		e.memo.clear() // the old revision's answers can no longer be hit (nor, for now, a shadow's)
 	}
 	e.policy.status = PolicyStatus{Revision: rev.Name, Source: rev.Source, ActivatedAt: time.Now().UTC(),
 		LastError: e.policy.status.LastError, LastErrorAt: e.policy.status.LastErrorAt,

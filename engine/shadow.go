@@ -111,11 +111,12 @@ func (s *shadow) run() {
 
 // judge evaluates one call under the shadow revision and records a disagreement.
 func (s *shadow) judge(c shadowCall) {
-	got, err := s.e.Evaluate(s.ctx, s.cfg.Revision, c.req)
+	p, _, err := s.e.pureUnder(s.ctx, s.cfg.Revision, c.req)
 	if err != nil {
 		s.stats.errors.Add(1)
 		return
 	}
+	got := outcomeOf(p, c.req)
 	s.stats.evaluated.Add(1)
 	was := outcomeOf(c.active, c.req)
 	if got.Code == was.Code {
