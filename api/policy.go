@@ -95,6 +95,9 @@ type ReplayReport struct {
 	// Groups are the largest groups of changed decisions, by (agent, action, resource
 	// pattern, codes), with an example.
 	Groups []ReplayGroup `json:"groups"`
+	// Ungrouped counts changed decisions of groups past the first 10,000 distinct ones: a
+	// replay's memory does not grow with the ledger, so they are counted, not grouped.
+	Ungrouped int64 `json:"ungrouped,omitempty"`
 	// Unreplayable counts the decisions that could not be replayed, by reason.
 	Unreplayable []ReplayUnreplayable `json:"unreplayable"`
 	// RecordedRevisions counts the replayed decisions by the revision that made them.

@@ -25,6 +25,11 @@ import (
 // DefaultTop is how many changed groups a report lists by default.
 const DefaultTop = 10
 
+// MaxGroups bounds the distinct groups of changed decisions a replay keeps, so that its
+// memory does not grow with the ledger: a change in a group past it is counted (matrix,
+// Changed, Ungrouped) but not grouped.
+const MaxGroups = 10_000
+
 // Reasons a recorded decision is not replayed.
 const (
 	ReasonDryRun  = "a dry run: it changed nothing, and the time it asked about is not recorded"
@@ -46,6 +51,8 @@ type Replayer struct {
 	Top int
 	// Workers evaluate in parallel (default GOMAXPROCS).
 	Workers int
+	// MaxGroups bounds the groups kept (default MaxGroups).
+	MaxGroups int
 }
 
 // call is one replayable decision, numbered in the order it was read.
@@ -71,6 +78,7 @@ func (r *Replayer) Run(ctx context.Context, src Source, limit int64) (*api.Repla
 	var wg sync.WaitGroup
 	for i := range parts {
 		parts[i] = newTally()
+		parts[i].maxGroups = max(1, cmp.Or(r.MaxGroups, MaxGroups)/workers)
 		wg.Go(func() {
 			for c := range calls {
 				parts[i].add(c, r.judge(ctx, active, c.req), r.judge(ctx, r.Candidate, c.req))
@@ -115,7 +123,7 @@ func (r *Replayer) Run(ctx context.Context, src Source, limit int64) (*api.Repla
 	rep.ActiveRevision, rep.CandidateRevision, rep.Read = active.Name, r.Candidate.Name, n
 	for i := range rep.Groups {
 		g := &rep.Groups[i]
-		req := read.groups[groupKeyOf(*g)].example.req
+		req := read.groups[groupKeyOf(*g)].req
 		g.CandidateRules = r.rules(ctx, r.Candidate, req)
 		g.ActiveRules = r.rules(ctx, active, req)
 	}
@@ -185,10 +193,15 @@ func groupKeyOf(g api.ReplayGroup) groupKey {
 	return groupKey{g.TenantID, g.AgentID, g.Action, g.Resource, g.From, g.To}
 }
 
+// group is a group of changed decisions and its earliest one: only what the report needs
+// of it, so that a group holds no recorded event.
 type group struct {
-	count   int64
-	example call
-	reason  string
+	count  int64
+	n      int64 // the example's place in the order read
+	id     string
+	seq    int64
+	req    engine.Request
+	reason string
 }
 
 type example struct {
@@ -199,6 +212,8 @@ type example struct {
 // tally aggregates replayed decisions; one per worker, merged at the end.
 type tally struct {
 	replayed, changed int64
+	ungrouped         int64
+	maxGroups         int
 	matrix            map[[2]api.DecisionCode]int64
 	groups            map[groupKey]*group
 	skipped           map[string]*example
@@ -220,8 +235,12 @@ func (t *tally) add(c call, was, now engine.Outcome) {
 	t.changed++
 	k := groupKey{c.ev.TenantID, c.ev.AgentID, c.ev.Action, Pattern(c.ev.Resource), was.Code, now.Code}
 	g := t.groups[k]
+	if g == nil && len(t.groups) >= t.maxGroups {
+		t.ungrouped++
+		return
+	}
 	if g == nil {
-		g = &group{example: c, reason: now.Reason}
+		g = &group{n: c.n, id: c.ev.ID, seq: c.ev.Seq, req: c.req, reason: now.Reason}
 		t.groups[k] = g
 	}
 	g.count++
@@ -240,6 +259,7 @@ func (t *tally) skip(reason string, ev *store.AuditEvent) {
 func (t *tally) merge(o *tally) {
 	t.replayed += o.replayed
 	t.changed += o.changed
+	t.ungrouped += o.ungrouped
 	for k, n := range o.matrix {
 		t.matrix[k] += n
 	}
@@ -253,14 +273,14 @@ func (t *tally) merge(o *tally) {
 			continue
 		}
 		mine.count += g.count
-		if g.example.n < mine.example.n {
-			mine.example, mine.reason = g.example, g.reason
+		if g.n < mine.n {
+			mine.n, mine.id, mine.seq, mine.req, mine.reason = g.n, g.id, g.seq, g.req, g.reason
 		}
 	}
 }
 
 func (t *tally) report(top int) *api.ReplayReport {
-	rep := &api.ReplayReport{Replayed: t.replayed, Changed: t.changed, Matrix: []api.ReplayTransition{},
+	rep := &api.ReplayReport{Replayed: t.replayed, Changed: t.changed, Ungrouped: t.ungrouped, Matrix: []api.ReplayTransition{},
 		Groups: []api.ReplayGroup{}, Unreplayable: []api.ReplayUnreplayable{}, RecordedRevisions: []api.ReplayRevisionCount{}}
 	for k, n := range t.matrix {
 		rep.Matrix = append(rep.Matrix, api.ReplayTransition{From: k[0], To: k[1], Count: n})
@@ -270,10 +290,10 @@ func (t *tally) report(top int) *api.ReplayReport {
 	})
 	for k, g := range t.groups {
 		rep.Groups = append(rep.Groups, api.ReplayGroup{TenantID: k.tenant, AgentID: k.agent, Action: k.action, Resource: k.pattern,
-			From: k.from, To: k.to, Count: g.count, ExampleAuditID: g.example.ev.ID, ExampleSeq: g.example.ev.Seq, ExampleReason: g.reason})
+			From: k.from, To: k.to, Count: g.count, ExampleAuditID: g.id, ExampleSeq: g.seq, ExampleReason: g.reason})
 	}
 	slices.SortFunc(rep.Groups, func(a, b api.ReplayGroup) int {
-		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(t.groups[groupKeyOf(a)].example.n, t.groups[groupKeyOf(b)].example.n))
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(t.groups[groupKeyOf(a)].n, t.groups[groupKeyOf(b)].n))
 	})
 	if len(rep.Groups) > top {
 		rep.Groups = rep.Groups[:top]

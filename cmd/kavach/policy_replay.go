@@ -299,6 +299,9 @@ func writeReplayReport(cmd *cobra.Command, rep *api.ReplayReport) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if rep.Ungrouped > 0 {
+		fmt.Fprintf(w, "(%d more changed decisions, in groups past the first %d, are counted above but not grouped)\n", rep.Ungrouped, replay.MaxGroups)
+	}
 	for _, gr := range rep.Groups {
 		if len(gr.CandidateRules)+len(gr.ActiveRules) == 0 {
 			continue

@@ -856,6 +856,8 @@ export interface components {
             changed: number;
             matrix: components["schemas"]["ReplayTransition"][];
             groups: components["schemas"]["ReplayGroup"][];
+            /** @description changed decisions of groups past the first 10,000 distinct ones: counted, not grouped */
+            ungrouped?: number;
             unreplayable: components["schemas"]["ReplayUnreplayable"][];
             recordedRevisions: components["schemas"]["ReplayRevisionCount"][];
         };
