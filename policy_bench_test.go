@@ -3,6 +3,7 @@ package kavach_test
 import (
 	"context"
 	"fmt"
+	"math/rand"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -20,10 +21,11 @@ import (
 
 // BenchmarkReplay compares replaying a ledger with deciding its calls directly. A ledger of
 // N decisions is recorded through Authorize (the mixed calls of the benchmark workload, by
-// id, over 10,000 agents); then, per iteration, one of:
+// id, over 10,000 agents, drawn evenly or from Zipf distributions); then, per iteration, one
+// of:
 //
 //   - decide: engine.Decide on each recorded call, one at a time, as the service decides
-//     (rate slots charged in the store; no audit);
+//     (rate slots charged in the store, the engine's decision memo on; no audit);
 //   - evaluate: one side-effect-free evaluation of each call (engine.Evaluate);
 //   - replay: ReplayPolicy of the whole ledger with a candidate (the ledger streamed from
 //     SQLite, each call judged by two revisions), reporting the peaks above what they were
@@ -32,12 +34,17 @@ import (
 //
 // Give -benchtime 1x: each iteration is a whole pass.
 func BenchmarkReplay(b *testing.B) {
-	for _, n := range []int{10_000, 100_000} {
-		b.Run(fmt.Sprintf("decisions=%dk", n/1000), func(b *testing.B) { benchmarkReplay(b, n) })
+	for _, dist := range []string{"uniform", "zipf"} {
+		for _, n := range []int{10_000, 100_000} {
+			b.Run(fmt.Sprintf("dist=%s/decisions=%dk", dist, n/1000), func(b *testing.B) { benchmarkReplay(b, dist, n) })
+		}
 	}
 }
 
-func benchmarkReplay(b *testing.B, n int) {
+// benchmarkReplay records n calls — uniform: the mixed set over the agents evenly; zipf:
+// agents and calls drawn from Zipf distributions (s=1.1), as repeated tool calls are — then
+// times deciding, evaluating and replaying them.
+func benchmarkReplay(b *testing.B, dist string, n int) {
 	ctx := context.Background()
 	p := populate(b, 10_000)
 	k := openBench(b, p.db)
@@ -45,10 +52,28 @@ func benchmarkReplay(b *testing.B, n int) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	type recorded struct {
+		m  dataset.Request
+		id string
+	}
+	calls := make([]recorded, n)
+	r := rand.New(rand.NewSource(1))
+	who, what := rand.NewZipf(r, 1.1, 1, uint64(len(p.ids)-1)), rand.NewZipf(r, 1.1, 1, uint64(len(mix)-1))
+	for i := range calls {
+		c := recorded{m: mix[i%len(mix)], id: p.ids[(i*7919)%len(p.ids)]}
+		if dist == "zipf" {
+			c = recorded{m: mix[what.Uint64()], id: p.ids[(who.Uint64()*7919)%uint64(len(p.ids))]}
+		}
+		if c.m.Unknown {
+			c.id = dataset.UnknownAgentID
+		}
+		calls[i] = c
+	}
 	app := kavach.WithActor(ctx, appActor)
 	start := time.Now()
-	for i := range n {
-		if _, _, err := authorizeOne(app, k, p, "id", mix, i); err != nil {
+	for _, c := range calls {
+		req := api.AuthorizeRequest{Action: c.m.Action, Resource: c.m.Resource, Arguments: c.m.Arguments}
+		if _, err := k.Authorize(app, c.id, req, api.CallContext{IP: c.m.IP}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -59,12 +84,8 @@ func benchmarkReplay(b *testing.B, n int) {
 	k = openBench(b, p.db)
 	defer k.Close()
 	request := func(i int) engine.Request {
-		m := mix[i%len(mix)]
-		id := p.ids[(i*7919)%len(p.ids)]
-		if m.Unknown {
-			id = dataset.UnknownAgentID
-		}
-		return engine.Request{AgentID: id, Action: m.Action, Resource: m.Resource, Arguments: m.Arguments, IP: m.IP, Now: time.Now()}
+		c := calls[i]
+		return engine.Request{AgentID: c.id, Action: c.m.Action, Resource: c.m.Resource, Arguments: c.m.Arguments, IP: c.m.IP, Now: time.Now()}
 	}
 	perDecision := func(b *testing.B, elapsed time.Duration, count int) {
 		b.ReportMetric(float64(elapsed.Nanoseconds())/float64(count), "ns/decision")

@@ -358,7 +358,31 @@ func (e *Engine) pureOf(ctx context.Context, req Request) (*pure, string, error)
 // pureUnder is rev's answer to req: remembered, or evaluated and remembered. The memo holds
 // answers of any revision (the key names it): the shadow revision's too.
 func (e *Engine) pureUnder(ctx context.Context, rev *Revision, req Request) (*pure, string, error) {
-	if e.memo == nil || !rev.memoable {
+	return e.pureThrough(ctx, e.memo, rev, req)
+}
+
+// Memo remembers answers apart from the engine's own memo, for a caller that judges many
+// recorded calls (a replay): their times are past, and must not crowd out live answers.
+type Memo struct{ m *memo }
+
+// NewMemo makes a memo of size answers.
+func NewMemo(size int) *Memo { return &Memo{m: newMemo(size)} }
+
+// EvaluateMemo is Evaluate through m: an answer rev gave for the same call of the same
+// compiled agent is reused within its horizon (see memo.go).
+func (e *Engine) EvaluateMemo(ctx context.Context, rev *Revision, req Request, m *Memo) (Outcome, error) {
+	if rev == nil {
+		rev = e.active.Load()
+	}
+	p, _, err := e.pureThrough(ctx, m.m, rev, req)
+	if err != nil {
+		return Outcome{}, err
+	}
+	return outcomeOf(p, req), nil
+}
+
+func (e *Engine) pureThrough(ctx context.Context, m *memo, rev *Revision, req Request) (*pure, string, error) {
+	if m == nil || !rev.memoable {
 		return e.evalPure(ctx, rev, req)
 	}
 	c := e.agents.get(req.AgentID)
@@ -370,13 +394,13 @@ func (e *Engine) pureUnder(ctx context.Context, rev *Revision, req Request) (*pu
 		return e.evalPure(ctx, rev, req)
 	}
 	now := req.Now.UnixNano()
-	if p, ok := e.memo.get(&k, now); ok {
+	if p, ok := m.get(&k, now); ok {
 		e.stats.memoHits.Add(1)
 		return p, rev.Name, nil
 	}
 	p, name, err := e.evalPure(ctx, rev, req)
 	if err == nil {
-		e.memo.put(&k, memoEntry{p: p, from: now, until: c.horizon(req.Action, req.Now)})
+		m.put(&k, memoEntry{p: p, from: now, until: c.horizon(req.Action, req.Now)})
 	}
 	return p, name, err
 }

@@ -25,6 +25,9 @@ import (
 // DefaultTop is how many changed groups a report lists by default.
 const DefaultTop = 10
 
+// MemoSize is how many answers a replay remembers for the recorded calls that repeat.
+const MemoSize = 65536
+
 // MaxGroups bounds the distinct groups of changed decisions a replay keeps, so that its
 // memory does not grow with the ledger: a change in a group past it is counted (matrix,
 // Changed, Ungrouped) but not grouped.
@@ -70,6 +73,9 @@ func (r *Replayer) Run(ctx context.Context, src Source, limit int64) (*api.Repla
 		active = r.Engine.Active()
 	}
 	workers := cmp.Or(r.Workers, runtime.GOMAXPROCS(0))
+	// Recorded calls repeat as live ones do: an answer is reused for the same call of the
+	// same agent within its horizon, in a memo of the replay's own.
+	memo := engine.NewMemo(MemoSize)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
@@ -81,7 +87,7 @@ func (r *Replayer) Run(ctx context.Context, src Source, limit int64) (*api.Repla
 		parts[i].maxGroups = max(1, cmp.Or(r.MaxGroups, MaxGroups)/workers)
 		wg.Go(func() {
 			for c := range calls {
-				parts[i].add(c, r.judge(ctx, active, c.req), r.judge(ctx, r.Candidate, c.req))
+				parts[i].add(c, r.judge(ctx, memo, active, c.req), r.judge(ctx, memo, r.Candidate, c.req))
 			}
 		})
 	}
@@ -155,8 +161,8 @@ func (r *Replayer) unreplayable(ev *store.AuditEvent) string {
 }
 
 // judge is a revision's answer; an evaluation that fails is the ENGINE_ERROR it would be.
-func (r *Replayer) judge(ctx context.Context, rev *engine.Revision, req engine.Request) engine.Outcome {
-	o, err := r.Engine.Evaluate(ctx, rev, req)
+func (r *Replayer) judge(ctx context.Context, memo *engine.Memo, rev *engine.Revision, req engine.Request) engine.Outcome {
+	o, err := r.Engine.EvaluateMemo(ctx, rev, req, memo)
 	if err != nil {
 		return engine.Outcome{Code: api.EngineError, Reason: err.Error()}
 	}
