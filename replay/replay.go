@@ -26,7 +26,7 @@ import (
 const DefaultTop = 10
 
 // MemoSize is how many answers a replay remembers for the recorded calls that repeat.
-const MemoSize = 65536
+const MemoSize = 16384
 
 // MaxGroups bounds the distinct groups of changed decisions a replay keeps, so that its
 // memory does not grow with the ledger: a change in a group past it is counted (matrix,
