@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"flag"
 	"fmt"
 	"runtime"
 	"sync"
@@ -26,6 +27,8 @@ import (
 // to back, waiting only for their commit in sync mode or for room in the queue.
 //
 //	go test ./audit -run '^$' -bench LedgerCPU -benchmem -benchtime 20000x
+//
+// -args -ledger-batch-wait 10ms runs it with another audit.Config.BatchWait.
 func BenchmarkLedgerCPU(b *testing.B) {
 	backends := []struct {
 		name string
@@ -53,9 +56,11 @@ func BenchmarkLedgerCPU(b *testing.B) {
 	}
 }
 
+var ledgerBatchWait = flag.Duration("ledger-batch-wait", 0, "BenchmarkLedgerCPU's audit.Config.BatchWait (0: the default)")
+
 func benchLedgerCPU(b *testing.B, s store.Store, sync bool, callers int, gap time.Duration) {
 	p := audit.NewPipeline(audit.Config{Store: s, Signer: signer(b), Sync: sync, Mask: []string{"password"},
-		EnqueueTimeout: time.Minute})
+		EnqueueTimeout: time.Minute, BatchWait: *ledgerBatchWait})
 	if err := p.Start(ctx); err != nil {
 		b.Fatal(err)
 	}
