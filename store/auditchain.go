@@ -31,45 +31,19 @@ func CanonicalEvent(e *AuditEvent) []byte {
 // other is encoded by encoding/json itself, so the bytes never differ from its output.
 func AppendCanonicalEvent(dst []byte, e *AuditEvent) []byte {
 	start := len(dst)
-	dst = append(dst, `{"v":1,"tenantId":`...)
-	dst = appendJSONString(dst, e.TenantID)
-	dst = append(dst, `,"seq":`...)
-	dst = strconv.AppendInt(dst, e.Seq, 10)
-	dst = append(dst, `,"id":`...)
-	dst = appendJSONString(dst, e.ID)
-	dst = append(dst, `,"time":"`...)
-	dst = e.Time.UTC().Truncate(time.Microsecond).AppendFormat(dst, time.RFC3339Nano)
-	dst = append(dst, `","kind":`...)
-	dst = appendJSONString(dst, e.Kind)
-	dst = append(dst, `,"agentId":`...)
-	dst = appendJSONString(dst, e.AgentID)
-	dst = append(dst, `,"ownerId":`...)
-	dst = appendJSONString(dst, e.OwnerID)
-	dst = append(dst, `,"actor":`...)
-	dst = appendJSONString(dst, e.Actor)
-	dst = append(dst, `,"action":`...)
-	dst = appendJSONString(dst, e.Action)
-	dst = append(dst, `,"resource":`...)
-	dst = appendJSONString(dst, e.Resource)
-	dst = append(dst, `,"arguments":`...)
+	dst = appendStringFields(dst, `{"v":1,"tenantId":`, e.TenantID)
+	dst = strconv.AppendInt(append(dst, `,"seq":`...), e.Seq, 10)
+	dst = appendStringFields(dst, `,"id":`, e.ID)
+	dst = e.Time.UTC().Truncate(time.Microsecond).AppendFormat(append(dst, `,"time":"`...), time.RFC3339Nano)
+	dst = appendStringFields(dst, `","kind":`, e.Kind, `,"agentId":`, e.AgentID, `,"ownerId":`, e.OwnerID,
+		`,"actor":`, e.Actor, `,"action":`, e.Action, `,"resource":`, e.Resource)
 	var ok bool
-	if dst, ok = appendRawJSON(dst, e.ArgumentsJSON); !ok {
+	if dst, ok = appendRawJSON(append(dst, `,"arguments":`...), e.ArgumentsJSON); !ok {
 		return append(dst[:start], "invalid:"+e.ID+":"+e.ArgumentsJSON...)
 	}
-	dst = append(dst, `,"result":`...)
-	dst = appendJSONString(dst, e.Result)
-	dst = append(dst, `,"code":`...)
-	dst = appendJSONString(dst, e.Code)
-	dst = append(dst, `,"reason":`...)
-	dst = appendJSONString(dst, e.Reason)
-	dst = append(dst, `,"durationNs":`...)
-	dst = strconv.AppendInt(dst, e.DurationNS, 10)
-	dst = append(dst, `,"ip":`...)
-	dst = appendJSONString(dst, e.IP)
-	dst = append(dst, `,"userAgent":`...)
-	dst = appendJSONString(dst, e.UserAgent)
-	dst = append(dst, `,"grant":`...)
-	dst = appendJSONString(dst, e.Grant)
+	dst = appendStringFields(dst, `,"result":`, e.Result, `,"code":`, e.Code, `,"reason":`, e.Reason)
+	dst = strconv.AppendInt(append(dst, `,"durationNs":`...), e.DurationNS, 10)
+	dst = appendStringFields(dst, `,"ip":`, e.IP, `,"userAgent":`, e.UserAgent, `,"grant":`, e.Grant)
 	dst = append(dst, `,"via":[`...)
 	for i, v := range e.Via {
 		if i > 0 {
@@ -77,11 +51,17 @@ func AppendCanonicalEvent(dst []byte, e *AuditEvent) []byte {
 		}
 		dst = appendJSONString(dst, v)
 	}
-	dst = append(dst, `],"approvalId":`...)
-	dst = appendJSONString(dst, e.ApprovalID)
-	dst = append(dst, `,"revision":`...)
-	dst = appendJSONString(dst, e.Revision)
+	dst = appendStringFields(dst, `],"approvalId":`, e.ApprovalID, `,"revision":`, e.Revision)
 	return append(dst, '}')
+}
+
+// appendStringFields appends pairs of a literal (a field's name and what precedes it) and a
+// string value, encoded.
+func appendStringFields(dst []byte, pairs ...string) []byte {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		dst = appendJSONString(append(dst, pairs[i]...), pairs[i+1])
+	}
+	return dst
 }
 
 // appendRawJSON appends stored argument text as encoding/json embeds a json.RawMessage:
