@@ -166,7 +166,7 @@ func benchmarkReplay(b *testing.B, dist string, n int) {
 		perDecision(b, elapsed, b.N*n)
 		b.ReportMetric(float64(peak.Load()-min(peak.Load(), base))/1e6, "peak-heap-MB")
 		b.ReportMetric(float64(peakLive.Load()-min(peakLive.Load(), base))/1e6, "peak-live-MB")
-		b.Logf("replayed %d, %d changed, %d not replayable", rep.Replayed, rep.Changed, rep.Read-rep.Replayed)
+		b.Logf("replayed %d, %d changed, %d not replayable; answers remembered so far: %d", rep.Replayed, rep.Changed, rep.Read-rep.Replayed, k.Engine().Stats().MemoHits)
 	})
 }
 

@@ -58,6 +58,8 @@ type pure struct {
 	} `json:"agent"`
 	Candidates []candidate  `json:"candidates"`
 	Deny       []customDeny `json:"deny"`
+	// CustomApproval: a custom require_approval rule held for an allowed call.
+	CustomApproval bool `json:"customApproval,omitempty"`
 }
 
 type candidate struct {
@@ -215,6 +217,7 @@ func decodePure(v ast.Value) (*pure, error) {
 		p.Candidates = append(p.Candidates, cand)
 	}
 	if len(list(m.Get(outCustomApproval))) > 0 {
+		p.CustomApproval = true
 		for i := range p.Candidates {
 			if p.Candidates[i].Approval == nil {
 				p.Candidates[i].Approval = &approvalGate{}

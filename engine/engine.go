@@ -339,6 +339,12 @@ func (e *Engine) evaluate(ctx context.Context, rev *Revision, input ast.Value, o
 	if rev == nil {
 		rev = e.active.Load()
 	}
+	rs, err := e.run(ctx, rev.query, input, opts...)
+	return rs, rev.Name, err
+}
+
+// run evaluates a prepared query on one input under the decision deadline.
+func (e *Engine) run(ctx context.Context, q rego.PreparedEvalQuery, input ast.Value, opts ...rego.EvalOption) (rego.ResultSet, error) {
 	c := topdown.NewCancel()
 	cancel := c.Cancel
 	deadline := time.AfterFunc(e.cfg.DecisionTimeout, cancel)
@@ -348,7 +354,7 @@ func (e *Engine) evaluate(ctx context.Context, rev *Revision, input ast.Value, o
 	}
 	// The value cache must be passed per evaluation: a prepared query does not carry the
 	// one given to rego.New, and OPA then falls back to a global cache of 100 regexes.
-	rs, err := rev.query.Eval(ctx, append(opts, rego.EvalParsedInput(input), rego.EvalExternalCancel(c),
+	rs, err := q.Eval(ctx, append(opts, rego.EvalParsedInput(input), rego.EvalExternalCancel(c),
 		rego.EvalInterQueryBuiltinValueCache(e.cache), rego.EvalMetrics(noMetrics))...)
 	if err != nil && cancelled(err) {
 		if ctx.Err() != nil {
@@ -357,7 +363,7 @@ func (e *Engine) evaluate(ctx context.Context, rev *Revision, input ast.Value, o
 			err = fmt.Errorf("%w (%s): %w", ErrDeadline, e.cfg.DecisionTimeout, err)
 		}
 	}
-	return rs, rev.Name, err
+	return rs, err
 }
 
 // cancelled reports whether err is OPA's cancellation of an evaluation or a context's end.

@@ -49,6 +49,9 @@ type Revision struct {
 	query  rego.PreparedEvalQuery
 	// memoable: its answers may be remembered (see memo.go).
 	memoable bool
+	// hooks, for a revision with custom rules, counts what its deny and require_approval
+	// rules give for an input (see Compare).
+	hooks *rego.PreparedEvalQuery
 }
 
 // PolicyStatus describes the active revision and the last one refused. The engine leaves
@@ -190,6 +193,13 @@ func prepare(ctx context.Context, set *agentSet, ps *PolicySet) (*Revision, erro
 	}
 	if rev.query, err = rego.New(opts...).PrepareForEval(ctx); err != nil {
 		return nil, fmt.Errorf("revision %s does not compile: %w", rev.Name, err)
+	}
+	if len(custom) > 0 {
+		hooks, err := rego.New(append(opts[2:], rego.Query(hooksQuery), rego.Store(store))...).PrepareForEval(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("revision %s does not compile: %w", rev.Name, err)
+		}
+		rev.hooks = &hooks
 	}
 	store.set = set
 	return rev, nil

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -58,6 +59,57 @@ func outcomeOf(p *pure, req Request) Outcome {
 		return Outcome{Code: code, Reason: reason}
 	}
 	return Outcome{Code: p.Code, Reason: reasonFor(p.Code, req)}
+}
+
+// hooksQuery counts what a revision's custom deny and require_approval rules give for an
+// input; a revision may define either, both or neither.
+const hooksQuery = `sum([n | n := count(data.kavach.custom.deny)]) + sum([n | n := count(data.kavach.custom.require_approval)])`
+
+// Compare answers req under two revisions, as a replay needs, through m (nil: remember
+// nothing). The embedded policy reads a revision's custom rules only through their deny and
+// require_approval results, so when neither revision's hold for the call the two answers
+// are one: the candidate is evaluated, and the active revision only as far as its custom
+// hooks, or in full when they hold (or the candidate's did). An evaluation that fails is
+// the ENGINE_ERROR it would be.
+func (e *Engine) Compare(ctx context.Context, m *Memo, active, candidate *Revision, req Request) (was, now Outcome) {
+	if active == nil {
+		active = e.active.Load()
+	}
+	var mm *memo
+	if m != nil {
+		mm = m.m
+	}
+	judge := func(rev *Revision) (*pure, Outcome) {
+		p, _, err := e.pureThrough(ctx, mm, rev, req)
+		if err != nil {
+			return nil, Outcome{Code: api.EngineError, Reason: err.Error()}
+		}
+		return p, outcomeOf(p, req)
+	}
+	pc, now := judge(candidate)
+	if pc != nil && pc.Code != api.PolicyDenied && !pc.CustomApproval && !e.hooksHeld(ctx, active, req) {
+		return now, now
+	}
+	_, was = judge(active)
+	return was, now
+}
+
+// hooksHeld reports whether a revision's custom deny or require_approval rules give
+// anything for req; true when that cannot be told (the full evaluation then decides).
+func (e *Engine) hooksHeld(ctx context.Context, rev *Revision, req Request) bool {
+	if rev.hooks == nil {
+		return false
+	}
+	input, err := buildInput(req)
+	if err != nil {
+		return true
+	}
+	rs, err := e.run(ctx, *rev.hooks, input)
+	if err != nil || len(rs) != 1 || len(rs[0].Expressions) != 1 {
+		return true
+	}
+	n, ok := rs[0].Expressions[0].Value.(json.Number)
+	return !ok || n != "0"
 }
 
 // Rule is a custom rule that held for a call: a deny or require_approval rule of package

@@ -183,3 +183,34 @@ func waitShadow(t *testing.T, e *engine.Engine, n int64) *api.ShadowStatus {
 	t.Fatalf("the shadow evaluated %d of %d calls", e.ShadowStatus().Evaluated, n)
 	return nil
 }
+
+// Compare gives the answers evaluating each revision in full gives, whichever custom rules
+// hold under either — the active revision's, the candidate's, both or neither.
+func TestCompareAgreesWithEvaluate(t *testing.T) {
+	ctx := context.Background()
+	for _, active := range []string{``, `deny contains "no wires" if input.action == "wire"
+require_approval contains "reads" if input.action == "read"`, `is_wire(a) := a == "wire"
+deny contains "no wires" if is_wire(input.action)`} {
+		e, err := customEngine(t, active)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, cand := range []string{``, denyTransfers, `require_approval contains "wires" if input.action == "wire"`} {
+			rev, err := e.Prepare(ctx, customSet("cand", cand))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, agentID := range []string{"agt_a", "agt_unknown"} {
+				for _, action := range []string{"wire", "read", "transfer", "list"} {
+					req := engine.Request{AgentID: agentID, Action: action, Resource: "bank:acct:1", Now: time.Now()}
+					was, now := e.Compare(ctx, engine.NewMemo(16), nil, rev, req)
+					wantWas, err1 := e.Evaluate(ctx, nil, req)
+					wantNow, err2 := e.Evaluate(ctx, rev, req)
+					if err1 != nil || err2 != nil || was != wantWas || now != wantNow {
+						t.Errorf("active %q, candidate %q, %s %s: Compare %s/%s, Evaluate %s/%s", active, cand, agentID, action, was.Code, now.Code, wantWas.Code, wantNow.Code)
+					}
+				}
+			}
+		}
+	}
+}

@@ -87,7 +87,8 @@ func (r *Replayer) Run(ctx context.Context, src Source, limit int64) (*api.Repla
 		parts[i].maxGroups = max(1, cmp.Or(r.MaxGroups, MaxGroups)/workers)
 		wg.Go(func() {
 			for c := range calls {
-				parts[i].add(c, r.judge(ctx, memo, active, c.req), r.judge(ctx, memo, r.Candidate, c.req))
+				was, now := r.Engine.Compare(ctx, memo, active, r.Candidate, c.req)
+				parts[i].add(c, was, now)
 			}
 		})
 	}
@@ -158,15 +159,6 @@ func (r *Replayer) unreplayable(ev *store.AuditEvent) string {
 		return ReasonDeleted
 	}
 	return ""
-}
-
-// judge is a revision's answer; an evaluation that fails is the ENGINE_ERROR it would be.
-func (r *Replayer) judge(ctx context.Context, memo *engine.Memo, rev *engine.Revision, req engine.Request) engine.Outcome {
-	o, err := r.Engine.EvaluateMemo(ctx, rev, req, memo)
-	if err != nil {
-		return engine.Outcome{Code: api.EngineError, Reason: err.Error()}
-	}
-	return o
 }
 
 func (r *Replayer) rules(ctx context.Context, rev *engine.Revision, req engine.Request) []string {
