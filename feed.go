@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kavachos/kavach-go/agent"
@@ -26,7 +27,10 @@ type feed struct {
 	cancel    context.CancelFunc
 	done      chan struct{}
 
-	mu      sync.Mutex
+	mu sync.Mutex
+	// ok mirrors synced for fresh, which every decision calls: it reads it without the
+	// lock while the feed is synced, as it nearly always is.
+	ok      atomic.Bool
 	synced  bool      // listening and fully loaded
 	lostAt  time.Time // when the feed was lost (zero while synced)
 	lastErr error
@@ -120,6 +124,7 @@ func (f *feed) resync(ctx context.Context) error {
 	}
 	f.mu.Lock()
 	f.synced, f.lostAt, f.lastErr = true, time.Time{}, nil
+	f.ok.Store(true)
 	f.resyncs++
 	if f.resyncs == 1 {
 		close(f.first)
@@ -160,6 +165,7 @@ func (f *feed) lost(err error) {
 		f.k.log.Warn("lost the database's change feed; deciding from compiled state", "staleness", f.staleness.String(), "error", err)
 	}
 	f.synced, f.lastErr = false, err
+	f.ok.Store(false)
 	f.failOne.Do(func() { close(f.failed) })
 }
 
@@ -169,7 +175,7 @@ var errStale = errors.New("this instance is out of sync with the database")
 
 // fresh returns nil while decisions may be made from the compiled state.
 func (f *feed) fresh() error {
-	if f == nil {
+	if f == nil || f.ok.Load() {
 		return nil
 	}
 	f.mu.Lock()

@@ -122,10 +122,17 @@ func populateIn(b *testing.B, n int, dir string) *population {
 	return p
 }
 
+// openBench opens Kavach over db as kavach serve would; KAVACH_BENCH_MEMO=off turns the
+// decision memo off, to measure evaluations alone (repeated runs over the same calls are
+// otherwise answered from it).
 func openBench(b *testing.B, db string) *kavach.Kavach {
 	b.Helper()
+	memo := 0
+	if os.Getenv("KAVACH_BENCH_MEMO") == "off" {
+		memo = -1
+	}
 	k, err := kavach.Open(context.Background(), kavach.Config{
-		Database: db,
+		Database: db, DecisionMemo: memo,
 		Logger:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Audit:    kavach.AuditConfig{SigningKey: benchSigningKey},
 	})

@@ -3,6 +3,7 @@ package faults
 import (
 	"context"
 	"net/url"
+	"slices"
 	"testing"
 	"time"
 
@@ -22,7 +23,8 @@ type mode struct {
 
 var modes = []mode{{"sync", []string{"--audit-sync"}}, {"async", nil}}
 
-// auditWrites matches the audit writer's transactions (they COPY into audit_events).
+// auditWrites matches the audit writer's transactions (they write into audit_events: a
+// batch of 64 events or more by COPY, a smaller one by INSERT).
 const auditWrites = "audit_events"
 
 // pgScenario is a fresh Postgres schema, a proxy in front of the server, and a direct
@@ -174,13 +176,18 @@ func (pg *pgScenario) waitRecovered(rec *record, since time.Time) bool {
 // with f (rounds times, once the server has recovered from the previous cut), and checks
 // the invariants.
 func underCut(t *testing.T, m mode, f pgproxy.Fault) {
+	underCutWith(t, m, f, 4)
+}
+
+// underCutWith is underCut with askers callers asking at once and any further flags.
+func underCutWith(t *testing.T, m mode, f pgproxy.Fault, askers int, flags ...string) {
 	pg := newPG(t)
-	s := pg.server("kavach", true, m.flags...)
+	s := pg.server("kavach", true, append(slices.Clone(m.flags), flags...)...)
 	s.start()
 	rec := &record{}
 	targets := setupTargets(t, s)
 	probes := probeReadiness(s.url)
-	w := ask(s, rec, targets, 4)
+	w := ask(s, rec, targets, askers)
 	pg.waitLedger(50)
 	for range rounds {
 		if cut := pg.cut(f); !pg.waitRecovered(rec, cut.At) {
@@ -207,11 +214,13 @@ func TestCommitCut(t *testing.T) {
 }
 
 // TestCopyCut cuts the audit writer's connection in the middle of its COPY: the
-// transaction is rolled back and must be written again.
+// transaction is rolled back and must be written again. The writer uses COPY for batches
+// of 64 events or more, so 96 callers ask at once and the writer waits up to 20 ms to
+// fill a batch.
 func TestCopyCut(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			underCut(t, m, pgproxy.Fault{Point: pgproxy.CopyData, Match: auditWrites})
+			underCutWith(t, m, pgproxy.Fault{Point: pgproxy.CopyData, Match: auditWrites}, 96, "--audit-batch-wait", "20ms")
 		})
 	}
 }
