@@ -133,8 +133,8 @@ func openBench(b *testing.B, db string) *kavach.Kavach {
 	}
 	k, err := kavach.Open(context.Background(), kavach.Config{
 		Database: db, DecisionMemo: memo,
-		Logger:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		Audit:    kavach.AuditConfig{SigningKey: benchSigningKey},
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Audit:  kavach.AuditConfig{SigningKey: benchSigningKey},
 	})
 	if err != nil {
 		b.Fatal(err)

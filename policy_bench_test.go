@@ -3,8 +3,8 @@ package kavach_test
 import (
 	"context"
 	"fmt"
-	"math/rand"
 	"log/slog"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"runtime/metrics"
@@ -93,7 +93,7 @@ func benchmarkReplay(b *testing.B, dist string, n int) {
 	cpuStart := latency.CPUTime()
 	perDecision := func(b *testing.B, elapsed time.Duration, count int) {
 		b.ReportMetric(float64(elapsed.Nanoseconds())/float64(count), "ns/decision")
-		b.ReportMetric(float64((latency.CPUTime() - cpuStart).Nanoseconds())/float64(count), "cpu-ns/decision")
+		b.ReportMetric(float64((latency.CPUTime()-cpuStart).Nanoseconds())/float64(count), "cpu-ns/decision")
 	}
 	b.Run("decide", func(b *testing.B) {
 		var elapsed time.Duration
