@@ -100,3 +100,16 @@ type AuditVerifyLine struct {
 	Report   *AuditReport   `json:"report,omitempty"`
 	Error    *Problem       `json:"error,omitempty"`
 }
+
+// ParseSince reads a point in time as the CLI and the API take one for "since": an RFC 3339
+// time, or a Go duration back from now ("24h" is a day ago).
+func ParseSince(v string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return now.Add(-d), nil
+}

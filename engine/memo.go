@@ -368,19 +368,6 @@ type Memo struct{ m *memo }
 // NewMemo makes a memo of size answers.
 func NewMemo(size int) *Memo { return &Memo{m: newMemo(size)} }
 
-// EvaluateMemo is Evaluate through m: an answer rev gave for the same call of the same
-// compiled agent is reused within its horizon (see memo.go).
-func (e *Engine) EvaluateMemo(ctx context.Context, rev *Revision, req Request, m *Memo) (Outcome, error) {
-	if rev == nil {
-		rev = e.active.Load()
-	}
-	p, _, err := e.pureThrough(ctx, m.m, rev, req)
-	if err != nil {
-		return Outcome{}, err
-	}
-	return outcomeOf(p, req), nil
-}
-
 func (e *Engine) pureThrough(ctx context.Context, m *memo, rev *Revision, req Request) (*pure, string, error) {
 	if m == nil || !rev.memoable {
 		return e.evalPure(ctx, rev, req)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -32,7 +33,7 @@ func (s *Server) replayPolicy(c echo.Context) error {
 	}
 	req := api.ReplayRequest{TenantID: q.Get("tenantId")}
 	if v := q.Get("since"); v != "" {
-		if req.Since, err = sinceValue(v, time.Now()); err != nil {
+		if req.Since, err = api.ParseSince(v, time.Now()); err != nil || strings.HasPrefix(v, "-") {
 			return invalid("since", "%q is neither an RFC 3339 time nor a duration such as 24h", v)
 		}
 	}
@@ -60,16 +61,4 @@ func (s *Server) replayPolicy(c echo.Context) error {
 	_ = http.NewResponseController(c.Response().Writer).SetWriteDeadline(time.Time{})
 	rep, err := pr.ReplayBundle(rctx(c), req, bytes.NewReader(body))
 	return reply(c, http.StatusOK, rep, err)
-}
-
-// sinceValue reads a time: RFC 3339, or a duration back from now.
-func sinceValue(v string, now time.Time) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-		return t, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		return time.Time{}, strconv.ErrSyntax
-	}
-	return now.Add(-d), nil
 }

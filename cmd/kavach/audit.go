@@ -48,13 +48,9 @@ func (a *auditFilters) query() (api.AuditQuery, error) {
 		if x.v == "" {
 			continue
 		}
-		t, err := time.Parse(time.RFC3339, x.v)
+		t, err := api.ParseSince(x.v, time.Now())
 		if err != nil {
-			d, derr := time.ParseDuration(x.v)
-			if derr != nil {
-				return q, fmt.Errorf("%s: want an RFC 3339 time or a duration such as 24h", x.flag)
-			}
-			t = time.Now().Add(-d)
+			return q, fmt.Errorf("%s: want an RFC 3339 time or a duration such as 24h", x.flag)
 		}
 		*x.dst = &t
 	}

@@ -70,11 +70,6 @@ func (c *callFlags) request() (api.AuthorizeRequest, api.CallContext, error) {
 	return req, cc, nil
 }
 
-// errDenied makes the command exit non-zero after printing a denial.
-type errDenied struct{ code api.DecisionCode }
-
-func (e errDenied) Error() string { return "denied: " + string(e.code) }
-
 func authorizeCmd(g *globals) *cobra.Command {
 	var (
 		c      callFlags
@@ -118,7 +113,7 @@ func authorizeCmd(g *globals) *cobra.Command {
 					return err
 				}
 				if !d.Allowed {
-					return errDenied{d.Code}
+					return exitError{code: exitDenied} // the denial is printed already
 				}
 				return nil
 			})

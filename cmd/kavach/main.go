@@ -77,10 +77,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	policy.AddCommand(policyReplayCmd(g))
 	root.AddCommand(serveCmd(g), apiKeyCmd(g), migrateCmd(g), tenantCmd(g), agentCmd(g), authorizeCmd(g), approvalsCmd(g), policy, delegateCmd(g), delegationCmd(g), auditCmd(g), bundleCmd(), gatewayCmd(g))
 	if err := root.ExecuteContext(ctx); err != nil {
-		var denied errDenied
-		if errors.As(err, &denied) {
-			return 2
-		}
 		var exit exitError
 		if errors.As(err, &exit) {
 			if exit.err != nil {
@@ -131,3 +127,25 @@ func (g *globals) open(ctx context.Context) (*kavach.Kavach, context.Context, er
 	g.noteRunningServe()
 	return k, kavach.WithActor(ctx, api.Root), nil
 }
+
+// Exit codes besides 0 and 1, for scripts and pipelines.
+const (
+	exitDenied  = 2 // authorize: the call was denied
+	exitRefused = 2 // policy replay: the candidate was refused (does not compile, fails its tests, bad signature)
+	exitChanged = 3 // policy replay: the candidate changes at least one decision
+)
+
+// exitError ends the command with code, printing err if there is one.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e exitError) Unwrap() error { return e.err }

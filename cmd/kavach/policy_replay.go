@@ -21,27 +21,6 @@ import (
 	"github.com/kavachos/kavach-go/store"
 )
 
-// Exit codes of policy replay, for pipelines.
-const (
-	exitChanged = 3 // the candidate changes at least one decision
-	exitRefused = 2 // the candidate was refused (does not compile, fails its tests, bad signature)
-)
-
-// exitError ends the command with code, printing err if there is one.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e exitError) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("exit %d", e.code)
-	}
-	return e.err.Error()
-}
-
-func (e exitError) Unwrap() error { return e.err }
-
 type replayFlags struct {
 	candidate, active, ledger string
 	key                       engine.BundleKey
@@ -108,13 +87,11 @@ Exit status: 0 when no decision changes, 3 when some do, 2 when the candidate is
 func (f *replayFlags) request() (api.ReplayRequest, error) {
 	req := api.ReplayRequest{TenantID: f.tenant, FromSeq: f.fromSeq, ToSeq: f.toSeq, Limit: f.limit, Top: f.top}
 	if f.since != "" {
-		if t, err := time.Parse(time.RFC3339Nano, f.since); err == nil {
-			req.Since = t
-		} else if d, err := time.ParseDuration(f.since); err == nil && d >= 0 {
-			req.Since = time.Now().Add(-d)
-		} else {
+		t, err := api.ParseSince(f.since, time.Now())
+		if err != nil || strings.HasPrefix(f.since, "-") {
 			return req, fmt.Errorf("--since %q: want an RFC 3339 time or a duration such as 24h", f.since)
 		}
+		req.Since = t
 	}
 	return req, nil
 }
