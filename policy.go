@@ -122,20 +122,21 @@ func (k *Kavach) startShadow(ctx context.Context, pc PolicyConfig) error {
 		return fmt.Errorf("shadow bundle: %w", err)
 	}
 	return k.parts.StartAdvisory(ctx, &shadowPart{k: k, cfg: engine.ShadowConfig{
-		Revision: rev, Sample: pc.ShadowSample, QueueSize: pc.ShadowQueue, OnDisagreement: k.recordDisagreement,
+		Revision: rev, Sample: pc.ShadowSample, QueueSize: pc.ShadowQueue,
+		OnDisagreement: func(d api.ShadowDisagreement) { k.recordDisagreement(d, rev.Name) },
 	}})
 }
 
 // recordDisagreement writes a shadow disagreement to the ledger. It never holds up a
 // decision: it runs on the shadow's goroutine.
-func (k *Kavach) recordDisagreement(d api.ShadowDisagreement) {
+func (k *Kavach) recordDisagreement(d api.ShadowDisagreement, shadowRevision string) {
 	ev := &store.AuditEvent{
 		ID: audit.NewID(), Time: k.clock(), TenantID: d.TenantID, Kind: audit.KindManagement, AgentID: d.AgentID,
 		OwnerID: d.OwnerID, Actor: "policy.shadow", Action: ActionShadowDisagreement, Resource: d.Resource,
 		Result: audit.ResultOK, Revision: d.ActiveRevision,
 		Arguments: map[string]any{
 			"action": d.Action, "callTime": d.Time.Format(time.RFC3339Nano), "activeCode": string(d.ActiveCode),
-			"shadowCode": string(d.ShadowCode), "shadowReason": d.ShadowReason, "shadowRevision": k.engine.ShadowStatus().Revision,
+			"shadowCode": string(d.ShadowCode), "shadowReason": d.ShadowReason, "shadowRevision": shadowRevision,
 			"rules": d.Rules,
 		},
 	}
