@@ -10,12 +10,14 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	kavach "github.com/kavachos/kavach-go"
 	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/service"
+	"github.com/kavachos/kavach-go/telemetry"
 	"github.com/kavachos/kavach-go/webhook"
 )
 
@@ -68,6 +70,12 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	stopTracing, err := telemetry.Setup(ctx, cfg.Telemetry.config())
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer flushTraces(stopTracing, log)
 	if cfg.PprofAddr != "" {
 		stop, err := servePprof(cfg.PprofAddr, log)
 		if err != nil {
@@ -94,6 +102,15 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	}
 	release()
 	return err
+}
+
+// flushTraces sends the spans still queued before the process ends.
+func flushTraces(stop func(context.Context) error, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := stop(ctx); err != nil {
+		log.Warn("flushing traces", "error", err)
+	}
 }
 
 // serveWith serves the API on ln over an open Kavach until ctx ends.

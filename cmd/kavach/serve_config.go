@@ -23,45 +23,47 @@ import (
 // precedence: its default, the YAML file (--config or KAVACH_CONFIG), its KAVACH_*
 // environment variable, and its flag.
 type serveConfig struct {
-	Listen             string        `yaml:"listen"`
-	Database           string        `yaml:"database"`
-	TrustedProxies     listValue     `yaml:"trustedProxies"`
-	MaxBodyBytes       int64         `yaml:"maxBodyBytes"`
-	ReadTimeout        time.Duration `yaml:"readTimeout"`
-	WriteTimeout       time.Duration `yaml:"writeTimeout"`
-	IdleTimeout        time.Duration `yaml:"idleTimeout"`
-	ShutdownTimeout    time.Duration `yaml:"shutdownTimeout"`
-	PendingApprovalTTL time.Duration `yaml:"pendingApprovalTTL"`
-	WebhookURL         string        `yaml:"approvalWebhookURL"`
-	WebhookSecret      string        `yaml:"approvalWebhookSecret"`
-	LogLevel           string        `yaml:"logLevel"`
-	AuditSync          bool          `yaml:"auditSync"`
-	AuditBatchWait     time.Duration `yaml:"auditBatchWait"`
-	SecretCacheSize    int           `yaml:"secretCacheSize"`
-	AuditMask          listValue     `yaml:"auditMask"`
-	AuditSigningKey    string        `yaml:"auditSigningKey"`
-	AuditKeyFile       string        `yaml:"auditSigningKeyFile"`
-	AuditTrustedKeys   listValue     `yaml:"auditTrustedKeys"`
-	AuditWitness       string        `yaml:"auditWitness"`
-	AuditSpool         string        `yaml:"auditSpool"`
-	KafkaBrokers       listValue     `yaml:"kafkaBrokers"`
-	KafkaTopic         string        `yaml:"kafkaTopic"`
-	PolicyDir          string        `yaml:"policyDir"`
-	Bundle             string        `yaml:"bundle"`
-	BundlePoll         time.Duration `yaml:"bundlePollInterval"`
-	BundleKey          string        `yaml:"bundleVerificationKey"`
-	BundleKeyID        string        `yaml:"bundleKeyId"`
-	BundleAlg          string        `yaml:"bundleAlg"`
-	BundleScope        string        `yaml:"bundleScope"`
-	ShadowBundle       string        `yaml:"shadowBundle"`
-	ShadowSample       float64       `yaml:"shadowSample"`
-	ShadowQueue        int           `yaml:"shadowQueue"`
-	Staleness          time.Duration `yaml:"staleness"`
-	DecisionTimeout    time.Duration `yaml:"decisionTimeout"`
-	DecisionMemo       int           `yaml:"decisionMemo"`
-	OAuth              oauthConfig   `yaml:",inline"`
-	Console            consoleConfig `yaml:",inline"`
-	PprofAddr          string        `yaml:"pprofAddr"`
+	Listen             string            `yaml:"listen"`
+	Database           string            `yaml:"database"`
+	TrustedProxies     listValue         `yaml:"trustedProxies"`
+	MaxBodyBytes       int64             `yaml:"maxBodyBytes"`
+	ReadTimeout        time.Duration     `yaml:"readTimeout"`
+	WriteTimeout       time.Duration     `yaml:"writeTimeout"`
+	IdleTimeout        time.Duration     `yaml:"idleTimeout"`
+	ShutdownTimeout    time.Duration     `yaml:"shutdownTimeout"`
+	PendingApprovalTTL time.Duration     `yaml:"pendingApprovalTTL"`
+	WebhookURL         string            `yaml:"approvalWebhookURL"`
+	WebhookSecret      string            `yaml:"approvalWebhookSecret"`
+	LogLevel           string            `yaml:"logLevel"`
+	AuditSync          bool              `yaml:"auditSync"`
+	AuditBatchWait     time.Duration     `yaml:"auditBatchWait"`
+	SecretCacheSize    int               `yaml:"secretCacheSize"`
+	AuditMask          listValue         `yaml:"auditMask"`
+	AuditSigningKey    string            `yaml:"auditSigningKey"`
+	AuditKeyFile       string            `yaml:"auditSigningKeyFile"`
+	AuditTrustedKeys   listValue         `yaml:"auditTrustedKeys"`
+	AuditWitness       string            `yaml:"auditWitness"`
+	AuditSpool         string            `yaml:"auditSpool"`
+	KafkaBrokers       listValue         `yaml:"kafkaBrokers"`
+	KafkaTopic         string            `yaml:"kafkaTopic"`
+	PolicyDir          string            `yaml:"policyDir"`
+	Bundle             string            `yaml:"bundle"`
+	BundlePoll         time.Duration     `yaml:"bundlePollInterval"`
+	BundleKey          string            `yaml:"bundleVerificationKey"`
+	BundleKeyID        string            `yaml:"bundleKeyId"`
+	BundleAlg          string            `yaml:"bundleAlg"`
+	BundleScope        string            `yaml:"bundleScope"`
+	ShadowBundle       string            `yaml:"shadowBundle"`
+	ShadowSample       float64           `yaml:"shadowSample"`
+	ShadowQueue        int               `yaml:"shadowQueue"`
+	Staleness          time.Duration     `yaml:"staleness"`
+	DecisionTimeout    time.Duration     `yaml:"decisionTimeout"`
+	DecisionMemo       int               `yaml:"decisionMemo"`
+	OAuth              oauthConfig       `yaml:",inline"`
+	Console            consoleConfig     `yaml:",inline"`
+	Telemetry          telemetryConfig   `yaml:",inline"`
+	DecisionLog        decisionLogConfig `yaml:",inline"`
+	PprofAddr          string            `yaml:"pprofAddr"`
 }
 
 // DefaultListen is where `kavach serve` listens unless told otherwise: loopback only.
@@ -80,7 +82,7 @@ func defaultServeConfig() serveConfig {
 // of serveConfig, and the environment is parsed by the same Set, so both read alike.
 type serveFlag struct{ name, env string }
 
-var serveFlags = []serveFlag{
+var serveFlags = append(append([]serveFlag{
 	{"listen", "KAVACH_LISTEN"}, {"trusted-proxies", "KAVACH_TRUSTED_PROXIES"},
 	{"max-body-bytes", "KAVACH_MAX_BODY_BYTES"}, {"read-timeout", "KAVACH_READ_TIMEOUT"},
 	{"write-timeout", "KAVACH_WRITE_TIMEOUT"}, {"idle-timeout", "KAVACH_IDLE_TIMEOUT"},
@@ -97,7 +99,7 @@ var serveFlags = []serveFlag{
 	{"shadow-bundle", "KAVACH_SHADOW_BUNDLE"}, {"shadow-sample", "KAVACH_SHADOW_SAMPLE"}, {"shadow-queue", "KAVACH_SHADOW_QUEUE"},
 	{"staleness", "KAVACH_STALENESS"}, {"decision-timeout", "KAVACH_DECISION_TIMEOUT"}, {"decision-memo", "KAVACH_DECISION_MEMO"}, {"pprof-addr", "KAVACH_PPROF_ADDR"},
 	{"audit-batch-wait", "KAVACH_AUDIT_BATCH_WAIT"}, {"secret-cache-size", "KAVACH_SECRET_CACHE_SIZE"},
-}
+}, telemetryFlags...), decisionLogFlags...)
 
 func bindServeFlags(fs *pflag.FlagSet, c *serveConfig, configFile *string) {
 	d := defaultServeConfig()
@@ -137,6 +139,8 @@ func bindServeFlags(fs *pflag.FlagSet, c *serveConfig, configFile *string) {
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve Go's profiling endpoints (/debug/pprof/) on this separate address, host:port; off when empty (env KAVACH_PPROF_ADDR)")
 	bindOAuthFlags(fs, &c.OAuth)
 	bindConsoleFlags(fs, &c.Console)
+	bindTelemetryFlags(fs, &c.Telemetry)
+	bindDecisionLogFlags(fs, &c.DecisionLog)
 	fs.StringVar(configFile, "config", "", "YAML file with any of these settings (env KAVACH_CONFIG)")
 	_ = fs.MarkHidden("addr")
 }
