@@ -15,6 +15,7 @@ import (
 	"github.com/kavachos/kavach-go/audit"
 	"github.com/kavachos/kavach-go/engine"
 	"github.com/kavachos/kavach-go/store"
+	"github.com/kavachos/kavach-go/telemetry"
 )
 
 // Authorize decides whether the agent may make the call. An agent the actor cannot see is
@@ -148,7 +149,7 @@ func (k *Kavach) finish(ctx context.Context, act api.Actor, agentID string, req 
 		AgentID: agentID, OwnerID: res.OwnerID, Actor: actorName(act), Action: req.Action, Resource: req.Resource,
 		Arguments: req.Arguments, Result: resultOf(res, req.DryRun), Code: string(res.Code), Reason: res.Reason,
 		DurationNS: time.Since(start).Nanoseconds(), IP: cc.IP, UserAgent: cc.UserAgent, Grant: res.Grant,
-		Via: res.Via, ApprovalID: res.ApprovalID, Revision: res.Revision,
+		Via: res.Via, ApprovalID: res.ApprovalID, Revision: res.Revision, TraceID: telemetry.TraceID(ctx),
 	}
 	if err := k.recorder.Record(ctx, ev); err != nil {
 		k.log.ErrorContext(ctx, "audit write failed: decision denied", "agent", agentID, "error", err)

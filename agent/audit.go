@@ -26,8 +26,11 @@ type AuditEvent struct {
 	Via        []string       `json:"via,omitempty"`
 	ApprovalID string         `json:"approvalId,omitempty"`
 	Revision   string         `json:"revision,omitempty"`
-	PrevHash   string         `json:"prevHash"`
-	Hash       string         `json:"hash"`
+	// TraceID is the W3C trace id (32 hex digits) of the request that led to the event,
+	// when the caller sent trace context or Kavach traced the request.
+	TraceID  string `json:"traceId,omitempty"`
+	PrevHash string `json:"prevHash"`
+	Hash     string `json:"hash"`
 
 	// ArgumentsJSON is the exact text of Arguments as stored and hashed ("" for none).
 	// Backends set it on write and read; verification hashes it as it is.
