@@ -10,6 +10,10 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/api"
 	"github.com/kavachos/kavach-go/audit"
@@ -33,6 +37,8 @@ func (k *Kavach) Authorize(ctx context.Context, agentID string, req api.Authoriz
 		return nil, invalidField("agentId", "must be 1 to %d bytes of UTF-8", agent.MaxIDLen)
 	}
 	start, now := time.Now(), k.callTime(cc, req.DryRun)
+	ctx, span := startAuthorize(ctx, req)
+	defer span.End()
 	res := k.decide(ctx, act, agentID, req, cc, now)
 	return k.finish(ctx, act, agentID, req, cc, res, start, now), nil
 }
@@ -61,6 +67,8 @@ func (k *Kavach) authorizeToken(ctx context.Context, token, subject string, req 
 		return nil, err
 	}
 	start, now := time.Now(), k.callTime(cc, req.DryRun)
+	ctx, span := startAuthorize(ctx, req)
+	defer span.End()
 	agentID, res := k.resolveToken(ctx, act, token, now)
 	if res == nil && subject != "" && agentID != subject {
 		e := api.Errorf(api.CodeForbidden, "an agent's token may only ask about that agent: the subject is not the token's agent")
@@ -81,8 +89,14 @@ func (k *Kavach) resolveToken(ctx context.Context, act api.Actor, token string, 
 	key := keyOf(token)
 	h, ok := k.tokens.get(key, now)
 	if !ok {
+		ctx, span := telemetry.Start(ctx, "kavach.token.lookup")
 		var res *engine.Result
-		if h, res = k.lookupToken(ctx, key, now); res != nil {
+		h, res = k.lookupToken(ctx, key, now)
+		if span.IsRecording() {
+			span.SetAttributes(attribute.Bool("kavach.token.valid", res == nil))
+		}
+		span.End()
+		if res != nil {
 			return "", res
 		}
 	}
@@ -153,8 +167,10 @@ func (k *Kavach) finish(ctx context.Context, act api.Actor, agentID string, req 
 	}
 	if err := k.recorder.Record(ctx, ev); err != nil {
 		k.log.ErrorContext(ctx, "audit write failed: decision denied", "agent", agentID, "error", err)
+		telemetry.Fail(trace.SpanFromContext(ctx), err)
 		return &api.Decision{Code: api.EngineError, Reason: "internal error: the decision could not be audited and failed closed", AuditID: ""}
 	}
+	decided(ctx, ev, res)
 	return &api.Decision{
 		Allowed: res.Allowed, Code: res.Code, Reason: res.Reason, AuditID: ev.ID, Grant: res.Grant,
 		Via: res.Via, ApprovalID: res.ApprovalID, RetryAfter: agent.Duration(res.RetryAfter),
@@ -228,4 +244,38 @@ func (k *Kavach) sync(ctx context.Context, a *agent.Agent) error {
 		return fmt.Errorf("engine update for %s: %w", a.ID, err)
 	}
 	return nil
+}
+
+// startAuthorize opens the span of one decision, from the call to its audit record.
+func startAuthorize(ctx context.Context, req api.AuthorizeRequest) (context.Context, trace.Span) {
+	ctx, span := telemetry.Start(ctx, "kavach.authorize")
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("kavach.action", req.Action), attribute.String("kavach.resource", req.Resource),
+			attribute.Bool("kavach.dry_run", req.DryRun))
+	}
+	return ctx, span
+}
+
+// decided puts the outcome on the decision's span: never the arguments, which the audit
+// mask may hide.
+func decided(ctx context.Context, ev *store.AuditEvent, res engine.Result) {
+	span := trace.SpanFromContext(ctx)
+	if !span.IsRecording() {
+		return
+	}
+	span.SetAttributes(attribute.String("kavach.audit_id", ev.ID), attribute.String("kavach.agent_id", ev.AgentID),
+		attribute.String("kavach.tenant_id", ev.TenantID), attribute.String("kavach.decision.code", ev.Code),
+		attribute.Bool("kavach.decision.allowed", res.Allowed), attribute.String("kavach.policy.revision", ev.Revision))
+	if ev.Grant != "" {
+		span.SetAttributes(attribute.String("kavach.grant", ev.Grant))
+	}
+	if len(ev.Via) > 0 {
+		span.SetAttributes(attribute.StringSlice("kavach.via", ev.Via))
+	}
+	if ev.ApprovalID != "" {
+		span.SetAttributes(attribute.String("kavach.approval_id", ev.ApprovalID))
+	}
+	if res.Code == api.EngineError {
+		span.SetStatus(codes.Error, ev.Reason)
+	}
 }

@@ -10,8 +10,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/kavachos/kavach-go/lifecycle"
 	"github.com/kavachos/kavach-go/store"
+	"github.com/kavachos/kavach-go/telemetry"
 )
 
 // Config configures a Pipeline.
@@ -73,8 +77,9 @@ type Stats struct {
 
 // item is a queued event and, in sync mode, the caller waiting for its verdict.
 type item struct {
-	e *store.AuditEvent
-	w *waiter // nil when nobody waits
+	e    *store.AuditEvent
+	w    *waiter           // nil when nobody waits
+	from trace.SpanContext // the recording span, linked from its commit's span; only while tracing
 }
 
 // A waiter's states. A queued event's caller may give up (abandoned) and the writer then
@@ -245,6 +250,17 @@ var ErrStopped = errors.New("audit: pipeline stopped")
 // Record masks the event, assigns its id, and queues it (or folds it into an
 // invalid-token summary). In sync mode it returns once the event is committed.
 func (p *Pipeline) Record(ctx context.Context, e *store.AuditEvent) error {
+	ctx, span := telemetry.Start(ctx, "kavach.audit.record")
+	err := p.record(ctx, e)
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("kavach.audit_id", e.ID), attribute.Bool("kavach.audit.sync", p.cfg.Sync))
+		telemetry.Fail(span, err)
+	}
+	span.End()
+	return err
+}
+
+func (p *Pipeline) record(ctx context.Context, e *store.AuditEvent) error {
 	if e.ID == "" {
 		e.ID = NewID()
 	}
@@ -260,6 +276,9 @@ func (p *Pipeline) Record(ctx context.Context, e *store.AuditEvent) error {
 
 func (p *Pipeline) enqueue(ctx context.Context, e *store.AuditEvent) error {
 	it := item{e: e}
+	if telemetry.Enabled() {
+		it.from = trace.SpanContextFromContext(ctx)
+	}
 	if p.cfg.Sync {
 		it.w = &waiter{done: make(chan error, 1)}
 	}

@@ -7,8 +7,11 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kavachos/kavach-go/store"
+	"github.com/kavachos/kavach-go/telemetry"
 )
 
 // lead publishes until ctx is done or the lease is lost.
@@ -124,7 +127,7 @@ func (r *Relay) write(ctx context.Context, tenant string, pos int64, msgs []kafk
 			return err
 		}
 		n := r.requestLen(msgs)
-		if err := r.writer.WriteMessages(wctx, msgs[:n]...); err != nil {
+		if err := r.produce(wctx, tenant, msgs[:n]); err != nil {
 			return fmt.Errorf("writing to Kafka: %w", summarize(err))
 		}
 		r.wrote(n)
@@ -135,6 +138,21 @@ func (r *Relay) write(ctx context.Context, tenant string, pos int64, msgs []kafk
 		msgs = msgs[n:]
 	}
 	return nil
+}
+
+// produce writes msgs to Kafka in one produce request per partition, traced as one
+// producer span of its own trace: a batch holds the events of many requests.
+func (r *Relay) produce(ctx context.Context, tenant string, msgs []kafka.Message) error {
+	ctx, span := telemetry.Start(ctx, "kavach.relay.publish", trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindProducer))
+	err := r.writer.WriteMessages(ctx, msgs...)
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("messaging.system", "kafka"), attribute.String("messaging.operation.type", "send"),
+			attribute.String("messaging.destination.name", r.writer.Topic), attribute.Int("messaging.batch.message_count", len(msgs)),
+			attribute.String("kavach.tenant_id", tenant))
+		telemetry.Fail(span, err)
+	}
+	span.End()
+	return err
 }
 
 // requestLen returns how many of msgs, from the first, the writer sends as at most one

@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/kavachos/kavach-go/lifecycle"
 	"github.com/kavachos/kavach-go/store"
+	"github.com/kavachos/kavach-go/telemetry"
 )
 
 // failingAfter is how many commits in a row must fail before the pipeline reports ERROR: a
@@ -188,8 +192,32 @@ func (p *Pipeline) append(batch []item) error {
 	for i, it := range batch {
 		events[i] = it.e
 	}
-	return p.cfg.Store.AppendAudit(ctx, events...)
+	ctx, span := startCommit(ctx, batch)
+	err := p.cfg.Store.AppendAudit(ctx, events...)
+	telemetry.Fail(span, err)
+	span.End()
+	return err
 }
+
+// startCommit opens the span of one commit attempt. A batch holds the events of many
+// requests, so the span starts a trace of its own and links the span that recorded each
+// event (up to the SDK's link limit).
+func startCommit(ctx context.Context, batch []item) (context.Context, trace.Span) {
+	if !telemetry.Enabled() {
+		return ctx, trace.SpanFromContext(ctx)
+	}
+	links := make([]trace.Link, 0, min(len(batch), maxCommitLinks))
+	for _, it := range batch {
+		if it.from.IsValid() && len(links) < maxCommitLinks {
+			links = append(links, trace.Link{SpanContext: it.from})
+		}
+	}
+	return telemetry.Start(ctx, "kavach.audit.commit", trace.WithNewRoot(), trace.WithLinks(links...),
+		trace.WithAttributes(attribute.Int("kavach.audit.events", len(batch))))
+}
+
+// maxCommitLinks is the SDK's default limit of links per span.
+const maxCommitLinks = 128
 
 // committed answers the batch's callers and counts it.
 func (p *Pipeline) committed(batch []item) {

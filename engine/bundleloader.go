@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +15,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/kavachos/kavach-go/lifecycle"
+	"github.com/kavachos/kavach-go/telemetry"
 )
 
 // BundleSource is where custom rules come from: a bundle file (.tar.gz), an unpacked bundle
@@ -145,6 +151,8 @@ func (l *BundleLoader) run() {
 // remembered like an active one, so it is not read and refused again until it changes;
 // only a source that cannot be read backs off.
 func (l *BundleLoader) poll(ctx context.Context) {
+	ctx, span := telemetry.Start(ctx, "kavach.bundle.poll", trace.WithNewRoot())
+	defer span.End()
 	l.polling.Lock()
 	defer l.polling.Unlock()
 	l.mu.Lock()
@@ -221,6 +229,30 @@ func (l *BundleLoader) read(ctx context.Context, seen string) (*PolicySet, strin
 	if !l.remote() {
 		return l.readFile(seen)
 	}
+	ctx, span := telemetry.Start(ctx, "kavach.bundle.download", trace.WithSpanKind(trace.SpanKindClient))
+	defer span.End()
+	ps, tag, err := l.download(ctx, seen)
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("url.full", redactURL(l.src.Location)), attribute.Bool("kavach.bundle.not_modified", err == nil && ps == nil))
+		if ps != nil {
+			span.SetAttributes(attribute.String("kavach.policy.revision", ps.Revision))
+		}
+		telemetry.Fail(span, err)
+	}
+	return ps, tag, err
+}
+
+// redactURL hides a password in a URL, for logs and spans.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparseable)"
+	}
+	return u.Redacted()
+}
+
+// download GETs the bundle unless its ETag is still seen.
+func (l *BundleLoader) download(ctx context.Context, seen string) (*PolicySet, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.src.Location, nil)
 	if err != nil {
 		return nil, "", fmt.Errorf("%w %s: %v", errFetch, l.src.Location, err)
@@ -228,11 +260,13 @@ func (l *BundleLoader) read(ctx context.Context, seen string) (*PolicySet, strin
 	if seen != "" {
 		req.Header.Set("If-None-Match", seen)
 	}
+	telemetry.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	resp, err := l.src.Client.Do(req)
 	if err != nil {
 		return nil, "", fmt.Errorf("%w %s: %v", errFetch, l.src.Location, err)
 	}
 	defer resp.Body.Close()
+	trace.SpanFromContext(ctx).SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
 	switch {
 	case resp.StatusCode == http.StatusNotModified:
 		return nil, seen, nil

@@ -9,9 +9,12 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/api"
+	"github.com/kavachos/kavach-go/telemetry"
 )
 
 // Request is one call to decide.
@@ -104,10 +107,15 @@ var (
 // allows on an internal error: any failure, a recovered panic included, is ENGINE_ERROR.
 // The policy evaluation runs under Config.DecisionTimeout.
 func (e *Engine) Decide(ctx context.Context, req Request) (res Result) {
+	ctx, span := telemetry.Start(ctx, "kavach.engine.decide")
 	defer func() {
 		if r := recover(); r != nil {
 			res = engineError(fmt.Errorf("panic: %v", r))
 		}
+		if span.IsRecording() {
+			traced(span, res)
+		}
+		span.End()
 	}()
 	if err := ctx.Err(); err != nil {
 		return callerGone(err)
@@ -141,6 +149,19 @@ func (e *Engine) Decide(ctx context.Context, req Request) (res Result) {
 	return res
 }
 
+// traced puts a decision's outcome on its span: the revision, the code and the grant,
+// never the call's arguments.
+func traced(span trace.Span, res Result) {
+	span.SetAttributes(attribute.String("kavach.policy.revision", res.Revision),
+		attribute.String("kavach.decision.code", string(res.Code)), attribute.Bool("kavach.decision.allowed", res.Allowed))
+	if res.Grant != "" {
+		span.SetAttributes(attribute.String("kavach.grant", res.Grant))
+	}
+	if res.Err != nil {
+		telemetry.Fail(span, res.Err)
+	}
+}
+
 func visible(req Request, p *pure) bool {
 	return (req.TenantID == "" || req.TenantID == p.Agent.Tenant) &&
 		(req.OwnerID == "" || req.OwnerID == p.Agent.Owner)
@@ -153,7 +174,10 @@ func (e *Engine) evalPure(ctx context.Context, rev *Revision, req Request) (*pur
 	if err != nil {
 		return nil, "", err
 	}
+	ctx, span := telemetry.Start(ctx, "kavach.engine.evaluate")
 	rs, revision, err := e.evaluate(ctx, rev, input, rego.EvalGenerateJSON(keepAST))
+	telemetry.Fail(span, err)
+	span.End()
 	if err != nil {
 		return nil, revision, fmt.Errorf("evaluate: %w", err)
 	}

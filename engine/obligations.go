@@ -7,9 +7,12 @@ import (
 	"sort"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/api"
 	"github.com/kavachos/kavach-go/store"
+	"github.com/kavachos/kavach-go/telemetry"
 )
 
 // option is a candidate grant with its obligations resolved against stored state.
@@ -31,6 +34,26 @@ func (e *Engine) settle(ctx context.Context, req Request, p *pure) Result {
 			return allowed(c, req)
 		}
 	}
+	ctx, span := telemetry.Start(ctx, "kavach.engine.obligations")
+	res := e.oblige(ctx, req, p)
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("kavach.decision.code", string(res.Code)),
+			attribute.Int("kavach.obligations.candidates", len(p.Candidates)))
+		if res.ApprovalID != "" {
+			span.SetAttributes(attribute.String("kavach.approval_id", res.ApprovalID))
+		}
+		if res.RetryAfter > 0 {
+			span.SetAttributes(attribute.String("kavach.retry_after", res.RetryAfter.String()))
+		}
+		telemetry.Fail(span, res.Err)
+	}
+	span.End()
+	return res
+}
+
+// oblige settles the candidates that carry obligations: rate slots and approval gates.
+func (e *Engine) oblige(ctx context.Context, req Request, p *pure) Result {
+	cands := p.Candidates
 	var (
 		usable          []option
 		needsApproval   []candidate

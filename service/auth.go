@@ -5,9 +5,11 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/api"
+	"github.com/kavachos/kavach-go/telemetry"
 )
 
 // bearer returns the credential of an "Authorization: Bearer …" header.
@@ -32,7 +34,15 @@ func (s *Server) requireAPIKey(next echo.HandlerFunc) echo.HandlerFunc {
 			return unauthenticated("this route takes an API key (kva_…), not an agent token; an agent authorizes itself at POST /v1/authorize/token")
 		}
 		r := c.Request()
-		act, err := s.k.AuthenticateAPIKey(r.Context(), key)
+		ctx, span := telemetry.Start(r.Context(), "kavach.authenticate")
+		act, err := s.k.AuthenticateAPIKey(ctx, key)
+		if span.IsRecording() {
+			span.SetAttributes(attribute.String("kavach.credential", "api_key"), attribute.Bool("kavach.authenticated", err == nil))
+			if err == nil {
+				span.SetAttributes(attribute.String("kavach.caller.role", string(act.Role)))
+			}
+		}
+		span.End()
 		if err != nil {
 			return err
 		}

@@ -66,6 +66,8 @@ type Options struct {
 	// SyncAudit commits each decision's audit event before authorize returns, so that a
 	// test can read the ledger right after a call.
 	SyncAudit bool
+	// AuditMask lists argument names whose values are never stored.
+	AuditMask []string
 	// Mounts, if set, adds handlers built once the server's URL is known (an OAuth issuer
 	// names its own address).
 	Mounts func(k *kavach.Kavach, url string) []service.Mount
@@ -76,7 +78,7 @@ func StartWith(t testing.TB, database string, o Options) *Server {
 	t.Helper()
 	ctx := context.Background()
 	cfg, mounts := o.Service, o.Mounts
-	k, err := kavach.Open(ctx, kavach.Config{Database: database, Audit: kavach.AuditConfig{SigningKey: AuditKey, Sync: o.SyncAudit}})
+	k, err := kavach.Open(ctx, kavach.Config{Database: database, Audit: kavach.AuditConfig{SigningKey: AuditKey, Sync: o.SyncAudit, Mask: o.AuditMask}})
 	if err != nil {
 		t.Fatal(err)
 	}

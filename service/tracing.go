@@ -1,0 +1,90 @@
+package service
+
+import (
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/kavachos/kavach-go/telemetry"
+)
+
+// trace continues the caller's W3C trace context on every route. The context is read even
+// while tracing is off, so that a decision's audit event names its caller's trace; with
+// tracing on, each request is a server span named by its route, and the response carries
+// the span's traceparent so that a caller without a tracer of its own can find the trace.
+func (s *Server) trace(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		ctx := telemetry.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		if !telemetry.Enabled() {
+			if ctx != r.Context() {
+				c.SetRequest(r.WithContext(ctx))
+			}
+			return next(c)
+		}
+		route := c.Path()
+		if !s.known[route] {
+			route = ""
+		}
+		name := r.Method
+		if route != "" {
+			name += " " + route
+		}
+		ctx, span := telemetry.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(requestAttributes(c, route)...))
+		defer span.End()
+		c.SetRequest(r.WithContext(ctx))
+		telemetry.Inject(ctx, propagation.HeaderCarrier(c.Response().Header()))
+		if err := next(c); err != nil {
+			c.Error(err)
+		}
+		status := c.Response().Status
+		span.SetAttributes(attribute.Int("http.response.status_code", status))
+		if strings.HasSuffix(route, "*") && status != http.StatusNotFound {
+			// A mount (the OAuth server, the console) answers many paths under one
+			// pattern: its span is named by the path it answered, unless it did not know
+			// the path, so that a caller cannot mint span names.
+			span.SetName(r.Method + " " + r.URL.Path)
+		}
+		if status >= 500 {
+			span.SetStatus(codes.Error, strconv.Itoa(status))
+		}
+		return nil
+	}
+}
+
+// requestAttributes are the HTTP semantic conventions' attributes of a server span. The
+// query string is left out: OAuth's authorize route carries codes and state in it.
+func requestAttributes(c echo.Context, route string) []attribute.KeyValue {
+	r := c.Request()
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	attrs := []attribute.KeyValue{
+		attribute.String("http.request.method", r.Method),
+		attribute.String("url.path", r.URL.Path),
+		attribute.String("url.scheme", scheme),
+		attribute.String("network.protocol.version", strconv.Itoa(r.ProtoMajor)+"."+strconv.Itoa(r.ProtoMinor)),
+	}
+	if route != "" {
+		attrs = append(attrs, attribute.String("http.route", route))
+	}
+	if host, port, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		attrs = append(attrs, attribute.String("network.peer.address", host))
+		if p, err := strconv.Atoi(port); err == nil {
+			attrs = append(attrs, attribute.Int("network.peer.port", p))
+		}
+	}
+	if ua := r.UserAgent(); ua != "" {
+		attrs = append(attrs, attribute.String("user_agent.original", ua))
+	}
+	return attrs
+}
