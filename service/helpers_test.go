@@ -23,7 +23,7 @@ type response struct {
 
 // send makes a real HTTP request. headers are name, value pairs; a "Content-Type" of ""
 // removes the JSON default.
-func send(t *testing.T, method, url, bearer, body string, headers ...string) response {
+func send(t testing.TB, method, url, bearer, body string, headers ...string) response {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
