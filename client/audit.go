@@ -45,20 +45,25 @@ func (a audit) Verify(ctx context.Context, tenantID string) (*api.AuditReport, e
 
 // Export streams the server's export straight into w, whatever its size. Paging fields
 // of q are not sent: an export has no row cap.
-func (a audit) Export(ctx context.Context, q api.AuditQuery, format string, w io.Writer) error {
+func (a audit) Export(ctx context.Context, q api.AuditQuery, format string, w io.Writer) (err error) {
 	q.Limit, q.Cursor, q.AfterSeq = 0, "", 0
 	v := auditValues(q)
 	v.Set("format", format)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.c.base+"/v1/audit/export?"+v.Encode(), nil)
+	target := a.c.base + "/v1/audit/export?" + v.Encode()
+	ctx, span := a.c.startSpan(ctx, http.MethodGet, target)
+	var resp *http.Response
+	defer func() { endSpan(span, resp, err) }()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return &api.Error{Code: api.CodeInvalidInput, Message: err.Error(), Err: err}
 	}
+	inject(ctx, req)
 	req.Header.Set("Authorization", "Bearer "+a.c.apiKey)
 	req.Header.Set("User-Agent", a.c.userAgent)
 	// The client's overall timeout would cut a long export short: rely on ctx instead.
 	hc := *a.c.http
 	hc.Timeout = 0
-	resp, err := hc.Do(req)
+	resp, err = hc.Do(req)
 	if err != nil {
 		return &api.Error{Code: api.CodeInternal, Message: "kavach request failed: " + err.Error(), Err: err}
 	}

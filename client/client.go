@@ -1,9 +1,14 @@
 // Package client is a Go client for Kavach's HTTP API. It implements api.Kavach, so code
 // written against the embedded SDK runs against a server unchanged; failures come back as
 // *api.Error with the code, field and reason the server sent. It imports only api/ and
-// agent/ of Kavach, and the standard library.
+// agent/ of Kavach, the standard library and OpenTelemetry's API (not its SDK).
 //
 // The caller is the API key given to New: the actor a context may carry is not sent.
+//
+// Every request carries the W3C trace context (traceparent, tracestate, baggage) of its
+// ctx, so the server's decision and its audit event belong to the caller's trace. When a
+// tracer provider is installed (otel.SetTracerProvider, telemetry.Install, or
+// WithTracerProvider) each request is also a client span.
 package client
 
 import (
@@ -18,6 +23,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/kavachos/kavach-go/api"
 )
 
@@ -30,6 +37,7 @@ type Client struct {
 	apiKey    string
 	http      *http.Client
 	userAgent string
+	tracer    trace.Tracer // nil: the global provider's, looked up per request
 }
 
 var _ api.Kavach = (*Client)(nil)
@@ -72,7 +80,7 @@ type call struct {
 	requestID string
 }
 
-func (c *Client) do(ctx context.Context, r call) error {
+func (c *Client) do(ctx context.Context, r call) (err error) {
 	target := c.base + r.path
 	if r.url != "" {
 		target = r.url
@@ -88,10 +96,14 @@ func (c *Client) do(ctx context.Context, r call) error {
 		}
 		body, ctype = bytes.NewReader(b), "application/json"
 	}
+	ctx, span := c.startSpan(ctx, r.method, target)
+	var resp *http.Response
+	defer func() { endSpan(span, resp, err) }()
 	req, err := http.NewRequestWithContext(ctx, r.method, target, body)
 	if err != nil {
 		return &api.Error{Code: api.CodeInvalidInput, Message: err.Error(), Err: err}
 	}
+	inject(ctx, req)
 	if body != nil {
 		req.Header.Set("Content-Type", ctype)
 	}
@@ -110,7 +122,7 @@ func (c *Client) do(ctx context.Context, r call) error {
 	if r.requestID != "" {
 		req.Header.Set("X-Request-ID", r.requestID)
 	}
-	resp, err := c.http.Do(req)
+	resp, err = c.http.Do(req)
 	if err != nil {
 		return &api.Error{Code: api.CodeInternal, Message: "kavach request failed: " + err.Error(), Err: err}
 	}
