@@ -27,7 +27,8 @@ const ContextKey = "kavach.decision"
 // Middleware returns Echo middleware that lets a request through only if Kavach allows it.
 // Register it with e.Use or on a group: Echo routes before running it, so the route is
 // known. Handlers find the decision with DecisionFrom and never see the agent's
-// credential.
+// credential. The authorize call, and the request's context handlers get, continue the
+// caller's W3C trace context (nethttp.ContinueTrace).
 func Middleware(cfg Config) (echov4.MiddlewareFunc, error) {
 	g, err := nethttp.New(cfg.Config)
 	if err != nil {
@@ -51,7 +52,7 @@ func Middleware(cfg Config) (echov4.MiddlewareFunc, error) {
 				return nil
 			}
 			r.Header.Del("Authorization")
-			c.SetRequest(r.WithContext(nethttp.WithDecision(r.Context(), d)))
+			c.SetRequest(r.WithContext(nethttp.WithDecision(nethttp.ContinueTrace(r), d)))
 			c.Set(ContextKey, d)
 			return next(c)
 		}

@@ -32,8 +32,11 @@ const LocalsKey = "kavach.decision"
 // Middleware returns Fiber middleware that lets a request through only if Kavach allows
 // it. Registered with a route (app.Get("/repos/:id", mw, handler)) it maps the route;
 // with app.Use or a group, which run before a route is matched, it maps the request's
-// path (/repos/42 is http:repos:42), as it does for a wildcard spanning segments. Handlers find the decision with DecisionFrom.
-// Fiber's own c.IP() is not used: the Guard's trusted proxies decide.
+// path (/repos/42 is http:repos:42), as it does for a wildcard spanning segments. Handlers
+// find the decision with DecisionFrom (or nethttp.DecisionFrom(c.UserContext())).
+// Fiber's own c.IP() is not used: the Guard's trusted proxies decide. The authorize call,
+// and the user context (c.UserContext()) handlers get, continue the caller's W3C trace
+// context (nethttp.ContinueTrace).
 func Middleware(cfg Config) (fiberv2.Handler, error) {
 	g, err := nethttp.New(cfg.Config)
 	if err != nil {
@@ -52,12 +55,15 @@ func Middleware(cfg Config) (fiberv2.Handler, error) {
 		if err != nil {
 			return err
 		}
+		// Fiber's tracing middleware keeps its span in the user context.
+		r = r.WithContext(c.UserContext())
 		d, refusal := g.Check(r, req)
 		if refusal != nil {
 			return write(c, refusal)
 		}
 		c.Request().Header.Del("Authorization")
 		c.Locals(LocalsKey, d)
+		c.SetUserContext(nethttp.WithDecision(nethttp.ContinueTrace(r), d))
 		return c.Next()
 	}, nil
 }

@@ -25,7 +25,11 @@ func TestFiber(t *testing.T) {
 			if !ok {
 				return c.Status(http.StatusInternalServerError).SendString("no decision")
 			}
-			return c.JSON(adaptertest.Seen{Grant: d.Grant, AuditID: d.AuditID, Authorization: c.Get("Authorization")})
+			if fromCtx, _ := nethttp.DecisionFrom(c.UserContext()); fromCtx != d {
+				return c.Status(http.StatusInternalServerError).SendString("the decision is not in the user context")
+			}
+			return c.JSON(adaptertest.Seen{Grant: d.Grant, AuditID: d.AuditID, Authorization: c.Get("Authorization"),
+				TraceID: adaptertest.TraceIDOf(c.UserContext())})
 		}
 		app.Get("/repos/:id", mw, reply)
 		app.Post("/deploy", mw, reply)

@@ -28,7 +28,9 @@ const ContextKey = "kavach.decision"
 // Middleware returns Gin middleware that lets a request through only if Kavach allows it.
 // Register it with r.Use or on a group: Gin knows the route before running it. Handlers
 // find the decision with DecisionFrom and never see the agent's credential. Gin's own
-// client IP (c.ClientIP) is not used: the Guard's trusted proxies decide.
+// client IP (c.ClientIP) is not used: the Guard's trusted proxies decide. The authorize
+// call, and the request's context handlers get, continue the caller's W3C trace context
+// (nethttp.ContinueTrace).
 func Middleware(cfg Config) (gingonic.HandlerFunc, error) {
 	g, err := nethttp.New(cfg.Config)
 	if err != nil {
@@ -52,7 +54,7 @@ func Middleware(cfg Config) (gingonic.HandlerFunc, error) {
 			return
 		}
 		c.Request.Header.Del("Authorization")
-		c.Request = c.Request.WithContext(nethttp.WithDecision(c.Request.Context(), d))
+		c.Request = c.Request.WithContext(nethttp.WithDecision(nethttp.ContinueTrace(c.Request), d))
 		c.Set(ContextKey, d)
 		c.Next()
 	}, nil

@@ -6,9 +6,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	kavach "github.com/kavachos/kavach-go"
+	"github.com/kavachos/kavach-go/adapters/internal/adaptertest"
 	"github.com/kavachos/kavach-go/adapters/nethttp"
 	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/api"
@@ -73,5 +75,46 @@ func TestGuardOverHTTPClient(t *testing.T) {
 	}
 	if status, p := get(direct, "10.1.2.3"); status != http.StatusForbidden || p.Reason != string(api.IPNotAllowed) {
 		t.Errorf("X-Forwarded-For from an untrusted peer was believed: %d %+v", status, p)
+	}
+}
+
+// TestGuardPassesTraceToRemoteKavach: a Guard asking a remote Kavach through client.Client
+// sends the incoming request's trace on: the Kavach it asks (a loopback server here)
+// receives a traceparent in the caller's trace.
+func TestGuardPassesTraceToRemoteKavach(t *testing.T) {
+	t.Parallel()
+	got := make(chan string, 1)
+	remote := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("traceparent")
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"allowed":true,"code":"ALLOWED","auditId":"a1","grant":"perm_1"}`)
+	}))
+	t.Cleanup(remote.Close)
+	c, err := client.New(remote.URL, "kva_app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := nethttp.New(nethttp.Config{Authorizer: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /repos/{id}", g.Middleware(http.HandlerFunc(reply)))
+	s := httptest.NewServer(mux)
+	t.Cleanup(s.Close)
+
+	req, _ := http.NewRequest(http.MethodGet, s.URL+"/repos/42", nil)
+	req.Header.Set("Authorization", "Bearer kv_"+strings.Repeat("A", 43))
+	req.Header.Set("traceparent", adaptertest.Traceparent)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if tp := <-got; !strings.HasPrefix(tp, "00-"+adaptertest.TraceID+"-") {
+		t.Errorf("the remote Kavach got traceparent %q, want trace %s", tp, adaptertest.TraceID)
 	}
 }

@@ -4,9 +4,14 @@
 // asks Kavach, answers refusals with problem+json, and hands the decision to the handler
 // through the request's context.
 //
-// It depends only on Kavach's api/, agent/ and clientip/ packages, so it works the same
-// with the embedded SDK (*kavach.Kavach) and the HTTP client (client.Client). Other
-// adapters build on its Guard.
+// It depends only on Kavach's api/, agent/ and clientip/ packages (and OpenTelemetry's
+// API), so it works the same with the embedded SDK (*kavach.Kavach) and the HTTP client
+// (client.Client). Other adapters build on its Guard.
+//
+// A request's W3C trace context (traceparent, tracestate) is continued: the authorize call
+// and the handler's context belong to the caller's trace, so the decision's audit event
+// names it, and client.Client passes it on to a remote Kavach. A span that tracing
+// middleware in front of the Guard opened for the request is kept as the parent instead.
 package nethttp
 
 import (
@@ -16,9 +21,12 @@ import (
 	"net/http"
 	"strings"
 
+	"go.opentelemetry.io/otel/propagation"
+
 	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/api"
 	"github.com/kavachos/kavach-go/clientip"
+	"github.com/kavachos/kavach-go/internal/tracecontext"
 )
 
 // AccessTokenVerifier checks a bearer token that is not a Kavach agent token (a Kavach
@@ -91,6 +99,7 @@ func New(cfg Config) (*Guard, error) {
 // request's path instead.
 func (g *Guard) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = r.WithContext(ContinueTrace(r))
 		req, err := g.cfg.Map(r)
 		if err != nil {
 			Unmappable(err).Write(w)
@@ -119,10 +128,18 @@ func (g *Guard) Check(r *http.Request, req api.AuthorizeRequest) (*api.Decision,
 		strings.EqualFold(scheme, "DPoP") && !strings.HasPrefix(strings.TrimSpace(t), agent.TokenPrefix) {
 		token = strings.TrimSpace(t)
 	}
-	return g.Decide(r.Context(), Caller{
+	return g.Decide(ContinueTrace(r), Caller{
 		Token: token, RemoteAddr: r.RemoteAddr, ForwardedFor: r.Header.Values("X-Forwarded-For"), UserAgent: r.UserAgent(),
 		request: r,
 	}, req)
+}
+
+// ContinueTrace returns the request's context carrying the caller's W3C trace context
+// from its headers, unless the context has a span already (tracing middleware opened one).
+// Framework adapters give handlers this context, so that what they call next continues the
+// trace too.
+func ContinueTrace(r *http.Request) context.Context {
+	return tracecontext.Continue(r.Context(), propagation.HeaderCarrier(r.Header))
 }
 
 // Caller is what Decide needs to know of a request, whatever protocol carried it.
@@ -134,7 +151,8 @@ type Caller struct {
 	request      *http.Request // the request, for a RequestVerifier; nil outside Check
 }
 
-// Decide is Check for callers that are not net/http requests (gRPC, for one).
+// Decide is Check for callers that are not net/http requests (gRPC, for one). ctx should
+// carry the caller's trace context, as ContinueTrace reads it from HTTP headers.
 func (g *Guard) Decide(ctx context.Context, c Caller, req api.AuthorizeRequest) (*api.Decision, *Refusal) {
 	token := strings.TrimSpace(c.Token)
 	if token == "" {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.opentelemetry.io/otel/trace"
+
 	kavach "github.com/kavachos/kavach-go"
 	"github.com/kavachos/kavach-go/adapters/nethttp"
 	"github.com/kavachos/kavach-go/agent"
@@ -37,11 +39,13 @@ type Seen struct {
 	Grant         string `json:"grant"`
 	AuditID       string `json:"auditId"`
 	Authorization string `json:"authorization"`
+	// TraceID is the trace of the handler's context.
+	TraceID string `json:"traceId"`
 }
 
 // Reply answers a request that got through with the decision the handler found.
 func Reply(w http.ResponseWriter, r *http.Request, d *api.Decision) {
-	s := Seen{Authorization: r.Header.Get("Authorization")}
+	s := Seen{Authorization: r.Header.Get("Authorization"), TraceID: TraceIDOf(r.Context())}
 	if d != nil {
 		s.Grant, s.AuditID = d.Grant, d.AuditID
 	}
@@ -75,7 +79,8 @@ func Run(t *testing.T, serve Serve) {
 	ctx := api.WithActor(context.Background(), api.Root)
 	k, err := kavach.Open(ctx, kavach.Config{
 		Database: "sqlite://" + filepath.Join(t.TempDir(), "kavach.db"),
-		Audit:    kavach.AuditConfig{SigningKey: SigningKey},
+		// Sync: a decision's event is in the ledger when the request is answered.
+		Audit: kavach.AuditConfig{SigningKey: SigningKey, Sync: true},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +106,72 @@ func Run(t *testing.T, serve Serve) {
 	t.Run("MissingAndInvalidToken401", f.unauthenticated)
 	t.Run("SpoofedForwardedForIgnored", f.spoofedForwardedFor)
 	t.Run("ApprovalRequiredSurfaced", f.approvalRequired)
+	t.Run("TraceContinued", f.traceContinued)
+}
+
+// Traceparent is a caller's W3C traceparent, in TraceID's trace.
+const (
+	TraceID     = "4bf92f3577b34da6a3ce929d0e0e4736"
+	Traceparent = "00-" + TraceID + "-00f067aa0ba902b7-01"
+)
+
+// TraceIDOf returns the trace id of ctx's span, or "".
+func TraceIDOf(ctx context.Context) string {
+	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
+		return sc.TraceID().String()
+	}
+	return ""
+}
+
+// EventTraceID returns the trace id recorded in the audit event auditID of the default
+// tenant.
+func EventTraceID(t *testing.T, k *kavach.Kavach, auditID string) string {
+	t.Helper()
+	ctx := api.WithActor(context.Background(), api.Root)
+	page, err := k.Audit().Query(ctx, api.AuditQuery{TenantID: agent.DefaultTenant, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range page.Events {
+		if e.ID == auditID {
+			return e.TraceID
+		}
+	}
+	t.Fatalf("no audit event %s", auditID)
+	return ""
+}
+
+// traceContinued: a request carrying traceparent is decided in the caller's trace (its
+// audit event names it), allowed or denied, and the handler's context continues it.
+func (f *fixture) traceContinued(t *testing.T) {
+	h := map[string]string{"traceparent": Traceparent, "tracestate": "vendor=1"}
+	resp, body := do(t, http.MethodGet, f.base+"/repos/42", f.token, h)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	var s Seen
+	if err := json.Unmarshal(body, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.TraceID != TraceID {
+		t.Errorf("the handler's context is in trace %q, want %s", s.TraceID, TraceID)
+	}
+	if got := EventTraceID(t, f.k, s.AuditID); got != TraceID {
+		t.Errorf("the allowed decision's event names trace %q, want %s", got, TraceID)
+	}
+	resp, body = do(t, http.MethodGet, f.base+"/admin", f.token, h)
+	p := problem(t, resp, body, http.StatusForbidden)
+	if got := EventTraceID(t, f.k, p.AuditID); got != TraceID {
+		t.Errorf("the denied decision's event names trace %q, want %s", got, TraceID)
+	}
+	// Without a traceparent, no trace is made up.
+	resp, body = do(t, http.MethodGet, f.base+"/repos/43", f.token, nil)
+	if err := json.Unmarshal(body, &s); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	if got := EventTraceID(t, f.k, s.AuditID); got != "" || s.TraceID != "" {
+		t.Errorf("a request outside any trace was recorded in trace %q (handler %q)", got, s.TraceID)
+	}
 }
 
 func (f *fixture) allowed(t *testing.T) {
