@@ -6,6 +6,12 @@
 // decision in x-kavach-* headers; a refused one is answered by Envoy with the adapter's
 // problem+json. It is its own module, so that Kavach's main module does not depend on
 // Envoy's API.
+//
+// The check continues the request's W3C trace: the decision is made, and its audit event
+// recorded, in the trace context of the Check call's gRPC metadata (traceparent,
+// tracestate, baggage: a tracing Envoy sends its ext_authz span there), or else in that of
+// the checked request's own headers. A server span that otelgrpc's stats handler opened
+// for the Check call is the parent instead.
 package envoy
 
 import (
@@ -21,11 +27,14 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"go.opentelemetry.io/otel/propagation"
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/kavachos/kavach-go/adapters/nethttp"
 	"github.com/kavachos/kavach-go/api"
+	"github.com/kavachos/kavach-go/internal/tracecontext"
 )
 
 // Mapper says what a checked HTTP request asks to do.
@@ -86,6 +95,7 @@ func (s *Server) Check(ctx context.Context, in *authv3.CheckRequest) (*authv3.Ch
 		return denied(nethttp.Unmappable(err)), nil
 	}
 	h := hr.GetHeaders() // Envoy sends header names in lower case
+	ctx = continueTrace(ctx, h)
 	c := nethttp.Caller{UserAgent: h["user-agent"], RemoteAddr: sourceAddress(in)}
 	if v := h["x-forwarded-for"]; v != "" {
 		c.ForwardedFor = []string{v}
@@ -104,6 +114,20 @@ func (s *Server) Check(ctx context.Context, in *authv3.CheckRequest) (*authv3.Ch
 			HeadersToRemove: []string{"authorization"},
 		}},
 	}, nil
+}
+
+// continueTrace returns ctx in the trace the check belongs to: ctx's own span, the Check
+// call's metadata, or the checked request's headers, in that order.
+func continueTrace(ctx context.Context, headers map[string]string) context.Context {
+	md, _ := metadata.FromIncomingContext(ctx)
+	fromMD := propagation.MapCarrier{}
+	for _, k := range []string{"traceparent", "tracestate", "baggage"} {
+		if vs := md.Get(k); len(vs) > 0 {
+			fromMD[k] = vs[0]
+		}
+	}
+	ctx = tracecontext.Continue(ctx, fromMD)
+	return tracecontext.Continue(ctx, propagation.MapCarrier(headers))
 }
 
 func sourceAddress(in *authv3.CheckRequest) string {

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 
 	kavach "github.com/kavachos/kavach-go"
 	"github.com/kavachos/kavach-go/adapters/envoy"
@@ -129,4 +130,69 @@ func TestCheck(t *testing.T) {
 			t.Fatalf("approval %q: %v", p.ApprovalID, err)
 		}
 	})
+}
+
+// TestCheckContinuesTrace: a Check whose gRPC metadata carries traceparent (as a tracing
+// Envoy sends it) is decided in that trace, allowed or denied; without it, the checked
+// request's own traceparent header is continued; with both, the metadata wins.
+func TestCheckContinuesTrace(t *testing.T) {
+	ctx := api.WithActor(context.Background(), api.Root)
+	k, err := kavach.Open(ctx, kavach.Config{
+		Database: "sqlite://" + filepath.Join(t.TempDir(), "kavach.db"),
+		Audit:    kavach.AuditConfig{SigningKey: adaptertest.SigningKey, Sync: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.Close() })
+	a, err := k.Agents().Create(ctx, api.CreateAgentRequest{OwnerID: "alice", Name: "envoy", Permissions: []agent.Permission{
+		{Resource: "http:repos:*", Actions: []string{"get"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := api.Actor{Role: api.RoleApp, TenantID: agent.DefaultTenant}
+	c := start(t, nethttp.Config{Authorizer: k, Actor: &app})
+	const otherTrace = "0af7651916cd43dd8448eb211c80319c"
+	inMetadata := metadata.AppendToOutgoingContext(context.Background(), "traceparent", adaptertest.Traceparent)
+
+	auditID := func(resp *authv3.CheckResponse) string {
+		if p, err := envoy.ProblemOf(resp.GetDeniedResponse()); err == nil && p.AuditID != "" {
+			return p.AuditID
+		}
+		for _, h := range resp.GetOkResponse().GetHeaders() {
+			if h.GetHeader().GetKey() == envoy.HeaderAuditID {
+				return h.GetHeader().GetValue()
+			}
+		}
+		t.Fatalf("no audit id in %v", resp)
+		return ""
+	}
+	for _, c2 := range []struct {
+		name    string
+		ctx     context.Context
+		method  string
+		headers map[string]string
+		want    string
+	}{
+		{"AllowedFromMetadata", inMetadata, "GET", nil, adaptertest.TraceID},
+		{"DeniedFromMetadata", inMetadata, "DELETE", nil, adaptertest.TraceID},
+		{"FromRequestHeaders", context.Background(), "GET", map[string]string{"traceparent": "00-" + otherTrace + "-b7ad6b7169203331-01"}, otherTrace},
+		{"MetadataBeforeHeaders", inMetadata, "GET", map[string]string{"traceparent": "00-" + otherTrace + "-b7ad6b7169203331-01"}, adaptertest.TraceID},
+		{"NoTrace", context.Background(), "GET", nil, ""},
+	} {
+		t.Run(c2.name, func(t *testing.T) {
+			h := map[string]string{"authorization": "Bearer " + a.Token}
+			for k, v := range c2.headers {
+				h[k] = v
+			}
+			resp, err := c.Check(c2.ctx, request(c2.method, "/repos/42", "192.0.2.7", h))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := adaptertest.EventTraceID(t, k, auditID(resp)); got != c2.want {
+				t.Errorf("the decision's event names trace %q, want %q", got, c2.want)
+			}
+		})
+	}
 }

@@ -5,6 +5,12 @@
 // Refusals are Unauthenticated, PermissionDenied, InvalidArgument or Unavailable statuses
 // whose ErrorInfo detail carries the decision. It is its own module, so that Kavach's main
 // module does not depend on gRPC.
+//
+// A call's W3C trace context in its metadata (traceparent, tracestate, baggage) is
+// continued: the authorize call and the handler run in the caller's trace, so the
+// decision's audit event names it. A server span that otelgrpc's stats handler
+// (grpc.StatsHandler(otelgrpc.NewServerHandler())) opened for the call is the parent
+// instead, and is a child of the same caller.
 package grpc
 
 import (
@@ -21,6 +27,7 @@ import (
 
 	"github.com/kavachos/kavach-go/adapters/nethttp"
 	"github.com/kavachos/kavach-go/api"
+	"github.com/kavachos/kavach-go/internal/tracecontext"
 )
 
 // Mapper says what a call asks to do, given its full method ("/pkg.Service/Method").
@@ -101,6 +108,7 @@ func (i *Interceptors) authorize(ctx context.Context, fullMethod string) (contex
 		return nil, refusalStatus(nethttp.Unmappable(err))
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
+	ctx = tracecontext.Continue(ctx, metadataCarrier(md))
 	c := nethttp.Caller{ForwardedFor: md.Get("x-forwarded-for")}
 	if ua := md.Get("user-agent"); len(ua) > 0 {
 		c.UserAgent = ua[0]
@@ -121,6 +129,27 @@ func (i *Interceptors) authorize(ctx context.Context, fullMethod string) (contex
 	md = md.Copy()
 	delete(md, "authorization")
 	return nethttp.WithDecision(metadata.NewIncomingContext(ctx, md), d), nil
+}
+
+// metadataCarrier reads and writes trace context in gRPC metadata, whose keys are lower
+// case.
+type metadataCarrier metadata.MD
+
+func (m metadataCarrier) Get(key string) string {
+	if vs := metadata.MD(m).Get(key); len(vs) > 0 {
+		return vs[0]
+	}
+	return ""
+}
+
+func (m metadataCarrier) Set(key, value string) { metadata.MD(m).Set(key, value) }
+
+func (m metadataCarrier) Keys() []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	return keys
 }
 
 // codesByStatus maps a refusal's HTTP status to gRPC's code.
