@@ -48,6 +48,7 @@ func Reconcile(committed map[string]*AuditEvent, events []*AuditEvent) ([]*Audit
 			return nil, &IntegrityError{ID: e.ID}
 		}
 		e.Seq, e.PrevHash, e.Hash, e.ArgumentsJSON, e.Time = stored.Seq, stored.PrevHash, stored.Hash, stored.ArgumentsJSON, stored.Time
+		e.TraceID = stored.TraceID
 	}
 	return fresh, nil
 }
@@ -60,6 +61,9 @@ func sameContent(stored, pending *AuditEvent) bool {
 	}
 	c := *pending
 	c.Seq = stored.Seq
+	if !ValidTraceID(c.TraceID) {
+		c.TraceID = ""
+	}
 	c.ArgumentsJSON = ""
 	if c.Arguments != nil {
 		args, err := EncodeArguments(c.Arguments)

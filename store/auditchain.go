@@ -16,10 +16,12 @@ import (
 //
 //	{"v":1,"tenantId","seq","id","time","kind","agentId","ownerId","actor","action",
 //	 "resource","arguments","result","code","reason","durationNs","ip","userAgent",
-//	 "grant","via","approvalId","revision"}
+//	 "grant","via","approvalId","revision","traceId"}
 //
 // in that order, with times in UTC at microsecond precision (as both backends keep them),
-// arguments as the stored JSON text (compacted), and via never null. Stored argument text
+// arguments as the stored JSON text (compacted), and via never null. "traceId" is written
+// only when the event has one: events recorded before trace ids existed, and events
+// without one, hash exactly as they always have. Stored argument text
 // that is not JSON is hashed as "invalid:" + id + ":" + text, so that verification reports
 // the event rather than failing.
 func CanonicalEvent(e *AuditEvent) []byte {
@@ -52,6 +54,9 @@ func AppendCanonicalEvent(dst []byte, e *AuditEvent) []byte {
 		dst = appendJSONString(dst, v)
 	}
 	dst = appendStringFields(dst, `],"approvalId":`, e.ApprovalID, `,"revision":`, e.Revision)
+	if e.TraceID != "" {
+		dst = appendStringFields(dst, `,"traceId":`, e.TraceID)
+	}
 	return append(dst, '}')
 }
 
@@ -124,8 +129,26 @@ func chainHash(buf []byte, prevHash string, e *AuditEvent) (string, []byte) {
 	return string(hexSum[:]), buf
 }
 
+// ValidTraceID reports whether id is a W3C trace id as the ledger keeps it: 32 lowercase
+// hex digits, not all zeros.
+func ValidTraceID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	zero := true
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+		zero = zero && c == '0'
+	}
+	return !zero
+}
+
 // PrepareChain readies events for appending to one tenant's chain whose head is
 // (seq, hash): it fills ArgumentsJSON, Seq, PrevHash and Hash, and returns the new head.
+// A trace id that is not valid (ValidTraceID) is dropped rather than stored.
 // Backends call it under the tenant's lock.
 func PrepareChain(events []*AuditEvent, seq int64, hash string) (int64, string, error) {
 	var buf []byte
@@ -138,6 +161,9 @@ func PrepareChain(events []*AuditEvent, seq int64, hash string) (int64, string, 
 			}
 		}
 		e.Time = e.Time.UTC().Truncate(time.Microsecond)
+		if !ValidTraceID(e.TraceID) {
+			e.TraceID = ""
+		}
 		seq++
 		e.Seq, e.PrevHash = seq, hash
 		e.Hash, buf = chainHash(buf, hash, e)

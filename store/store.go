@@ -176,6 +176,7 @@ type AuditQuery struct {
 	Action    string
 	Result    string
 	Code      string
+	TraceID   string    // the W3C trace id of the request that led to the event
 	Since     time.Time // inclusive
 	Until     time.Time // exclusive
 	AfterSeq  int64

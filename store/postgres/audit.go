@@ -14,7 +14,7 @@ import (
 
 var auditColumns = []string{"tenant_id", "seq", "id", "time", "kind", "agent_id", "owner_id", "actor", "action",
 	"resource", "arguments", "result", "code", "reason", "duration_ns", "ip", "user_agent", "grant_id",
-	"via", "approval_id", "revision", "prev_hash", "hash"}
+	"via", "approval_id", "revision", "trace_id", "prev_hash", "hash"}
 
 // auditLockClass is the first key of the per-tenant advisory locks that order each chain.
 const auditLockClass = 0x6b617661 // "kava"
@@ -107,7 +107,8 @@ func (s *Store) StreamAudit(ctx context.Context, q store.AuditQuery, fn func(*st
 	}
 	for _, f := range []struct {
 		col, val string
-	}{{"agent_id", q.AgentID}, {"owner_id", q.OwnerID}, {"action", q.Action}, {"result", q.Result}, {"code", q.Code}} {
+	}{{"agent_id", q.AgentID}, {"owner_id", q.OwnerID}, {"action", q.Action}, {"result", q.Result}, {"code", q.Code},
+		{"trace_id", q.TraceID}} {
 		if f.val != "" {
 			add(f.col+" = $%d", f.val)
 		}
@@ -150,15 +151,19 @@ func (s *Store) StreamAudit(ctx context.Context, q store.AuditQuery, fn func(*st
 
 func scanAudit(row pgx.Row) (*store.AuditEvent, error) {
 	var (
-		e    store.AuditEvent
-		docs store.AuditDocs
+		e     store.AuditEvent
+		docs  store.AuditDocs
+		trace *string
 	)
 	if err := row.Scan(&e.TenantID, &e.Seq, &e.ID, &e.Time, &e.Kind, &e.AgentID, &e.OwnerID, &e.Actor, &e.Action,
 		&e.Resource, &docs.Arguments, &e.Result, &e.Code, &e.Reason, &e.DurationNS, &e.IP, &e.UserAgent, &e.Grant,
-		&docs.Via, &e.ApprovalID, &e.Revision, &e.PrevHash, &e.Hash); err != nil {
+		&docs.Via, &e.ApprovalID, &e.Revision, &trace, &e.PrevHash, &e.Hash); err != nil {
 		return nil, err
 	}
 	e.Time = e.Time.UTC()
+	if trace != nil {
+		e.TraceID = *trace
+	}
 	if err := store.DecodeAuditDocs(&e, docs); err != nil {
 		return nil, err
 	}

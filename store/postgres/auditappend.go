@@ -203,7 +203,11 @@ func auditArgs(args []any, e *store.AuditEvent) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	var trace *string // NULL
+	if e.TraceID != "" {
+		trace = &e.TraceID
+	}
 	return append(args, e.TenantID, e.Seq, e.ID, e.Time, e.Kind, e.AgentID, e.OwnerID, e.Actor,
 		e.Action, e.Resource, docs.Arguments, e.Result, e.Code, e.Reason, e.DurationNS, e.IP,
-		e.UserAgent, e.Grant, docs.Via, e.ApprovalID, e.Revision, e.PrevHash, e.Hash), nil
+		e.UserAgent, e.Grant, docs.Via, e.ApprovalID, e.Revision, trace, e.PrevHash, e.Hash), nil
 }

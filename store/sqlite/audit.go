@@ -12,7 +12,7 @@ import (
 )
 
 const auditColumns = `tenant_id, seq, id, time, kind, agent_id, owner_id, actor, action, resource, arguments,
-	result, code, reason, duration_ns, ip, user_agent, grant_id, via, approval_id, revision, prev_hash, hash`
+	result, code, reason, duration_ns, ip, user_agent, grant_id, via, approval_id, revision, trace_id, prev_hash, hash`
 
 // AppendAudit chains and writes the events in one transaction. SQLite's single writer is the
 // lock that orders each tenant's chain. It is idempotent by event id: when an id is already
@@ -100,7 +100,8 @@ func (s *Store) StreamAudit(ctx context.Context, q store.AuditQuery, fn func(*st
 	}
 	for _, f := range []struct {
 		col, val string
-	}{{"agent_id", q.AgentID}, {"owner_id", q.OwnerID}, {"action", q.Action}, {"result", q.Result}, {"code", q.Code}} {
+	}{{"agent_id", q.AgentID}, {"owner_id", q.OwnerID}, {"action", q.Action}, {"result", q.Result}, {"code", q.Code},
+		{"trace_id", q.TraceID}} {
 		if f.val != "" {
 			add(f.col+" = ?", f.val)
 		}
@@ -143,17 +144,19 @@ func (s *Store) StreamAudit(ctx context.Context, q store.AuditQuery, fn func(*st
 
 func scanAudit(row rowScanner) (*store.AuditEvent, error) {
 	var (
-		e    store.AuditEvent
-		at   int64
-		args sql.NullString
-		via  string
+		e     store.AuditEvent
+		at    int64
+		args  sql.NullString
+		via   string
+		trace sql.NullString
 	)
 	if err := row.Scan(&e.TenantID, &e.Seq, &e.ID, &at, &e.Kind, &e.AgentID, &e.OwnerID, &e.Actor, &e.Action,
 		&e.Resource, &args, &e.Result, &e.Code, &e.Reason, &e.DurationNS, &e.IP, &e.UserAgent, &e.Grant,
-		&via, &e.ApprovalID, &e.Revision, &e.PrevHash, &e.Hash); err != nil {
+		&via, &e.ApprovalID, &e.Revision, &trace, &e.PrevHash, &e.Hash); err != nil {
 		return nil, err
 	}
 	e.Time = fromMicros(at)
+	e.TraceID = trace.String
 	if err := store.DecodeAuditDocs(&e, store.AuditDocs{Arguments: stringOrNil(args), Via: via}); err != nil {
 		return nil, err
 	}

@@ -14,7 +14,7 @@ import (
 // once when the store opens rather than in every transaction.
 var auditInsertRows = [...]int{64, 32, 16, 8, 4, 2, 1}
 
-const auditColumnCount = 23
+const auditColumnCount = 24
 
 // auditStmts are the ledger's statements, prepared on the writer's connection. A
 // transaction uses them through Tx.StmtContext, which finds them prepared on its
@@ -119,11 +119,14 @@ func appendAuditArgs(args []any, e *store.AuditEvent) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var arguments any // NULL
+	var arguments, trace any // NULL
 	if e.ArgumentsJSON != "" {
 		arguments = e.ArgumentsJSON
 	}
+	if e.TraceID != "" {
+		trace = e.TraceID
+	}
 	return append(args, e.TenantID, e.Seq, e.ID, micros(e.Time), e.Kind, e.AgentID, e.OwnerID,
 		e.Actor, e.Action, e.Resource, arguments, e.Result, e.Code, e.Reason,
-		e.DurationNS, e.IP, e.UserAgent, e.Grant, via, e.ApprovalID, e.Revision, e.PrevHash, e.Hash), nil
+		e.DurationNS, e.IP, e.UserAgent, e.Grant, via, e.ApprovalID, e.Revision, trace, e.PrevHash, e.Hash), nil
 }
