@@ -133,13 +133,13 @@ func TestCheck(t *testing.T) {
 }
 
 // TestCheckContinuesTrace: a Check whose gRPC metadata carries traceparent (as a tracing
-// Envoy sends it) is decided in that trace, allowed or denied; without it, the checked
+// Envoy sends it) is decided in that trace (so its audit event names it), allowed or denied; without it, the checked
 // request's own traceparent header is continued; with both, the metadata wins.
 func TestCheckContinuesTrace(t *testing.T) {
 	ctx := api.WithActor(context.Background(), api.Root)
 	k, err := kavach.Open(ctx, kavach.Config{
 		Database: "sqlite://" + filepath.Join(t.TempDir(), "kavach.db"),
-		Audit:    kavach.AuditConfig{SigningKey: adaptertest.SigningKey, Sync: true},
+		Audit:    kavach.AuditConfig{SigningKey: adaptertest.SigningKey},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +152,8 @@ func TestCheckContinuesTrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	app := api.Actor{Role: api.RoleApp, TenantID: agent.DefaultTenant}
-	c := start(t, nethttp.Config{Authorizer: k, Actor: &app})
+	rec := adaptertest.NewTraceRecorder(k)
+	c := start(t, nethttp.Config{Authorizer: rec, Actor: &app})
 	const otherTrace = "0af7651916cd43dd8448eb211c80319c"
 	inMetadata := metadata.AppendToOutgoingContext(context.Background(), "traceparent", adaptertest.Traceparent)
 
@@ -190,8 +191,8 @@ func TestCheckContinuesTrace(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := adaptertest.EventTraceID(t, k, auditID(resp)); got != c2.want {
-				t.Errorf("the decision's event names trace %q, want %q", got, c2.want)
+			if got := rec.TraceOf(t, auditID(resp)); got != c2.want {
+				t.Errorf("the decision was asked in trace %q, want %q", got, c2.want)
 			}
 		})
 	}

@@ -43,11 +43,11 @@ func (s traceSeen) Check(ctx context.Context, req *healthpb.HealthCheckRequest) 
 
 // traceWorld serves the health service behind the interceptors, with opts (a stats
 // handler) on the server.
-func traceWorld(t *testing.T, opts ...grpcgo.ServerOption) (*kavach.Kavach, healthpb.HealthClient, string) {
+func traceWorld(t *testing.T, opts ...grpcgo.ServerOption) (*adaptertest.TraceRecorder, healthpb.HealthClient, string) {
 	ctx := api.WithActor(context.Background(), api.Root)
 	k, err := kavach.Open(ctx, kavach.Config{
 		Database: "sqlite://" + filepath.Join(t.TempDir(), "kavach.db"),
-		Audit:    kavach.AuditConfig{SigningKey: adaptertest.SigningKey, Sync: true},
+		Audit:    kavach.AuditConfig{SigningKey: adaptertest.SigningKey},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +60,8 @@ func traceWorld(t *testing.T, opts ...grpcgo.ServerOption) (*kavach.Kavach, heal
 		t.Fatal(err)
 	}
 	app := api.Actor{Role: api.RoleApp, TenantID: agent.DefaultTenant}
-	ic, err := kavachgrpc.New(kavachgrpc.Config{Config: nethttp.Config{Authorizer: k, Actor: &app}})
+	rec := adaptertest.NewTraceRecorder(k)
+	ic, err := kavachgrpc.New(kavachgrpc.Config{Config: nethttp.Config{Authorizer: rec, Actor: &app}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,15 +78,15 @@ func traceWorld(t *testing.T, opts ...grpcgo.ServerOption) (*kavach.Kavach, heal
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return k, healthpb.NewHealthClient(conn), a.Token
+	return rec, healthpb.NewHealthClient(conn), a.Token
 }
 
 const callerSpanID = "00f067aa0ba902b7" // the span id in adaptertest.Traceparent
 
 // TestTraceFromMetadata: a call carrying traceparent metadata is decided in the caller's
-// trace (its audit event names it, allowed or refused) and its handler runs in it.
+// trace (so its audit event names it), allowed or refused, and its handler runs in it.
 func TestTraceFromMetadata(t *testing.T) {
-	k, c, token := traceWorld(t)
+	rec, c, token := traceWorld(t)
 	var hdr metadata.MD
 	ctx := withToken(token, "traceparent", adaptertest.Traceparent, "tracestate", "vendor=1")
 	if _, err := c.Check(ctx, &healthpb.HealthCheckRequest{}, grpcgo.Header(&hdr)); err != nil {
@@ -94,8 +95,8 @@ func TestTraceFromMetadata(t *testing.T) {
 	if got := first(hdr, "x-trace-id"); got != adaptertest.TraceID {
 		t.Errorf("the handler ran in trace %q, want %s", got, adaptertest.TraceID)
 	}
-	if got := adaptertest.EventTraceID(t, k, first(hdr, "x-audit-id")); got != adaptertest.TraceID {
-		t.Errorf("the decision's event names trace %q, want %s", got, adaptertest.TraceID)
+	if got := rec.TraceOf(t, first(hdr, "x-audit-id")); got != adaptertest.TraceID {
+		t.Errorf("the decision's was asked in trace %q, want %s", got, adaptertest.TraceID)
 	}
 	// A stream the agent may not open: refused when it opens, the error arriving with the
 	// first receive.
@@ -104,8 +105,8 @@ func TestTraceFromMetadata(t *testing.T) {
 		_, err = s.Recv()
 	}
 	info := refusal(t, err, codes.PermissionDenied, api.NoPermission)
-	if got := adaptertest.EventTraceID(t, k, info.Metadata["auditId"]); got != adaptertest.TraceID {
-		t.Errorf("the refused call's event names trace %q, want %s", got, adaptertest.TraceID)
+	if got := rec.TraceOf(t, info.Metadata["auditId"]); got != adaptertest.TraceID {
+		t.Errorf("the refused call's was asked in trace %q, want %s", got, adaptertest.TraceID)
 	}
 }
 
@@ -118,7 +119,7 @@ func TestTraceWithOtelgrpc(t *testing.T) {
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	handler := otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tp),
 		otelgrpc.WithPropagators(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})))
-	k, c, token := traceWorld(t, grpcgo.StatsHandler(handler))
+	rec, c, token := traceWorld(t, grpcgo.StatsHandler(handler))
 
 	var hdr metadata.MD
 	if _, err := c.Check(withToken(token, "traceparent", adaptertest.Traceparent), &healthpb.HealthCheckRequest{}, grpcgo.Header(&hdr)); err != nil {
@@ -139,8 +140,8 @@ func TestTraceWithOtelgrpc(t *testing.T) {
 	if got := first(hdr, "x-span-id"); got != server.SpanContext.SpanID().String() {
 		t.Errorf("the handler ran in span %s, want the server span %s", got, server.SpanContext.SpanID())
 	}
-	if got := adaptertest.EventTraceID(t, k, first(hdr, "x-audit-id")); got != adaptertest.TraceID {
-		t.Errorf("the decision's event names trace %q, want %s", got, adaptertest.TraceID)
+	if got := rec.TraceOf(t, first(hdr, "x-audit-id")); got != adaptertest.TraceID {
+		t.Errorf("the decision's was asked in trace %q, want %s", got, adaptertest.TraceID)
 	}
 }
 

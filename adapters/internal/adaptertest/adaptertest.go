@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"go.opentelemetry.io/otel/trace"
@@ -67,6 +68,7 @@ func (v verifier) VerifyAccessToken(_ context.Context, token string) (string, er
 
 type fixture struct {
 	k     *kavach.Kavach
+	rec   *TraceRecorder // in front of k
 	token string
 	base  string // trusts no proxy
 	proxy string // trusts loopback as a proxy
@@ -79,8 +81,7 @@ func Run(t *testing.T, serve Serve) {
 	ctx := api.WithActor(context.Background(), api.Root)
 	k, err := kavach.Open(ctx, kavach.Config{
 		Database: "sqlite://" + filepath.Join(t.TempDir(), "kavach.db"),
-		// Sync: a decision's event is in the ledger when the request is answered.
-		Audit: kavach.AuditConfig{SigningKey: SigningKey, Sync: true},
+		Audit:    kavach.AuditConfig{SigningKey: SigningKey},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -95,8 +96,9 @@ func Run(t *testing.T, serve Serve) {
 		t.Fatal(err)
 	}
 	actor := app
-	cfg := nethttp.Config{Authorizer: k, Actor: &actor, AccessTokens: verifier{a.ID}}
-	f := &fixture{k: k, token: a.Token, base: serve(t, cfg)}
+	rec := NewTraceRecorder(k)
+	cfg := nethttp.Config{Authorizer: rec, Actor: &actor, AccessTokens: verifier{a.ID}}
+	f := &fixture{k: k, rec: rec, token: a.Token, base: serve(t, cfg)}
 	cfg.TrustedProxies = []string{"127.0.0.0/8", "::1"}
 	f.proxy = serve(t, cfg)
 
@@ -123,25 +125,53 @@ func TraceIDOf(ctx context.Context) string {
 	return ""
 }
 
-// EventTraceID returns the trace id recorded in the audit event auditID of the default
-// tenant.
-func EventTraceID(t *testing.T, k *kavach.Kavach, auditID string) string {
-	t.Helper()
-	ctx := api.WithActor(context.Background(), api.Root)
-	page, err := k.Audit().Query(ctx, api.AuditQuery{TenantID: agent.DefaultTenant, Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range page.Events {
-		if e.ID == auditID {
-			return e.TraceID
-		}
-	}
-	t.Fatalf("no audit event %s", auditID)
-	return ""
+// TraceRecorder is an api.Authorizer in front of Kavach that notes the trace of the
+// context each decision was asked in, by audit id: the trace Kavach writes into the
+// decision's audit event (traceId).
+type TraceRecorder struct {
+	api.Authorizer
+	mu     sync.Mutex
+	traces map[string]string
 }
 
-// traceContinued: a request carrying traceparent is decided in the caller's trace (its
+// NewTraceRecorder returns a TraceRecorder asking a.
+func NewTraceRecorder(a api.Authorizer) *TraceRecorder {
+	return &TraceRecorder{Authorizer: a, traces: map[string]string{}}
+}
+
+func (r *TraceRecorder) Authorize(ctx context.Context, agentID string, req api.AuthorizeRequest, cc api.CallContext) (*api.Decision, error) {
+	d, err := r.Authorizer.Authorize(ctx, agentID, req, cc)
+	r.note(ctx, d)
+	return d, err
+}
+
+func (r *TraceRecorder) AuthorizeToken(ctx context.Context, token string, req api.AuthorizeRequest, cc api.CallContext) (*api.Decision, error) {
+	d, err := r.Authorizer.AuthorizeToken(ctx, token, req, cc)
+	r.note(ctx, d)
+	return d, err
+}
+
+func (r *TraceRecorder) note(ctx context.Context, d *api.Decision) {
+	if d != nil {
+		r.mu.Lock()
+		r.traces[d.AuditID] = TraceIDOf(ctx)
+		r.mu.Unlock()
+	}
+}
+
+// TraceOf returns the trace the decision auditID was asked in.
+func (r *TraceRecorder) TraceOf(t *testing.T, auditID string) string {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	trace, ok := r.traces[auditID]
+	if !ok {
+		t.Fatalf("no decision %q was asked for", auditID)
+	}
+	return trace
+}
+
+// traceContinued: a request carrying traceparent is decided in the caller's trace (so its
 // audit event names it), allowed or denied, and the handler's context continues it.
 func (f *fixture) traceContinued(t *testing.T) {
 	h := map[string]string{"traceparent": Traceparent, "tracestate": "vendor=1"}
@@ -156,21 +186,21 @@ func (f *fixture) traceContinued(t *testing.T) {
 	if s.TraceID != TraceID {
 		t.Errorf("the handler's context is in trace %q, want %s", s.TraceID, TraceID)
 	}
-	if got := EventTraceID(t, f.k, s.AuditID); got != TraceID {
-		t.Errorf("the allowed decision's event names trace %q, want %s", got, TraceID)
+	if got := f.rec.TraceOf(t, s.AuditID); got != TraceID {
+		t.Errorf("the allowed decision was asked in trace %q, want %s", got, TraceID)
 	}
 	resp, body = do(t, http.MethodGet, f.base+"/admin", f.token, h)
 	p := problem(t, resp, body, http.StatusForbidden)
-	if got := EventTraceID(t, f.k, p.AuditID); got != TraceID {
-		t.Errorf("the denied decision's event names trace %q, want %s", got, TraceID)
+	if got := f.rec.TraceOf(t, p.AuditID); got != TraceID {
+		t.Errorf("the denied decision was asked in trace %q, want %s", got, TraceID)
 	}
 	// Without a traceparent, no trace is made up.
 	resp, body = do(t, http.MethodGet, f.base+"/repos/43", f.token, nil)
 	if err := json.Unmarshal(body, &s); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
-	if got := EventTraceID(t, f.k, s.AuditID); got != "" || s.TraceID != "" {
-		t.Errorf("a request outside any trace was recorded in trace %q (handler %q)", got, s.TraceID)
+	if got := f.rec.TraceOf(t, s.AuditID); got != "" || s.TraceID != "" {
+		t.Errorf("a request outside any trace was decided in trace %q (handler %q)", got, s.TraceID)
 	}
 }
 
