@@ -24,7 +24,11 @@ const (
 // CSVHeader is the first row of a CSV export.
 var CSVHeader = []string{"id", "seq", "time", "tenantId", "kind", "agentId", "ownerId", "actor", "action",
 	"resource", "arguments", "result", "code", "reason", "durationNs", "ip", "userAgent", "grant", "via",
-	"approvalId", "revision", "prevHash", "hash"}
+	"approvalId", "revision", "prevHash", "hash", "traceId"}
+
+// csvColumnsBeforeTraceID is the number of columns of exports written before events
+// carried a trace id; ParseCSVRow reads those rows too.
+const csvColumnsBeforeTraceID = 23
 
 // ValidFormat reports whether f is an export format.
 func ValidFormat(f string) bool { return f == FormatJSON || f == FormatNDJSON || f == FormatCSV }
@@ -96,18 +100,22 @@ func csvRow(e *store.AuditEvent, row []string) {
 	copy(row, []string{e.ID, strconv.FormatInt(e.Seq, 10), e.Time.UTC().Format(time.RFC3339Nano), e.TenantID,
 		e.Kind, e.AgentID, e.OwnerID, e.Actor, e.Action, e.Resource, args, e.Result, e.Code, e.Reason,
 		strconv.FormatInt(e.DurationNS, 10), e.IP, e.UserAgent, e.Grant, string(via), e.ApprovalID, e.Revision,
-		e.PrevHash, e.Hash})
+		e.PrevHash, e.Hash, e.TraceID})
 }
 
-// ParseCSVRow turns a CSV export row (after the header) back into an event.
+// ParseCSVRow turns a CSV export row (after the header) back into an event. Rows of
+// exports written before the traceId column existed are read as events without one.
 func ParseCSVRow(row []string) (*store.AuditEvent, error) {
-	if len(row) != len(CSVHeader) {
+	if len(row) != len(CSVHeader) && len(row) != csvColumnsBeforeTraceID {
 		return nil, fmt.Errorf("csv row has %d fields, want %d", len(row), len(CSVHeader))
 	}
 	e := &store.AuditEvent{ID: row[0], TenantID: row[3], Kind: row[4], AgentID: row[5], OwnerID: row[6],
 		Actor: row[7], Action: row[8], Resource: row[9], ArgumentsJSON: row[10], Result: row[11], Code: row[12],
 		Reason: row[13], IP: row[15], UserAgent: row[16], Grant: row[17], ApprovalID: row[19], Revision: row[20],
 		PrevHash: row[21], Hash: row[22]}
+	if len(row) > csvColumnsBeforeTraceID {
+		e.TraceID = row[23]
+	}
 	var err error
 	if e.Seq, err = strconv.ParseInt(row[1], 10, 64); err != nil {
 		return nil, fmt.Errorf("seq: %w", err)

@@ -115,7 +115,7 @@ func encodeTruncated(e *store.AuditEvent) ([]byte, error) {
 		ID: e.ID, Seq: e.Seq, Time: e.Time, TenantID: e.TenantID, Kind: e.Kind, AgentID: e.AgentID,
 		OwnerID: e.OwnerID, Actor: e.Actor, Action: e.Action, Resource: e.Resource, Result: e.Result,
 		Code: e.Code, DurationNS: e.DurationNS, Grant: e.Grant, ApprovalID: e.ApprovalID,
-		Revision: e.Revision, PrevHash: e.PrevHash, Hash: e.Hash,
+		Revision: e.Revision, TraceID: e.TraceID, PrevHash: e.PrevHash, Hash: e.Hash,
 	}
 	for range 2 {
 		value, err := json.Marshal(RelayMessage{Schema: RelaySchema, Event: short, Truncated: true})
