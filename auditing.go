@@ -200,7 +200,11 @@ func (a *auditService) queryFor(act api.Actor, q api.AuditQuery) (store.AuditQue
 		owner = act.OwnerID
 	}
 	sq := store.AuditQuery{TenantID: tenant, AgentID: q.AgentID, OwnerID: owner, Action: q.Action,
-		Result: q.Result, Code: q.Code, Desc: q.Order != "asc", AfterSeq: max(q.AfterSeq, 0)}
+		Result: q.Result, Code: q.Code, TraceID: strings.ToLower(q.TraceID), Desc: q.Order != "asc",
+		AfterSeq: max(q.AfterSeq, 0)}
+	if sq.TraceID != "" && !store.ValidTraceID(sq.TraceID) {
+		return sq, nil, invalidField("traceId", "%q is not a W3C trace id (32 hex digits, not all zeros)", q.TraceID)
+	}
 	switch q.Order {
 	case "", "asc", "desc":
 	default:

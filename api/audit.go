@@ -29,6 +29,7 @@ type AuditQuery struct {
 	Resource string     `json:"resource,omitempty"`
 	Result   string     `json:"result,omitempty"`
 	Code     string     `json:"code,omitempty"`
+	TraceID  string     `json:"traceId,omitempty"` // a W3C trace id (32 hex digits)
 	Since    *time.Time `json:"since,omitempty"`
 	Until    *time.Time `json:"until,omitempty"`
 	Limit    int        `json:"limit,omitempty"`

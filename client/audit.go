@@ -19,7 +19,8 @@ type audit struct{ c *Client }
 
 func auditValues(q api.AuditQuery) url.Values {
 	v := values("tenantId", q.TenantID, "agentId", q.AgentID, "ownerId", q.OwnerID, "action", q.Action,
-		"resource", q.Resource, "result", q.Result, "code", q.Code, "cursor", q.Cursor, "order", q.Order)
+		"resource", q.Resource, "result", q.Result, "code", q.Code, "traceId", q.TraceID, "cursor", q.Cursor,
+		"order", q.Order)
 	if q.Since != nil {
 		v.Set("since", q.Since.UTC().Format(time.RFC3339Nano))
 	}

@@ -14,14 +14,14 @@ import (
 	"github.com/kavachos/kavach-go/api"
 )
 
-var auditFilters = []string{"tenantId", "agentId", "ownerId", "action", "resource", "result", "code", "since", "until"}
+var auditFilters = []string{"tenantId", "agentId", "ownerId", "action", "resource", "result", "code", "traceId", "since", "until"}
 
 // auditQuery reads the audit filters (and, for queries, paging) from the query string.
 func auditQuery(q url.Values) (api.AuditQuery, error) {
 	aq := api.AuditQuery{
 		TenantID: q.Get("tenantId"), AgentID: q.Get("agentId"), OwnerID: q.Get("ownerId"), Action: q.Get("action"),
-		Resource: q.Get("resource"), Result: q.Get("result"), Code: q.Get("code"), Cursor: q.Get("cursor"),
-		Order: q.Get("order"),
+		Resource: q.Get("resource"), Result: q.Get("result"), Code: q.Get("code"), TraceID: q.Get("traceId"),
+		Cursor: q.Get("cursor"), Order: q.Get("order"),
 	}
 	for _, f := range []struct {
 		name string

@@ -35,6 +35,7 @@ func (a *auditFilters) register(cmd *cobra.Command) {
 	f.StringVar(&a.q.Resource, "resource", "", "only resources matching this pattern, e.g. mcp:github:*")
 	f.StringVar(&a.q.Result, "result", "", "allowed, denied, rate_limited, approval_required, check or ok")
 	f.StringVar(&a.q.Code, "code", "", "only this decision code, e.g. NO_PERMISSION")
+	f.StringVar(&a.q.TraceID, "trace-id", "", "only events of requests in this W3C trace (32 hex digits)")
 	f.StringVar(&a.since, "since", "", "from this RFC 3339 time, or a duration ago (e.g. 24h)")
 	f.StringVar(&a.until, "until", "", "before this RFC 3339 time, or a duration ago")
 }

@@ -918,6 +918,8 @@ export interface components {
             via?: string[];
             approvalId?: string;
             revision?: string;
+            /** @description The W3C trace id of the request that led to the event, when the caller sent trace context or Kavach traced the request. Covered by the hash when present. */
+            traceId?: string;
             prevHash?: string;
             hash?: string;
         };
@@ -1513,6 +1515,8 @@ export interface components {
         auditResource: string;
         auditResult: "allowed" | "denied" | "rate_limited" | "approval_required" | "check" | "ok";
         auditCode: string;
+        /** @description only events of requests in this W3C trace (32 hex digits) */
+        auditTraceId: string;
         auditSince: string;
         auditUntil: string;
         auditOrder: "asc" | "desc";
@@ -2256,6 +2260,8 @@ export interface operations {
                 resource?: components["parameters"]["auditResource"];
                 result?: components["parameters"]["auditResult"];
                 code?: components["parameters"]["auditCode"];
+                /** @description only events of requests in this W3C trace (32 hex digits) */
+                traceId?: components["parameters"]["auditTraceId"];
                 since?: components["parameters"]["auditSince"];
                 until?: components["parameters"]["auditUntil"];
                 order?: components["parameters"]["auditOrder"];
@@ -2299,6 +2305,8 @@ export interface operations {
                 resource?: components["parameters"]["auditResource"];
                 result?: components["parameters"]["auditResult"];
                 code?: components["parameters"]["auditCode"];
+                /** @description only events of requests in this W3C trace (32 hex digits) */
+                traceId?: components["parameters"]["auditTraceId"];
                 since?: components["parameters"]["auditSince"];
                 until?: components["parameters"]["auditUntil"];
                 order?: components["parameters"]["auditOrder"];
