@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/kavachos/kavach-go/api"
+	"github.com/kavachos/kavach-go/internal/tracecontext"
 )
 
 // JSON-RPC error codes of refused tool calls.
@@ -36,6 +37,8 @@ type message struct {
 	Params struct {
 		Name      string          `json:"name"`
 		Arguments json.RawMessage `json:"arguments"`
+		// Meta is params._meta, read for the call's trace context.
+		Meta map[string]json.RawMessage `json:"_meta"`
 	} `json:"params"`
 }
 
@@ -154,7 +157,9 @@ func (g *Guard) decide(r *http.Request, c *Claims, m message) *rpcError {
 			return newRPCError(m.ID, invalidParams, "the tool's arguments must be an object", nil)
 		}
 	}
-	ctx := r.Context()
+	// The call is decided in its own trace context, from params._meta, when it has one;
+	// otherwise in the HTTP request's (Wrap continued its traceparent header).
+	ctx := tracecontext.FromMeta(r.Context(), m.Params.Meta)
 	if g.cfg.Actor != nil {
 		ctx = api.WithActor(ctx, *g.cfg.Actor)
 	}

@@ -11,8 +11,16 @@
 // A token bound to a DPoP key (cnf.jkt, RFC 9449) must come as "Authorization: DPoP" with a
 // proof of this request signed with that key.
 //
-// It imports only Kavach's api/ and agent/ packages (and its internal DPoP checks), so the server can authorize through the
-// HTTP client (client/, with an app key) or the embedded SDK.
+// Trace context: a tools/call is authorized in the W3C trace context of its params._meta
+// (the keys "traceparent", "tracestate" and "baggage", which the MCP specification's
+// 2026-07-28 revision reserves for OpenTelemetry trace context), or else in that of the
+// HTTP request's traceparent header, so the decision's audit event names the caller's
+// trace. The request's context, as next gets it, continues the header's trace unless
+// tracing middleware already opened a span for it.
+//
+// It imports only Kavach's api/ and agent/ packages (and its internal DPoP checks and
+// trace-context helpers, over OpenTelemetry's API), so the server can authorize through
+// the HTTP client (client/, with an app key) or the embedded SDK.
 package mcpauth
 
 import (
@@ -29,9 +37,12 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+
 	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/api"
 	"github.com/kavachos/kavach-go/internal/dpop"
+	"github.com/kavachos/kavach-go/internal/tracecontext"
 )
 
 // Config says which server this is and whom to trust.
@@ -209,6 +220,7 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r) // CORS preflights carry no credentials
 			return
 		}
+		r = r.WithContext(tracecontext.Continue(r.Context(), propagation.HeaderCarrier(r.Header)))
 		token, isDPoP, ok := credentials(r)
 		if !ok {
 			g.challenge(w, http.StatusUnauthorized, &refusal{})

@@ -18,6 +18,8 @@ type message struct {
 	Params struct {
 		Name string `json:"name"`
 		URI  string `json:"uri"`
+		// Meta is params._meta, read for the message's trace context.
+		Meta map[string]json.RawMessage `json:"_meta"`
 	} `json:"params"`
 }
 

@@ -6,6 +6,14 @@
 // checked with side-effect-free dry runs; the client's credentials never reach the
 // server. Authentication and the tools/call check are mcpauth's Guard; this package adds
 // the proxy, the tools/list filter and the routing-header check.
+//
+// Trace context: the caller's W3C trace continues through the gateway. A tools/call is
+// authorized in the trace of its params._meta ("traceparent", "tracestate", "baggage",
+// the keys the MCP specification's 2026-07-28 revision reserves for OpenTelemetry trace
+// context), else in that of the request's traceparent header. The forwarded body keeps
+// its _meta untouched; the forwarded request's traceparent header names the gateway's
+// span when tracing is on (a server span per request, child of that context), and the
+// caller's context otherwise.
 package mcpgateway
 
 import (
@@ -16,8 +24,13 @@ import (
 	"net/http/httputil"
 	"net/url"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/kavachos/kavach-go/api"
 	"github.com/kavachos/kavach-go/clientip"
+	"github.com/kavachos/kavach-go/internal/tracecontext"
 	"github.com/kavachos/kavach-go/mcpauth"
 )
 
@@ -133,6 +146,38 @@ func (gw *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	// A compressed answer could not be filtered; the transport negotiates its own.
 	out.Header.Del("Accept-Encoding")
 	pr.SetXForwarded()
+	// The upstream continues the trace from the gateway's span (or the caller's context).
+	if trace.SpanContextFromContext(out.Context()).IsValid() {
+		out.Header.Del("traceparent")
+		out.Header.Del("tracestate")
+		tracecontext.Inject(out.Context(), propagation.HeaderCarrier(out.Header))
+	}
+}
+
+// startSpan puts the request into its trace: a single message's own, from params._meta,
+// else the one mcpauth continued from the traceparent header. With a tracer provider
+// installed it opens the gateway's server span there, named after the MCP method (and
+// tool), as OpenTelemetry's MCP conventions name server spans.
+func startSpan(r *http.Request, msgs []message) (*http.Request, trace.Span) {
+	ctx, name := r.Context(), "mcp"
+	if len(msgs) == 1 {
+		m := msgs[0]
+		ctx = tracecontext.FromMeta(ctx, m.Params.Meta)
+		if m.Method != "" {
+			name = m.Method
+			if m.Method == "tools/call" && m.Params.Name != "" {
+				name += " " + m.Params.Name
+			}
+		}
+	}
+	ctx, span := tracecontext.Tracer().Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer))
+	if span.IsRecording() && len(msgs) == 1 && msgs[0].Method != "" {
+		span.SetAttributes(attribute.String("mcp.method.name", msgs[0].Method))
+		if msgs[0].Method == "tools/call" {
+			span.SetAttributes(attribute.String("gen_ai.tool.name", msgs[0].Params.Name))
+		}
+	}
+	return r.WithContext(ctx), span
 }
 
 // inspect runs after mcpauth let the request through: it checks the routing headers
@@ -154,6 +199,8 @@ func (gw *Gateway) inspect(next http.Handler) http.Handler {
 				return
 			}
 		}
+		r, span := startSpan(r, msgs)
+		defer span.End()
 		lists := map[string]bool{}
 		for _, m := range msgs {
 			if m.Method == "tools/list" && len(m.ID) > 0 {

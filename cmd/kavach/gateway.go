@@ -17,6 +17,7 @@ import (
 	"github.com/kavachos/kavach-go/adapters/mcpgateway"
 	"github.com/kavachos/kavach-go/api"
 	"github.com/kavachos/kavach-go/client"
+	"github.com/kavachos/kavach-go/telemetry"
 )
 
 // gatewayOptions are the gateway command's flags.
@@ -26,6 +27,7 @@ type gatewayOptions struct {
 	trustedProxies                     []string
 	dpopNonces                         bool
 	dpopNonceSecret                    string
+	telemetry                          telemetryConfig
 }
 
 func gatewayCmd(g *globals) *cobra.Command {
@@ -37,7 +39,11 @@ func gatewayCmd(g *globals) *cobra.Command {
 a Kavach OAuth access token; every tools/call is authorized as "call" on mcp:<server>:<tool>
 with its arguments; tools/list shows only the tools the agent may call; the client's
 credentials are never forwarded. With --kavach the gateway asks a running Kavach (with an app
-or admin --api-key); without it, it opens --database itself.`,
+or admin --api-key); without it, it opens --database itself.
+
+A caller's W3C trace context (a tools/call's params._meta, or the traceparent header) is
+continued: the call is authorized in that trace and the upstream receives it. With an OTLP
+endpoint configured (--otel-endpoint or the OTEL_* variables) the gateway exports its spans.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runGateway(cmd.Context(), g, *o, cmd.ErrOrStderr())
@@ -61,6 +67,7 @@ func bindGatewayFlags(f *pflag.FlagSet) *gatewayOptions {
 	f.StringVar(&o.kavachURL, "kavach", os.Getenv("KAVACH_URL"), "URL of a running Kavach to ask (env KAVACH_URL); empty opens --database")
 	f.StringVar(&o.issuer, "issuer", "", "accept access tokens of this Kavach OAuth issuer (default <kavach>/oauth; embedded: none, agent tokens only)")
 	f.StringSliceVar(&o.trustedProxies, "trusted-proxy", nil, "address or CIDR of a proxy whose X-Forwarded-For is believed (repeatable)")
+	bindTelemetryFlags(f, &o.telemetry)
 	f.BoolVar(&o.dpopNonces, "dpop-nonces", os.Getenv("KAVACH_DPOP_NONCES") == "true", "require server-provided nonces in the DPoP proofs of DPoP-bound tokens (RFC 9449 section 9); gateways behind one load balancer share KAVACH_DPOP_NONCE_SECRET (env KAVACH_DPOP_NONCES)")
 	return o
 }
@@ -81,6 +88,19 @@ func (o gatewayOptions) config(k mcpgateway.Kavach, actor *api.Actor) mcpgateway
 
 // runGateway serves until ctx ends.
 func runGateway(ctx context.Context, g *globals, o gatewayOptions, stderr io.Writer) error {
+	tc := o.telemetry.config()
+	if tc.ServiceName == "" && os.Getenv("OTEL_SERVICE_NAME") == "" {
+		tc.ServiceName = "kavach-gateway"
+	}
+	shutdownTracing, err := telemetry.Setup(ctx, tc)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		flush, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = shutdownTracing(flush)
+	}()
 	var (
 		k     mcpgateway.Kavach
 		actor *api.Actor

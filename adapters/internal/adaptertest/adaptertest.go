@@ -132,6 +132,7 @@ type TraceRecorder struct {
 	api.Authorizer
 	mu     sync.Mutex
 	traces map[string]string
+	recent []string // traces since the last Drain, in order
 }
 
 // NewTraceRecorder returns a TraceRecorder asking a.
@@ -155,8 +156,18 @@ func (r *TraceRecorder) note(ctx context.Context, d *api.Decision) {
 	if d != nil {
 		r.mu.Lock()
 		r.traces[d.AuditID] = TraceIDOf(ctx)
+		r.recent = append(r.recent, TraceIDOf(ctx))
 		r.mu.Unlock()
 	}
+}
+
+// Drain returns the traces of the decisions asked since the last Drain, in order.
+func (r *TraceRecorder) Drain() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	recent := r.recent
+	r.recent = nil
+	return recent
 }
 
 // TraceOf returns the trace the decision auditID was asked in.
