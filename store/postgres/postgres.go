@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/multitracer"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -42,8 +43,14 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	return OpenConfig(ctx, cfg)
 }
 
-// OpenConfig is Open with a parsed pool configuration.
+// OpenConfig is Open with a parsed pool configuration. Its statements are traced (see
+// tracer) beside any tracer cfg already has.
 func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
+	if cfg.ConnConfig.Tracer == nil {
+		cfg.ConnConfig.Tracer = tracer{}
+	} else {
+		cfg.ConnConfig.Tracer = multitracer.New(cfg.ConnConfig.Tracer, tracer{})
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)

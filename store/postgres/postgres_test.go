@@ -53,3 +53,25 @@ func TestAgentsWrittenAsJSONBStillLoad(t *testing.T) {
 		t.Fatalf("got %s, want %s", b, want)
 	}
 }
+
+// Statements are client spans of the caller's span: queries, batches, COPY and failures,
+// without argument values.
+func TestStatementSpans(t *testing.T) {
+	spans := storetest.StatementSpans(t, open(t), "postgresql")
+	names := map[string]bool{}
+	for _, sp := range spans {
+		names[sp.Name()] = true
+		if sp.Name() == "COPY audit_events" {
+			for _, kv := range sp.Attributes() {
+				if kv.Key == "db.response.rows_affected" && kv.Value.AsInt64() != 70 {
+					t.Errorf("COPY span: %d rows, want 70", kv.Value.AsInt64())
+				}
+			}
+		}
+	}
+	for _, want := range []string{"SELECT agents", "COPY audit_events", "BATCH", "INSERT agents"} {
+		if !names[want] {
+			t.Errorf("no span named %q among %v", want, names)
+		}
+	}
+}
