@@ -75,12 +75,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	// The writer keeps more pages than SQLite's default 2 MB, so that inserts into the
 	// token-hash index, at random places, do not read most of its pages back from disk.
-	w, err := sql.Open("sqlite", dsn("immediate", "cache_size(-65536)"))
+	w, err := openDB(dsn("immediate", "cache_size(-65536)"))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
-	r, err := sql.Open("sqlite", dsn("deferred"))
+	r, err := openDB(dsn("deferred"))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)

@@ -90,3 +90,18 @@ func TestNewDatabasesHave8KPages(t *testing.T) {
 		t.Fatalf("page size %d, journal mode %s; want 8192 and wal", size, mode)
 	}
 }
+
+// Every statement, prepared or not, is a client span of the caller's span, as are the
+// ends of a transaction begun inside it, without argument values.
+func TestStatementSpans(t *testing.T) {
+	spans := storetest.StatementSpans(t, open(t), "sqlite")
+	names := map[string]bool{}
+	for _, sp := range spans {
+		names[sp.Name()] = true
+	}
+	for _, want := range []string{"BEGIN", "COMMIT", "ROLLBACK", "SELECT agents", "INSERT agents", "INSERT audit_events", "SELECT audit_heads"} {
+		if !names[want] {
+			t.Errorf("no span named %q among %v", want, names)
+		}
+	}
+}
