@@ -49,6 +49,7 @@ export function kavachMiddleware(options: KavachAstroOptions): MiddlewareHandler
       route,
       params: route === undefined ? undefined : context.params,
       authorization: headers.get("authorization"),
+      header: (name) => headers.get(name),
       remoteAddress: clientAddress(context),
       forwardedFor: forwarded === null ? [] : [forwarded],
       userAgent: headers.get("user-agent") ?? undefined,

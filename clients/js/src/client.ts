@@ -27,6 +27,7 @@
  * ("", ".", "..") are refused before anything is sent.
  */
 import { codeOfStatus, KavachError, KavachUnavailableError, type Problem } from "./errors.js";
+import { injectTraceContext } from "./trace.js";
 import type * as T from "./types.js";
 import type { AuthorizeCall, CallContext, Decision } from "./types.js";
 
@@ -214,6 +215,7 @@ export class KavachClient implements Authorizer {
       Accept: spec.accept ?? "application/json",
     };
     if (this.userAgent) headers["User-Agent"] = this.userAgent;
+    await injectTraceContext(headers);
     let body: BodyInit | undefined;
     if (spec.raw !== undefined) {
       headers["Content-Type"] = spec.rawType ?? "application/octet-stream";

@@ -22,6 +22,7 @@ import { Guard, headerValues, withoutRawHeader, type GuardOptions } from "./guar
 import { colonPattern } from "./mapping.js";
 import { refusalBody, refusalHeaders } from "./refusal.js";
 import type { Decision } from "./types.js";
+import { nodeHeaders } from "./trace.js";
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -49,6 +50,7 @@ export function kavach(options: GuardOptions | Guard): RequestHandler {
         route: typeof route === "string" ? colonPattern(req.baseUrl + route) : undefined,
         params: req.params,
         authorization: req.headers.authorization,
+        header: nodeHeaders(req.headers),
         remoteAddress: req.socket.remoteAddress,
         forwardedFor: headerValues(req.headers["x-forwarded-for"]),
         userAgent: req.headers["user-agent"],

@@ -22,6 +22,7 @@ import { Guard, headerValues, withoutRawHeader, type GuardOptions } from "./guar
 import { colonPattern, rest } from "./mapping.js";
 import { refusalBody, refusalHeaders } from "./refusal.js";
 import type { Decision } from "./types.js";
+import { nodeHeaders } from "./trace.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -43,6 +44,7 @@ export function kavach(options: GuardOptions | Guard): FastifyPluginAsync {
       route: route ? colonPattern(route) : undefined,
       params,
       authorization: request.headers.authorization,
+      header: nodeHeaders(request.headers),
       remoteAddress: request.raw.socket?.remoteAddress,
       forwardedFor: headerValues(request.headers["x-forwarded-for"]),
       userAgent: request.headers["user-agent"],

@@ -15,6 +15,7 @@ import { KavachError } from "./errors.js";
 import { ClientIPResolver } from "./ip.js";
 import { defaultPrefix, patternCall, type RouteFacts } from "./mapping.js";
 import { denied, unauthenticated, unavailable, unmappable, type Refusal } from "./refusal.js";
+import { withIncomingTrace, type HeaderReader } from "./trace.js";
 import type { AuthorizeCall, CallContext, Decision } from "./types.js";
 
 /** The agent token prefix. */
@@ -29,6 +30,12 @@ export interface GuardRequest extends RouteFacts {
   /** The X-Forwarded-For header values, believed only from trusted proxies. */
   forwardedFor?: string[];
   userAgent?: string;
+  /**
+   * Reads a request header by its lower-case name: the caller's W3C trace context
+   * (traceparent, tracestate, baggage) is continued in the authorize call when
+   * @opentelemetry/api is present.
+   */
+  header?: HeaderReader;
   /** The framework's own request or context object, for a custom map. */
   raw?: unknown;
 }
@@ -90,7 +97,8 @@ export class Guard {
     } catch (err) {
       return { allowed: false, refusal: unmappable((err as Error)?.message ?? String(err)) };
     }
-    return this.decide({ token: bearer(req.authorization) ?? "", ip: this.clientIP(req), userAgent: req.userAgent }, call);
+    const caller = { token: bearer(req.authorization) ?? "", ip: this.clientIP(req), userAgent: req.userAgent };
+    return withIncomingTrace(req.header, () => this.decide(caller, call));
   }
 
   /** clientIP is the connection's peer, or the left-most X-Forwarded-For hop not written by a trusted proxy. */

@@ -46,6 +46,7 @@ export function kavach(options: HonoKavachOptions | Guard): MiddlewareHandler<Ka
       route: route && colonPattern(route.path),
       params: route?.params,
       authorization: c.req.header("Authorization"),
+      header: (name) => c.req.header(name),
       remoteAddress: peer(c),
       forwardedFor: headerValues(c.req.header("X-Forwarded-For")),
       userAgent: c.req.header("User-Agent"),

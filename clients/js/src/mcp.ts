@@ -27,6 +27,7 @@ import { KavachError, KavachUnavailableError } from "./errors.js";
 import { bearer, headerValues, tokenPrefix } from "./guard.js";
 import { ClientIPResolver } from "./ip.js";
 import { authorizeCalls, guardTransport, type Admitted, type Asker } from "./mcpcalls.js";
+import { nodeHeaders, withIncomingTrace, type HeaderReader } from "./trace.js";
 import {
   internalServerError,
   limited,
@@ -117,6 +118,8 @@ interface Incoming {
   authorization: string | null | undefined;
   ip: string;
   userAgent?: string;
+  /** Reads a request header, for the caller's trace context. */
+  header?: HeaderReader;
   readBody: () => Promise<string | Answer>;
   /** A body a framework has parsed already. */
   parsed?: unknown;
@@ -308,7 +311,9 @@ export class KavachMcp {
         return { answer: parseError };
       }
     }
-    const verdict = await authorizeCalls(this.asker, who, body);
+    // Tool calls are decided in the caller's trace: a call's own params._meta, else the
+    // request's traceparent header (when @opentelemetry/api is present).
+    const verdict = await withIncomingTrace(r.header, () => authorizeCalls(this.asker, who, body));
     if (verdict.refusal !== undefined) {
       return {
         answer: {
@@ -454,6 +459,7 @@ export class KavachMcp {
       authorization: req.headers.authorization,
       ip: this.ips.resolve(req.socket?.remoteAddress, headerValues(req.headers["x-forwarded-for"])),
       userAgent: req.headers["user-agent"],
+      header: nodeHeaders(req.headers),
       parsed: preParsed ? parsed : undefined,
       readBody: () =>
         typeof parsed === "string" || Buffer.isBuffer(parsed)
@@ -489,6 +495,7 @@ export class KavachMcp {
       authorization: request.headers.get("authorization"),
       ip: this.ips.resolve(remoteAddress, headerValues(request.headers.get("x-forwarded-for"))),
       userAgent: request.headers.get("user-agent") ?? undefined,
+      header: (name) => request.headers.get(name),
       readBody: () => readWebBody(request, this.maxBodyBytes),
     });
     if ("answer" in a) return respond(a.answer);

@@ -10,6 +10,7 @@ import type { Authorizer } from "./client.js";
 import { KavachError } from "./errors.js";
 import { goJSON } from "./refusal.js";
 import type { AuthorizeCall, CallContext, DecisionCode } from "./types.js";
+import { withMetaTrace } from "./trace.js";
 
 /**
  * The JSON-RPC error code of a tool call Kavach refused. It lies outside JSON-RPC's reserved
@@ -138,7 +139,7 @@ async function decide(a: Asker, who: Who, m: Message): Promise<RPCError | undefi
   if (isObject(args)) call.arguments = args;
   let d;
   try {
-    d = await a.kavach.authorize(who.agentId, call, who.context);
+    d = await withMetaTrace(params._meta, () => a.kavach.authorize(who.agentId, call, who.context));
   } catch (err) {
     return failed(a, m.id, tool, err);
   }

@@ -101,6 +101,7 @@ export function kavach(options: NextKavachOptions): NextKavach {
       method: request.method,
       path,
       authorization: request.headers.get("authorization"),
+      header: (name) => request.headers.get(name),
       userAgent: request.headers.get("user-agent") ?? undefined,
       raw: request,
     };

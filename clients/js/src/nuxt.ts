@@ -27,6 +27,7 @@ import { Guard, headerValues, withoutRawHeader, type GuardOptions } from "./guar
 import { colonPattern, rest } from "./mapping.js";
 import { refusalBody, refusalHeaders } from "./refusal.js";
 import type { Decision } from "./types.js";
+import { nodeHeaders } from "./trace.js";
 
 declare module "h3" {
   interface H3EventContext {
@@ -73,6 +74,7 @@ export function kavachMiddleware(options: KavachNuxtOptions): EventHandler<never
       route: route === undefined ? undefined : colonPattern(route),
       params: route === undefined ? undefined : paramsOf(matched?.params ?? event.context.params),
       authorization: req.headers.authorization,
+      header: nodeHeaders(req.headers),
       remoteAddress: req.socket?.remoteAddress,
       forwardedFor: headerValues(req.headers["x-forwarded-for"]),
       userAgent: req.headers["user-agent"],

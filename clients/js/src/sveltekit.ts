@@ -46,6 +46,7 @@ export function kavachHandle(options: KavachSvelteKitOptions): Handle {
       route: event.route.id ? bracketPattern(event.route.id) : undefined,
       params: event.params,
       authorization: headers.get("authorization"),
+      header: (name) => headers.get(name),
       remoteAddress: clientAddress(event),
       forwardedFor: forwarded === null ? [] : [forwarded],
       userAgent: headers.get("user-agent") ?? undefined,
