@@ -171,6 +171,7 @@ func (k *Kavach) finish(ctx context.Context, act api.Actor, agentID string, req 
 		return &api.Decision{Code: api.EngineError, Reason: "internal error: the decision could not be audited and failed closed", AuditID: ""}
 	}
 	decided(ctx, ev, res)
+	k.offerDecision(ctx, ev, at, res)
 	return &api.Decision{
 		Allowed: res.Allowed, Code: res.Code, Reason: res.Reason, AuditID: ev.ID, Grant: res.Grant,
 		Via: res.Via, ApprovalID: res.ApprovalID, RetryAfter: agent.Duration(res.RetryAfter),

@@ -18,6 +18,7 @@ import (
 	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/api"
 	"github.com/kavachos/kavach-go/audit"
+	"github.com/kavachos/kavach-go/decisionlog"
 	"github.com/kavachos/kavach-go/engine"
 	"github.com/kavachos/kavach-go/lifecycle"
 	"github.com/kavachos/kavach-go/store"
@@ -64,6 +65,10 @@ type Config struct {
 	// repeat (default engine.DefaultDecisionMemo; negative: none). An answer is reused only
 	// while nothing it depends on can have changed (engine/memo.go).
 	DecisionMemo int
+	// DecisionLog, if its URL is set, also sends each decision as an OPA decision-log event
+	// to a service speaking OPA's decision-log upload protocol (docs/decision-logs.md). It is
+	// an export: its receiver being down never fails or delays a decision.
+	DecisionLog decisionlog.Config
 }
 
 // Kavach is an open Kavach instance. It is safe for concurrent use.
@@ -85,6 +90,8 @@ type Kavach struct {
 	delegs    *delegationService
 	tokens    *secretCache[tokenHolder]
 	keys      *secretCache[keyHolder]
+	// decisionLog exports decisions as OPA decision-log events; nil when off.
+	decisionLog *decisionlog.Sink
 }
 
 var _ api.Kavach = (*Kavach)(nil)
@@ -120,8 +127,12 @@ func Open(ctx context.Context, cfg Config) (*Kavach, error) {
 	return k, nil
 }
 
-// start builds the engine over every stored agent and the approval webhook, if any.
+// start starts the decision-log export and the approval webhook, if any, and builds the
+// engine over every stored agent.
 func (k *Kavach) start(ctx context.Context, cfg Config) error {
+	if err := k.startDecisionLog(ctx, cfg); err != nil {
+		return err
+	}
 	if cfg.ApprovalWebhook.URL != "" {
 		wc := cfg.ApprovalWebhook
 		if wc.Logger == nil {
