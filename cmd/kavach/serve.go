@@ -90,6 +90,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		Staleness:       cfg.Staleness, SecretCacheSize: cfg.SecretCacheSize, DecisionTimeout: cfg.DecisionTimeout,
 		DecisionMemo: cfg.DecisionMemo,
 		Policy:       cfg.policyConfig(),
+		DecisionLog:  cfg.DecisionLog.config(),
 	})
 	if err != nil {
 		ln.Close()
@@ -142,7 +143,8 @@ func newService(ctx context.Context, k *kavach.Kavach, cfg serveConfig, supplied
 		Mounts:         mounts,
 		TrustedProxies: cfg.TrustedProxies, MaxBodyBytes: cfg.MaxBodyBytes, ReadTimeout: cfg.ReadTimeout,
 		WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout, ShutdownTimeout: cfg.ShutdownTimeout, Logger: log,
-		Collectors: append(service.AuditCollectors(k), service.PolicyCollectors(k.Engine())...),
+		Collectors: append(append(service.AuditCollectors(k), service.PolicyCollectors(k.Engine())...),
+			service.DecisionLogCollectors(k)...),
 	})
 }
 
