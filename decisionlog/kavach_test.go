@@ -324,6 +324,3 @@ func scrape(t *testing.T, url string) map[string]float64 {
 	}
 	return out
 }
-
-// release lets a hanging receiver's requests end, once.
-func (r *receiver) release() { r.releaseOnce.Do(func() { close(r.hang) }) }

@@ -64,6 +64,9 @@ func closedURL(t testing.TB) string {
 
 func (r *receiver) URL() string { return r.srv.URL }
 
+// release lets a hanging receiver's requests end, once.
+func (r *receiver) release() { r.releaseOnce.Do(func() { close(r.hang) }) }
+
 func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	body, err := io.ReadAll(req.Body)
 	if r.hang != nil {
