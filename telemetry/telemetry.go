@@ -24,6 +24,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/kavachos/kavach-go/internal/tracecontext"
 )
 
 // InstrumentationName names Kavach's tracer (the instrumentation scope of its spans).
@@ -183,9 +185,8 @@ func firstOf(vs ...string) string {
 }
 
 // Propagator is what Kavach reads and writes trace context with: W3C traceparent and
-// tracestate, and baggage.
-var Propagator propagation.TextMapPropagator = propagation.NewCompositeTextMapPropagator(
-	propagation.TraceContext{}, propagation.Baggage{})
+// tracestate, and baggage (the same one its client and adapters use).
+var Propagator = tracecontext.Propagator
 
 // Install makes tp the process's tracer provider and W3C trace context its propagator, and
 // turns Kavach's spans on. Setup calls it; an application embedding Kavach with a provider
@@ -243,15 +244,10 @@ func TraceID(ctx context.Context) string {
 // (traceparent, tracestate, baggage), when it has any. It works whether or not tracing is
 // on, so that a decision's audit event names its caller's trace either way.
 func Extract(ctx context.Context, carrier propagation.TextMapCarrier) context.Context {
-	if carrier.Get("traceparent") == "" {
-		return ctx
-	}
-	return Propagator.Extract(ctx, carrier)
+	return tracecontext.Extract(ctx, carrier)
 }
 
 // Inject writes ctx's trace context into an outgoing request's headers (or any carrier).
 func Inject(ctx context.Context, carrier propagation.TextMapCarrier) {
-	if trace.SpanContextFromContext(ctx).IsValid() {
-		Propagator.Inject(ctx, carrier)
-	}
+	tracecontext.Inject(ctx, carrier)
 }
