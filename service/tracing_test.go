@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/kavachos/kavach-go/agent"
+	"github.com/kavachos/kavach-go/api"
 	"github.com/kavachos/kavach-go/internal/testserver"
 	"github.com/kavachos/kavach-go/service"
 	"github.com/kavachos/kavach-go/telemetry"
@@ -220,4 +223,27 @@ func names(spans map[string]tracetest.SpanStub) []string {
 		ns = append(ns, n)
 	}
 	return ns
+}
+
+// TestGoClientCarriesTheTrace: a decision asked through the Go client inside a trace is
+// recorded in the ledger with that trace's id, end to end over HTTP.
+func TestGoClientCarriesTheTrace(t *testing.T) {
+	srv := testserver.StartWith(t, testserver.Backends[0].New(t), testserver.Options{SyncAudit: true})
+	c := srv.Client(t, api.Actor{})
+	ctx := context.Background()
+	created, err := c.Agents().Create(ctx, api.CreateAgentRequest{OwnerID: "o", Name: "n",
+		Permissions: []agent.Permission{{Resource: "mcp:*", Actions: []string{"call"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tid, _ := trace.TraceIDFromHex("1af7651916cd43dd8448eb211c80319c")
+	sid, _ := trace.SpanIDFromHex("c7ad6b7169203331")
+	ctx = trace.ContextWithSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled}))
+	d, err := c.Authorize(ctx, created.ID, api.AuthorizeRequest{Action: "call", Resource: "mcp:x"}, api.CallContext{})
+	if err != nil || !d.Allowed {
+		t.Fatalf("authorize: %+v, %v", d, err)
+	}
+	if got := auditTraceID(t, srv, d.AuditID); got != tid.String() {
+		t.Errorf("audit event %s names trace %q, want %s", d.AuditID, got, tid)
+	}
 }
