@@ -136,9 +136,7 @@ var methods = map[string]bool{
 func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
-		if err := next(c); err != nil {
-			c.Error(err)
-		}
+		s.traced(c, next)
 		took := time.Since(start)
 		r := c.Request()
 		method, route := r.Method, c.Path()

@@ -129,7 +129,7 @@ func New(k Facade, cfg Config) (*Server, error) {
 	e.HideBanner, e.HidePort = true, true
 	s := &Server{k: k, cfg: cfg, log: cfg.Logger, echo: e, ips: ips, metrics: m, known: map[string]bool{}}
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.observe, s.trace, s.recoverPanics)
+	e.Use(s.observe, s.recoverPanics)
 	s.register()
 	s.mount()
 	return s, nil

@@ -15,48 +15,50 @@ import (
 	"github.com/kavachos/kavach-go/telemetry"
 )
 
-// trace continues the caller's W3C trace context on every route. The context is read even
-// while tracing is off, so that a decision's audit event names its caller's trace; with
-// tracing on, each request is a server span named by its route, and the response carries
-// the span's traceparent so that a caller without a tracer of its own can find the trace.
-func (s *Server) trace(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		r := c.Request()
-		ctx := telemetry.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-		if !telemetry.Enabled() {
-			if ctx != r.Context() {
-				c.SetRequest(r.WithContext(ctx))
-			}
-			return next(c)
+// traced runs next in the caller's W3C trace context, on every route. The context is read
+// even while tracing is off, so that a decision's audit event names its caller's trace;
+// with tracing on, each request is a server span named by its route, and the response
+// carries the span's traceparent so that a caller without a tracer of its own can find the
+// trace. It is called from observe rather than being a middleware of its own: Echo builds
+// its middleware chain on every request, and each middleware would cost an allocation.
+func (s *Server) traced(c echo.Context, next echo.HandlerFunc) {
+	r := c.Request()
+	if !telemetry.Enabled() {
+		if len(r.Header["Traceparent"]) > 0 { // looked up as stored: Header.Get would allocate
+			c.SetRequest(r.WithContext(telemetry.Extract(r.Context(), propagation.HeaderCarrier(r.Header))))
 		}
-		route := c.Path()
-		if !s.known[route] {
-			route = ""
-		}
-		name := r.Method
-		if route != "" {
-			name += " " + route
-		}
-		ctx, span := telemetry.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(requestAttributes(c, route)...))
-		defer span.End()
-		c.SetRequest(r.WithContext(ctx))
-		telemetry.Inject(ctx, propagation.HeaderCarrier(c.Response().Header()))
 		if err := next(c); err != nil {
 			c.Error(err)
 		}
-		status := c.Response().Status
-		span.SetAttributes(attribute.Int("http.response.status_code", status))
-		if strings.HasSuffix(route, "*") && status != http.StatusNotFound {
-			// A mount (the OAuth server, the console) answers many paths under one
-			// pattern: its span is named by the path it answered, unless it did not know
-			// the path, so that a caller cannot mint span names.
-			span.SetName(r.Method + " " + r.URL.Path)
-		}
-		if status >= 500 {
-			span.SetStatus(codes.Error, strconv.Itoa(status))
-		}
-		return nil
+		return
+	}
+	route := c.Path()
+	if !s.known[route] {
+		route = ""
+	}
+	name := r.Method
+	if route != "" {
+		name += " " + route
+	}
+	ctx := telemetry.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	ctx, span := telemetry.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(requestAttributes(c, route)...))
+	defer span.End()
+	c.SetRequest(r.WithContext(ctx))
+	telemetry.Inject(ctx, propagation.HeaderCarrier(c.Response().Header()))
+	if err := next(c); err != nil {
+		c.Error(err)
+	}
+	status := c.Response().Status
+	span.SetAttributes(attribute.Int("http.response.status_code", status))
+	if strings.HasSuffix(route, "*") && status != http.StatusNotFound {
+		// A mount (the OAuth server, the console) answers many paths under one
+		// pattern: its span is named by the path it answered, unless it did not know
+		// the path, so that a caller cannot mint span names.
+		span.SetName(r.Method + " " + r.URL.Path)
+	}
+	if status >= 500 {
+		span.SetStatus(codes.Error, strconv.Itoa(status))
 	}
 }
 
