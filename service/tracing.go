@@ -41,9 +41,11 @@ func (s *Server) traced(c echo.Context, next echo.HandlerFunc) {
 		name += " " + route
 	}
 	ctx := telemetry.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-	ctx, span := telemetry.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithAttributes(requestAttributes(c, route)...))
+	ctx, span := telemetry.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer))
 	defer span.End()
+	if span.IsRecording() { // a sampled-out request builds no attributes
+		span.SetAttributes(requestAttributes(c, route)...)
+	}
 	c.SetRequest(r.WithContext(ctx))
 	telemetry.Inject(ctx, propagation.HeaderCarrier(c.Response().Header()))
 	if err := next(c); err != nil {

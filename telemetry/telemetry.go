@@ -220,6 +220,17 @@ func Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (con
 	if t == nil {
 		return ctx, noSpan
 	}
+	if parent := trace.SpanFromContext(ctx); !parent.IsRecording() {
+		// A local span that was not sampled: its children would not be either, under any
+		// of the standard samplers (a ratio sampler judges the same trace id alike), so
+		// the sampled-out part of a trace costs no spans. A remote parent's flags are the
+		// caller's, and a new root is judged afresh: those go to the SDK.
+		if sc := parent.SpanContext(); sc.IsValid() && !sc.IsRemote() {
+			if cfg := trace.NewSpanStartConfig(opts...); !cfg.NewRoot() {
+				return ctx, parent
+			}
+		}
+	}
 	return t.tracer.Start(ctx, name, opts...)
 }
 

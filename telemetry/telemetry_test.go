@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 )
 
 func TestEnabledOnlyWhenConfigured(t *testing.T) {
@@ -115,5 +116,30 @@ func TestExtractAndInject(t *testing.T) {
 	spans := exp.GetSpans()
 	if len(spans) != 1 || spans[0].Parent.SpanID().String() != "00f067aa0ba902b7" {
 		t.Errorf("spans %+v: want one child of the extracted span", spans)
+	}
+}
+
+// TestSampledOutTraceCostsNoSpans: under a sampled-out local span, Start hands back that
+// span instead of asking the SDK for another that would be dropped too; a new root, and a
+// span under a remote parent, are still the SDK's to judge.
+func TestSampledOutTraceCostsNoSpans(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp), sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample())))
+	Install(tp)
+	t.Cleanup(func() { Uninstall(); _ = tp.Shutdown(context.Background()) })
+
+	ctx, root := Start(context.Background(), "root")
+	if root.IsRecording() || !root.SpanContext().IsValid() {
+		t.Fatal("the root should be a valid span that was not sampled")
+	}
+	if _, child := Start(ctx, "child"); child.SpanContext().SpanID() != root.SpanContext().SpanID() {
+		t.Error("a child of a sampled-out local span is a new span")
+	}
+	if _, fresh := Start(ctx, "fresh", trace.WithNewRoot()); fresh.SpanContext().TraceID() == root.SpanContext().TraceID() {
+		t.Error("a new root under a sampled-out span was not judged afresh")
+	}
+	remote := trace.ContextWithRemoteSpanContext(context.Background(), root.SpanContext())
+	if _, s := Start(remote, "server"); s.SpanContext().SpanID() == root.SpanContext().SpanID() {
+		t.Error("a span under a remote parent was not left to the SDK")
 	}
 }
