@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -54,6 +55,9 @@ type Config struct {
 	Sampler     string // OTEL_TRACES_SAMPLER (default parentbased_always_on)
 	SamplerArg  string // OTEL_TRACES_SAMPLER_ARG: the ratio of the traceidratio samplers
 	Version     string // service.version of the resource
+	// Logger receives the SDK's errors, such as a collector that cannot be reached, as
+	// warnings; nil leaves them to the SDK's default (Go's log package).
+	Logger *slog.Logger
 }
 
 // Enabled reports whether c, read with the environment, turns tracing on.
@@ -101,6 +105,10 @@ func Setup(ctx context.Context, c Config) (shutdown func(context.Context) error,
 		sdktrace.WithSampler(sampler),
 		sdktrace.WithResource(res),
 	)
+	if c.Logger != nil {
+		log := c.Logger
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("tracing", "error", err) }))
+	}
 	Install(tp)
 	return tp.Shutdown, nil
 }

@@ -70,7 +70,9 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	stopTracing, err := telemetry.Setup(ctx, cfg.Telemetry.config())
+	tc := cfg.Telemetry.config()
+	tc.Logger = log
+	stopTracing, err := telemetry.Setup(ctx, tc)
 	if err != nil {
 		ln.Close()
 		return err
