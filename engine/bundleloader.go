@@ -84,7 +84,7 @@ func (l *BundleLoader) Name() string { return "policy.bundle" }
 // revision from the source is active the loader is NOT_READY, and the service denies
 // every decision rather than decide without the operator's rules.
 func (l *BundleLoader) Start(ctx context.Context) error {
-	l.Set(lifecycle.NotReady, "loading "+l.src.Location)
+	l.Set(lifecycle.NotReady, "loading "+l.where())
 	l.poll(ctx)
 	go l.run()
 	return nil
@@ -164,7 +164,7 @@ func (l *BundleLoader) poll(ctx context.Context) {
 	} else if ps != nil {
 		err = l.e.Activate(ctx, ps)
 		if err != nil {
-			err = fmt.Errorf("%s: %w", bundleLabel(l.src.Location, ""), err)
+			err = fmt.Errorf("%s: %w", bundleLabel(l.where(), ""), err)
 		}
 	}
 	sourceFailed := errors.Is(err, errFetch)
@@ -179,14 +179,14 @@ func (l *BundleLoader) poll(ctx context.Context) {
 	case ps == nil && err == nil:
 		l.notMod++
 	case err != nil && l.loaded.Load():
-		l.src.Logger.Error("policy bundle refused; the previous revision stays active", "source", l.src.Location, "error", err)
+		l.src.Logger.Error("policy bundle refused; the previous revision stays active", "source", l.where(), "error", err)
 		l.Set(lifecycle.OK, "the last revision was refused; the previous one stays active: "+err.Error())
 	case err != nil:
-		l.src.Logger.Error("policy bundle refused; no revision from this source is active", "source", l.src.Location, "error", err)
-		l.Set(lifecycle.NotReady, "no revision from "+l.src.Location+" is active: "+err.Error())
+		l.src.Logger.Error("policy bundle refused; no revision from this source is active", "source", l.where(), "error", err)
+		l.Set(lifecycle.NotReady, "no revision from "+l.where()+" is active: "+err.Error())
 	default:
 		l.loaded.Store(true)
-		l.src.Logger.Info("policy revision active", "revision", ps.Revision, "source", l.src.Location)
+		l.src.Logger.Info("policy revision active", "revision", ps.Revision, "source", l.where())
 		l.Set(lifecycle.OK, "")
 	}
 }
@@ -233,13 +233,22 @@ func (l *BundleLoader) read(ctx context.Context, seen string) (*PolicySet, strin
 	defer span.End()
 	ps, tag, err := l.download(ctx, seen)
 	if span.IsRecording() {
-		span.SetAttributes(attribute.String("url.full", redactURL(l.src.Location)), attribute.Bool("kavach.bundle.not_modified", err == nil && ps == nil))
+		span.SetAttributes(attribute.String("url.full", l.where()), attribute.Bool("kavach.bundle.not_modified", err == nil && ps == nil))
 		if ps != nil {
 			span.SetAttributes(attribute.String("kavach.policy.revision", ps.Revision))
 		}
 		telemetry.Fail(span, err)
 	}
 	return ps, tag, err
+}
+
+// where names the source in errors, logs, spans and status: a URL with its password
+// hidden, or the file's path.
+func (l *BundleLoader) where() string {
+	if l.remote() {
+		return redactURL(l.src.Location)
+	}
+	return l.src.Location
 }
 
 // redactURL hides a password in a URL, for logs and spans.
@@ -255,7 +264,7 @@ func redactURL(s string) string {
 func (l *BundleLoader) download(ctx context.Context, seen string) (*PolicySet, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.src.Location, nil)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w %s: %v", errFetch, l.src.Location, err)
+		return nil, "", fmt.Errorf("%w %s: %v", errFetch, l.where(), err)
 	}
 	if seen != "" {
 		req.Header.Set("If-None-Match", seen)
@@ -263,7 +272,7 @@ func (l *BundleLoader) download(ctx context.Context, seen string) (*PolicySet, s
 	telemetry.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	resp, err := l.src.Client.Do(req)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w %s: %v", errFetch, l.src.Location, err)
+		return nil, "", fmt.Errorf("%w %s: %v", errFetch, l.where(), err)
 	}
 	defer resp.Body.Close()
 	trace.SpanFromContext(ctx).SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
@@ -271,14 +280,14 @@ func (l *BundleLoader) download(ctx context.Context, seen string) (*PolicySet, s
 	case resp.StatusCode == http.StatusNotModified:
 		return nil, seen, nil
 	case resp.StatusCode != http.StatusOK:
-		return nil, "", fmt.Errorf("%w %s answered %s", errFetch, l.src.Location, resp.Status)
+		return nil, "", fmt.Errorf("%w %s answered %s", errFetch, l.where(), resp.Status)
 	}
 	tag := resp.Header.Get("ETag")
-	ps, err := readBundleFrom(resp.Body, l.src.Location, l.src.Key)
+	ps, err := readBundleFrom(resp.Body, l.where(), l.src.Key)
 	if err != nil {
 		return nil, tag, err
 	}
-	ps.Source = l.src.Location
+	ps.Source = l.where()
 	return ps, tag, nil
 }
 

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -197,5 +198,13 @@ func TestBundlePollIsTraced(t *testing.T) {
 	}
 	if del(e).Revision != "A" {
 		t.Fatalf("revision A must stay active while the server fails: %+v", del(e))
+	}
+	// The failure's text names the source without its password: in the span, and in the
+	// status operators read.
+	if strings.Contains(failed.Status.Description, "s3cret") || strings.Contains(fmt.Sprint(failed.Events), "s3cret") {
+		t.Errorf("the failed download's span carries the source's password: %+v %+v", failed.Status, failed.Events)
+	}
+	if st := e.Status(); strings.Contains(fmt.Sprintf("%+v", st), "s3cret") {
+		t.Errorf("the engine's status carries the source's password: %+v", st)
 	}
 }
