@@ -317,6 +317,18 @@ func (p *Provider) Paths() []string {
 	return []string{p.prefix, p.prefix + "/*", "/.well-known/*"}
 }
 
+// Endpoints lists the exact paths the provider answers, for naming their trace spans: its
+// OAuth endpoints under the prefix and the metadata documents of its issuer.
+func (p *Provider) Endpoints() []string {
+	var out []string
+	for _, route := range []string{"/authorize", "/authorize/callback", "/token", "/revoke", "/introspect",
+		"/userinfo", "/keys", "/register", "/login", "/login/callback", "/consent", "/end_session"} {
+		out = append(out, p.prefix+route)
+	}
+	return append(out, "/.well-known/oauth-authorization-server"+p.issuerPath,
+		"/.well-known/openid-configuration"+p.issuerPath, p.issuerPath+"/.well-known/openid-configuration")
+}
+
 // endpoint returns the absolute URL of one of the provider's own routes ("/authorize").
 func (p *Provider) endpoint(route string) string {
 	return p.issuer + strings.TrimPrefix(p.prefix, p.issuerPath) + route

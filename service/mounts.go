@@ -10,6 +10,10 @@ import (
 type Mount struct {
 	Paths   []string
 	Handler http.Handler
+	// Endpoints are the exact paths the mount answers that name their own trace spans
+	// ("POST /oauth/token"); a request to any other path under the mount is named by the
+	// mount's pattern, so that a caller cannot mint span names.
+	Endpoints []string
 }
 
 // mount registers the configured mounts for every method. They are not API routes, so
@@ -21,6 +25,9 @@ func (s *Server) mount() {
 		for _, p := range m.Paths {
 			s.echo.Any(p, h)
 			s.known[p] = true
+		}
+		for _, p := range m.Endpoints {
+			s.endpoints[p] = true
 		}
 	}
 }

@@ -97,15 +97,16 @@ func (c *Config) defaults() {
 
 // Server is the HTTP API over one facade.
 type Server struct {
-	k        Facade
-	cfg      Config
-	log      *slog.Logger
-	echo     *echo.Echo
-	ips      *clientip.Resolver
-	metrics  *metrics
-	routes   []Route
-	known    map[string]bool // registered route paths, Echo form, for metric labels
-	draining atomic.Bool
+	k         Facade
+	cfg       Config
+	log       *slog.Logger
+	echo      *echo.Echo
+	ips       *clientip.Resolver
+	metrics   *metrics
+	routes    []Route
+	known     map[string]bool // registered route paths, Echo form, for metric labels
+	endpoints map[string]bool // mounts' exact paths that name their spans
+	draining  atomic.Bool
 }
 
 // Route is one registered route, its path in OpenAPI form ("/v1/agents/{id}").
@@ -127,7 +128,7 @@ func New(k Facade, cfg Config) (*Server, error) {
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	s := &Server{k: k, cfg: cfg, log: cfg.Logger, echo: e, ips: ips, metrics: m, known: map[string]bool{}}
+	s := &Server{k: k, cfg: cfg, log: cfg.Logger, echo: e, ips: ips, metrics: m, known: map[string]bool{}, endpoints: map[string]bool{}}
 	e.HTTPErrorHandler = s.handleError
 	e.Use(s.observe, s.recoverPanics)
 	s.register()

@@ -2,7 +2,6 @@ package service
 
 import (
 	"net"
-	"net/http"
 	"strconv"
 	"strings"
 
@@ -36,9 +35,9 @@ func (s *Server) traced(c echo.Context, next echo.HandlerFunc) {
 	if !s.known[route] {
 		route = ""
 	}
-	name := r.Method
-	if route != "" {
-		name += " " + route
+	name := spanName(r.Method, route)
+	if strings.HasSuffix(route, "*") && s.endpoints[r.URL.Path] {
+		name = spanName(r.Method, r.URL.Path) // a mount's own endpoint: "POST /oauth/token"
 	}
 	ctx := telemetry.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
 	ctx, span := telemetry.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer))
@@ -51,17 +50,26 @@ func (s *Server) traced(c echo.Context, next echo.HandlerFunc) {
 	if err := next(c); err != nil {
 		c.Error(err)
 	}
+	if !span.IsRecording() {
+		return
+	}
 	status := c.Response().Status
 	span.SetAttributes(attribute.Int("http.response.status_code", status))
-	if strings.HasSuffix(route, "*") && status != http.StatusNotFound {
-		// A mount (the OAuth server, the console) answers many paths under one
-		// pattern: its span is named by the path it answered, unless it did not know
-		// the path, so that a caller cannot mint span names.
-		span.SetName(r.Method + " " + r.URL.Path)
-	}
 	if status >= 500 {
 		span.SetStatus(codes.Error, strconv.Itoa(status))
 	}
+}
+
+// spanName is a server span's name: the method and the route. A method outside HTTP's
+// own is "HTTP", as the semantic conventions say, so that a caller cannot mint names.
+func spanName(method, route string) string {
+	if !methods[method] {
+		method = "HTTP"
+	}
+	if route == "" {
+		return method
+	}
+	return method + " " + route
 }
 
 // requestAttributes are the HTTP semantic conventions' attributes of a server span. The
@@ -72,8 +80,12 @@ func requestAttributes(c echo.Context, route string) []attribute.KeyValue {
 	if r.TLS != nil {
 		scheme = "https"
 	}
+	method := r.Method
+	if !methods[method] {
+		method = "_OTHER"
+	}
 	attrs := []attribute.KeyValue{
-		attribute.String("http.request.method", r.Method),
+		attribute.String("http.request.method", method),
 		attribute.String("url.path", r.URL.Path),
 		attribute.String("url.scheme", scheme),
 		attribute.String("network.protocol.version", strconv.Itoa(r.ProtoMajor)+"."+strconv.Itoa(r.ProtoMinor)),

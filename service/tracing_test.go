@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -245,5 +246,45 @@ func TestGoClientCarriesTheTrace(t *testing.T) {
 	}
 	if got := auditTraceID(t, srv, d.AuditID); got != tid.String() {
 		t.Errorf("audit event %s names trace %q, want %s", d.AuditID, got, tid)
+	}
+}
+
+// TestCallersCannotMintSpanNames: made-up methods and paths under a mount, whatever the
+// mount answers (redirects, 405s), leave span names bounded: the route's pattern, or a
+// mount's declared endpoint.
+func TestCallersCannotMintSpanNames(t *testing.T) {
+	exp := traced(t)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /m/known", func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("GET /m/agents/{id}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/m/known", http.StatusSeeOther)
+	})
+	srv := testserver.Start(t, testserver.Backends[0].New(t), service.Config{
+		Mounts: []service.Mount{{Paths: []string{"/m/*"}, Handler: mux, Endpoints: []string{"/m/known"}}},
+	})
+	for i := range 20 {
+		send(t, "GET", fmt.Sprintf("%s/m/agents/random-%d", srv.URL, i), "", "")
+		send(t, "PUT", fmt.Sprintf("%s/m/agents/put-%d", srv.URL, i), "", "")
+		send(t, fmt.Sprintf("FOO%d", i), srv.URL+"/v1/authorize", "", "")
+		send(t, "GET", fmt.Sprintf("%s/m//x-%d", srv.URL, i), "", "")
+	}
+	send(t, "GET", srv.URL+"/m/known", "", "")
+	names := map[string]bool{}
+	for _, s := range exp.GetSpans() {
+		if s.SpanKind == trace.SpanKindServer {
+			names[s.Name] = true
+		}
+		if strings.HasPrefix(attr(s, "http.request.method"), "FOO") {
+			t.Errorf("a made-up method is an attribute: %s", attr(s, "http.request.method"))
+		}
+	}
+	want := map[string]bool{"GET /m/*": true, "PUT /m/*": true, "HTTP /v1/authorize": true, "GET /m/known": true}
+	for n := range names {
+		if !want[n] {
+			t.Errorf("span name %q minted by a caller; names: %v", n, names)
+		}
+	}
+	if !names["GET /m/known"] || !names["HTTP /v1/authorize"] {
+		t.Errorf("span names %v: want the declared endpoint and the unknown method's HTTP", names)
 	}
 }

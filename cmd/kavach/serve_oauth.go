@@ -126,5 +126,5 @@ func oauthMounts(ctx context.Context, k *kavach.Kavach, cfg serveConfig, log *sl
 		log.Warn("the development login is on: anyone can log in as any user", "autoApprove", oc.Login.DevAutoApprove)
 	}
 	log.Info("OAuth authorization server", "issuer", p.Issuer())
-	return []service.Mount{{Paths: p.Paths(), Handler: p}}, nil
+	return []service.Mount{{Paths: p.Paths(), Handler: p, Endpoints: p.Endpoints()}}, nil
 }

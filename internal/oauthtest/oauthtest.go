@@ -49,7 +49,7 @@ func StartConfigured(t testing.TB, database string, cfg oidc.Config, configure f
 			t.Fatal(err)
 		}
 		out.Issuer, out.Provider = cfg.Issuer, p
-		return []service.Mount{{Paths: p.Paths(), Handler: p}}
+		return []service.Mount{{Paths: p.Paths(), Handler: p, Endpoints: p.Endpoints()}}
 	}})
 	return out
 }
