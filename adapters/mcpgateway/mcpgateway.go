@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"regexp"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
@@ -154,6 +155,19 @@ func (gw *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	}
 }
 
+// mcpMethods are the request methods of MCP that name a span; any other is "mcp", so that
+// a client cannot mint span names.
+var mcpMethods = map[string]bool{
+	"initialize": true, "ping": true, "tools/list": true, "tools/call": true, "resources/list": true,
+	"resources/templates/list": true, "resources/read": true, "resources/subscribe": true,
+	"resources/unsubscribe": true, "prompts/list": true, "prompts/get": true, "completion/complete": true,
+	"logging/setLevel": true, "notifications/initialized": true, "notifications/cancelled": true,
+	"notifications/progress": true, "notifications/roots/list_changed": true,
+}
+
+// toolName is the form MCP gives tool names; one that is not keeps out of span names.
+var toolName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
+
 // startSpan puts the request into its trace: a single message's own, from params._meta,
 // else the one mcpauth continued from the traceparent header. With a tracer provider
 // installed it opens the gateway's server span there, named after the MCP method (and
@@ -163,15 +177,15 @@ func startSpan(r *http.Request, msgs []message) (*http.Request, trace.Span) {
 	if len(msgs) == 1 {
 		m := msgs[0]
 		ctx = tracecontext.FromMeta(ctx, m.Params.Meta)
-		if m.Method != "" {
+		if mcpMethods[m.Method] {
 			name = m.Method
-			if m.Method == "tools/call" && m.Params.Name != "" {
+			if m.Method == "tools/call" && toolName.MatchString(m.Params.Name) {
 				name += " " + m.Params.Name
 			}
 		}
 	}
 	ctx, span := tracecontext.Tracer().Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer))
-	if span.IsRecording() && len(msgs) == 1 && msgs[0].Method != "" {
+	if span.IsRecording() && len(msgs) == 1 && mcpMethods[msgs[0].Method] {
 		span.SetAttributes(attribute.String("mcp.method.name", msgs[0].Method))
 		if msgs[0].Method == "tools/call" {
 			span.SetAttributes(attribute.String("gen_ai.tool.name", msgs[0].Params.Name))
