@@ -251,12 +251,17 @@ func (l *BundleLoader) where() string {
 	return l.src.Location
 }
 
-// redactURL hides a password in a URL, for logs and spans.
+// redactURL hides a URL's password and its query, which for a presigned object URL is a
+// credential too, for errors, logs, status and spans.
 func redactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil {
 		return "(unparseable)"
 	}
+	if u.RawQuery != "" {
+		u.RawQuery = "redacted"
+	}
+	u.Fragment = ""
 	return u.Redacted()
 }
 
