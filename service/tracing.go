@@ -1,7 +1,9 @@
 package service
 
 import (
+	"context"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -24,7 +26,7 @@ func (s *Server) traced(c echo.Context, next echo.HandlerFunc) {
 	r := c.Request()
 	if !telemetry.Enabled() {
 		if len(r.Header["Traceparent"]) > 0 { // looked up as stored: Header.Get would allocate
-			c.SetRequest(r.WithContext(telemetry.Extract(r.Context(), propagation.HeaderCarrier(r.Header))))
+			c.SetRequest(r.WithContext(callersTrace(r)))
 		}
 		if err := next(c); err != nil {
 			c.Error(err)
@@ -39,14 +41,19 @@ func (s *Server) traced(c echo.Context, next echo.HandlerFunc) {
 	if strings.HasSuffix(route, "*") && s.endpoints[r.URL.Path] {
 		name = spanName(r.Method, r.URL.Path) // a mount's own endpoint: "POST /oauth/token"
 	}
-	ctx := telemetry.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	ctx := r.Context()
+	if len(r.Header["Traceparent"]) > 0 {
+		ctx = callersTrace(r)
+	}
 	ctx, span := telemetry.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer))
 	defer span.End()
 	if span.IsRecording() { // a sampled-out request builds no attributes
 		span.SetAttributes(requestAttributes(c, route)...)
 	}
 	c.SetRequest(r.WithContext(ctx))
-	telemetry.Inject(ctx, propagation.HeaderCarrier(c.Response().Header()))
+	if sc := span.SpanContext(); sc.IsValid() {
+		c.Response().Header().Set("traceparent", "00-"+sc.TraceID().String()+"-"+sc.SpanID().String()+"-"+sc.TraceFlags().String())
+	}
 	if err := next(c); err != nil {
 		c.Error(err)
 	}
@@ -58,6 +65,17 @@ func (s *Server) traced(c echo.Context, next echo.HandlerFunc) {
 	if status >= 500 {
 		span.SetStatus(codes.Error, strconv.Itoa(status))
 	}
+}
+
+// callersTrace is the request's context in the caller's trace: its traceparent, without
+// the caller's tracestate (Kavach is none of its vendors, and would copy it into every
+// span of the request) or baggage (nothing here reads it).
+func callersTrace(r *http.Request) context.Context {
+	ctx := propagation.TraceContext{}.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	if sc := trace.SpanContextFromContext(ctx); sc.TraceState().Len() > 0 {
+		ctx = trace.ContextWithRemoteSpanContext(ctx, sc.WithTraceState(trace.TraceState{}))
+	}
+	return ctx
 }
 
 // spanName is a server span's name: the method and the route. A method outside HTTP's

@@ -71,7 +71,8 @@ func TestTraceOfOneAuthorize(t *testing.T) {
 
 	const traceID, parentID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
 	body := fmt.Sprintf(`{"agentId":%q,"action":"call","resource":"mcp:github:repos","arguments":{"password":"hunter2-in-the-clear","repo":"kavach"}}`, agent.ID)
-	r := send(t, "POST", srv.URL+"/v1/authorize", srv.RootKey, body, "traceparent", "00-"+traceID+"-"+parentID+"-01")
+	r := send(t, "POST", srv.URL+"/v1/authorize", srv.RootKey, body, "traceparent", "00-"+traceID+"-"+parentID+"-01",
+		"tracestate", "vendor=opaque-state", "baggage", "user=alice")
 	var d struct {
 		Allowed bool
 		AuditID string
@@ -80,8 +81,11 @@ func TestTraceOfOneAuthorize(t *testing.T) {
 	if !d.Allowed || d.AuditID == "" {
 		t.Fatalf("authorize: %d %s", r.status, r.body)
 	}
-	if tp := r.header.Get("traceparent"); !strings.HasPrefix(tp, "00-"+traceID+"-") {
+	if tp := r.header.Get("traceparent"); !strings.HasPrefix(tp, "00-"+traceID+"-") || !strings.HasSuffix(tp, "-01") {
 		t.Errorf("response traceparent %q, want one in trace %s", tp, traceID)
+	}
+	if r.header.Get("tracestate") != "" || r.header.Get("baggage") != "" {
+		t.Errorf("the caller's tracestate or baggage echoed: %v", r.header)
 	}
 
 	spans := spansOf(exp, traceID)
@@ -91,6 +95,11 @@ func TestTraceOfOneAuthorize(t *testing.T) {
 	}
 	if server.Parent.SpanID().String() != parentID || !server.Parent.IsRemote() || server.SpanKind != trace.SpanKindServer {
 		t.Errorf("server span's parent %v (remote %v), kind %v: want the caller's span %s", server.Parent.SpanID(), server.Parent.IsRemote(), server.SpanKind, parentID)
+	}
+	for _, s := range spans {
+		if s.SpanContext.TraceState().Len() > 0 {
+			t.Errorf("span %s carries the caller's tracestate %q", s.Name, s.SpanContext.TraceState())
+		}
 	}
 	if got := attr(server, "http.route"); got != "/v1/authorize" {
 		t.Errorf("http.route = %q", got)
