@@ -167,7 +167,7 @@ func (k *Kavach) finish(ctx context.Context, act api.Actor, agentID string, req 
 	}
 	if err := k.recorder.Record(ctx, ev); err != nil {
 		k.log.ErrorContext(ctx, "audit write failed: decision denied", "agent", agentID, "error", err)
-		telemetry.Fail(trace.SpanFromContext(ctx), err)
+		telemetry.Failed(trace.SpanFromContext(ctx), err, "the decision could not be audited")
 		return &api.Decision{Code: api.EngineError, Reason: "internal error: the decision could not be audited and failed closed", AuditID: ""}
 	}
 	decided(ctx, ev, res)

@@ -254,7 +254,7 @@ func (p *Pipeline) Record(ctx context.Context, e *store.AuditEvent) error {
 	err := p.record(ctx, e)
 	if span.IsRecording() {
 		span.SetAttributes(attribute.String("kavach.audit_id", e.ID), attribute.Bool("kavach.audit.sync", p.cfg.Sync))
-		telemetry.Fail(span, err)
+		telemetry.Failed(span, err, "the event was not recorded")
 	}
 	span.End()
 	return err

@@ -157,9 +157,19 @@ func traced(span trace.Span, res Result) {
 	if res.Grant != "" {
 		span.SetAttributes(attribute.String("kavach.grant", res.Grant))
 	}
-	if res.Err != nil {
-		telemetry.Fail(span, res.Err)
+	telemetry.Failed(span, res.Err, failure(res.Err))
+}
+
+// failure names a failed decision's kind for its span; the error's own text stays in the
+// log, since a policy evaluation's error can quote its input.
+func failure(err error) string {
+	switch {
+	case errors.Is(err, ErrDeadline):
+		return ErrDeadline.Error()
+	case errors.Is(err, ErrCallerGone):
+		return ErrCallerGone.Error()
 	}
+	return "the decision failed closed"
 }
 
 func visible(req Request, p *pure) bool {
@@ -176,7 +186,7 @@ func (e *Engine) evalPure(ctx context.Context, rev *Revision, req Request) (*pur
 	}
 	ctx, span := telemetry.Start(ctx, "kavach.engine.evaluate")
 	rs, revision, err := e.evaluate(ctx, rev, input, rego.EvalGenerateJSON(keepAST))
-	telemetry.Fail(span, err)
+	telemetry.Failed(span, err, failure(err))
 	span.End()
 	if err != nil {
 		return nil, revision, fmt.Errorf("evaluate: %w", err)

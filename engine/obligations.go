@@ -45,7 +45,7 @@ func (e *Engine) settle(ctx context.Context, req Request, p *pure) Result {
 		if res.RetryAfter > 0 {
 			span.SetAttributes(attribute.String("kavach.retry_after", res.RetryAfter.String()))
 		}
-		telemetry.Fail(span, res.Err)
+		telemetry.Failed(span, res.Err, "obligations failed: "+string(res.Code))
 	}
 	span.End()
 	return res

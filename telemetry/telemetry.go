@@ -242,7 +242,17 @@ func Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (con
 	return t.tracer.Start(ctx, name, opts...)
 }
 
-// Fail marks span as failed with err, when err is not nil.
+// Failed marks span as failed with a fixed description, when err is not nil, and records
+// nothing of err's text: for failures whose text may quote what a caller sent (a policy
+// evaluation's error can quote its input, masked arguments included).
+func Failed(span trace.Span, err error, description string) {
+	if err != nil && span.IsRecording() {
+		span.SetStatus(codes.Error, description)
+	}
+}
+
+// Fail marks span as failed with err, when err is not nil. err's text becomes the
+// span's: use it for errors that carry nothing a caller sent (network and store failures).
 func Fail(span trace.Span, err error) {
 	if err != nil && span.IsRecording() {
 		span.RecordError(err)
