@@ -49,8 +49,9 @@ const (
 // else is set. The exporter's other settings (headers, timeout, TLS) are the SDK's own
 // OTEL_EXPORTER_OTLP_* variables.
 type Config struct {
-	Endpoint    string // OTEL_EXPORTER_OTLP_ENDPOINT: a URL, or host:port for gRPC
-	Protocol    string // OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf" (default) or "grpc"
+	Endpoint string // OTEL_EXPORTER_OTLP_ENDPOINT: a URL, or host:port for gRPC
+	Protocol string // OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf" (default) or "grpc"
+	// (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT and _TRACES_PROTOCOL, when set, win over both.)
 	ServiceName string // OTEL_SERVICE_NAME (default "kavach")
 	Sampler     string // OTEL_TRACES_SAMPLER (default parentbased_always_on)
 	SamplerArg  string // OTEL_TRACES_SAMPLER_ARG: the ratio of the traceidratio samplers
@@ -114,19 +115,26 @@ func Setup(ctx context.Context, c Config) (shutdown func(context.Context) error,
 }
 
 func (c Config) exporter(ctx context.Context) (sdktrace.SpanExporter, error) {
-	protocol := strings.ToLower(firstOf(c.Protocol, os.Getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"),
+	// The traces-only variables win over the general ones, and over Endpoint and Protocol,
+	// which stand for the general ones (OTLP exporter specification): the SDK reads
+	// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT itself when no endpoint is given to it.
+	protocol := strings.ToLower(firstOf(os.Getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"), c.Protocol,
 		os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL"), ProtocolHTTP))
+	endpoint := c.Endpoint
+	if os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "" {
+		endpoint = ""
+	}
 	switch protocol {
 	case ProtocolHTTP, "http":
 		var opts []otlptracehttp.Option
-		if c.Endpoint != "" {
-			opts = append(opts, otlptracehttp.WithEndpointURL(endpointURL(c.Endpoint, "/v1/traces")))
+		if endpoint != "" {
+			opts = append(opts, otlptracehttp.WithEndpointURL(endpointURL(endpoint, "/v1/traces")))
 		}
 		return otlptracehttp.New(ctx, opts...)
 	case ProtocolGRPC:
 		var opts []otlptracegrpc.Option
-		if c.Endpoint != "" {
-			opts = append(opts, otlptracegrpc.WithEndpointURL(endpointURL(c.Endpoint, "")))
+		if endpoint != "" {
+			opts = append(opts, otlptracegrpc.WithEndpointURL(endpointURL(endpoint, "")))
 		}
 		return otlptracegrpc.New(ctx, opts...)
 	}

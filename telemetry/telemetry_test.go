@@ -3,7 +3,9 @@ package telemetry
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"go.opentelemetry.io/otel/propagation"
@@ -141,5 +143,36 @@ func TestSampledOutTraceCostsNoSpans(t *testing.T) {
 	remote := trace.ContextWithRemoteSpanContext(context.Background(), root.SpanContext())
 	if _, s := Start(remote, "server"); s.SpanContext().SpanID() == root.SpanContext().SpanID() {
 		t.Error("a span under a remote parent was not left to the SDK")
+	}
+}
+
+// TestTracesVariablesWinOverGeneralOnes: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT and
+// _TRACES_PROTOCOL win over the general endpoint and protocol, however those were given.
+func TestTracesVariablesWinOverGeneralOnes(t *testing.T) {
+	var general, specific atomic.Int64
+	receiver := func(n *atomic.Int64) *httptest.Server {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n.Add(1)
+			w.Header().Set("Content-Type", "application/x-protobuf")
+		}))
+		t.Cleanup(s.Close)
+		return s
+	}
+	g, sp := receiver(&general), receiver(&specific)
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", sp.URL+"/v1/traces")
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf")
+	t.Setenv("OTEL_TRACES_SAMPLER", "")
+	shutdown, err := Setup(context.Background(), Config{Endpoint: g.URL, Protocol: "grpc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(Uninstall)
+	_, span := Start(context.Background(), "kavach.test")
+	span.End()
+	if err := shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if specific.Load() == 0 || general.Load() != 0 {
+		t.Errorf("exports: traces endpoint %d, general endpoint %d; want all to the traces endpoint", specific.Load(), general.Load())
 	}
 }
