@@ -3,6 +3,7 @@ package kavach
 import (
 	"context"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/kavachos/kavach-go/api"
@@ -50,7 +51,7 @@ func (k *Kavach) offerDecision(ctx context.Context, ev *store.AuditEvent, at tim
 	k.decisionLog.Offer(ctx, decisionlog.Decision{
 		ID: ev.ID, Time: at, Duration: time.Duration(ev.DurationNS), Caller: ev.Actor,
 		TenantID: ev.TenantID, AgentID: ev.AgentID, OwnerID: ev.OwnerID, Action: ev.Action, Resource: ev.Resource,
-		Arguments: ev.Arguments, IP: ev.IP, UserAgent: ev.UserAgent, DryRun: ev.Result == audit.ResultCheck,
+		Arguments: maps.Clone(ev.Arguments), IP: ev.IP, UserAgent: ev.UserAgent, DryRun: ev.Result == audit.ResultCheck,
 		Allowed: res.Allowed, Code: string(res.Code), Reason: res.Reason, Grant: res.Grant, Via: res.Via,
 		ApprovalID: res.ApprovalID, RetryAfter: res.RetryAfter, Revision: res.Revision,
 	})

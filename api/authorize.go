@@ -8,8 +8,11 @@ import (
 
 // AuthorizeRequest is the call an agent wants to make.
 type AuthorizeRequest struct {
-	Action    string         `json:"action"`
-	Resource  string         `json:"resource"`
+	Action   string `json:"action"`
+	Resource string `json:"resource"`
+	// Arguments are the call's arguments. The audit ledger (and a decision-log export)
+	// records them after Authorize returns: an embedded caller must not change the map,
+	// or what it holds, once it has passed it.
 	Arguments map[string]any `json:"arguments,omitempty"`
 	// DryRun answers the same question with no side effect: no rate slot is taken, no
 	// approval request is opened. It is audited as a check.
