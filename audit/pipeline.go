@@ -78,8 +78,8 @@ type Stats struct {
 // item is a queued event and, in sync mode, the caller waiting for its verdict.
 type item struct {
 	e    *store.AuditEvent
-	w    *waiter           // nil when nobody waits
-	from trace.SpanContext // the recording span, linked from its commit's span; only while tracing
+	w    *waiter            // nil when nobody waits
+	from *trace.SpanContext // the recording span, linked from its commit's span; only while tracing
 }
 
 // A waiter's states. A queued event's caller may give up (abandoned) and the writer then
@@ -277,7 +277,9 @@ func (p *Pipeline) record(ctx context.Context, e *store.AuditEvent) error {
 func (p *Pipeline) enqueue(ctx context.Context, e *store.AuditEvent) error {
 	it := item{e: e}
 	if telemetry.Enabled() {
-		it.from = trace.SpanContextFromContext(ctx)
+		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+			it.from = &sc
+		}
 	}
 	if p.cfg.Sync {
 		it.w = &waiter{done: make(chan error, 1)}

@@ -208,8 +208,8 @@ func startCommit(ctx context.Context, batch []item) (context.Context, trace.Span
 	}
 	links := make([]trace.Link, 0, min(len(batch), maxCommitLinks))
 	for _, it := range batch {
-		if it.from.IsValid() && len(links) < maxCommitLinks {
-			links = append(links, trace.Link{SpanContext: it.from})
+		if it.from != nil && len(links) < maxCommitLinks {
+			links = append(links, trace.Link{SpanContext: *it.from})
 		}
 	}
 	return telemetry.Start(ctx, "kavach.audit.commit", trace.WithNewRoot(), trace.WithLinks(links...),

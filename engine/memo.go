@@ -13,6 +13,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/kavachos/kavach-go/telemetry"
 )
 
 // The decision memo remembers the policy's answer — the pure part of a decision, before
@@ -385,8 +387,8 @@ func (e *Engine) pureThrough(ctx context.Context, m *memo, rev *Revision, req Re
 	now := req.Now.UnixNano()
 	if p, ok := m.get(&k, now); ok {
 		e.stats.memoHits.Add(1)
-		if span := trace.SpanFromContext(ctx); span.IsRecording() {
-			span.SetAttributes(attribute.Bool("kavach.memo.hit", true))
+		if telemetry.Enabled() {
+			trace.SpanFromContext(ctx).SetAttributes(attribute.Bool("kavach.memo.hit", true))
 		}
 		return p, rev.Name, nil
 	}
