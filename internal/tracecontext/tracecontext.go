@@ -33,7 +33,11 @@ func Inject(ctx context.Context, carrier propagation.TextMapCarrier) {
 // Extract returns ctx carrying the trace context in carrier, when it has a traceparent;
 // that context replaces any ctx had.
 func Extract(ctx context.Context, carrier propagation.TextMapCarrier) context.Context {
-	if carrier.Get("traceparent") == "" {
+	if h, ok := carrier.(propagation.HeaderCarrier); ok {
+		if len(h["Traceparent"]) == 0 { // looked up as stored: Header.Get would allocate
+			return ctx
+		}
+	} else if carrier.Get("traceparent") == "" {
 		return ctx
 	}
 	return Propagator.Extract(ctx, carrier)
