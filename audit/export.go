@@ -107,7 +107,7 @@ func csvRow(e *store.AuditEvent, row []string) {
 // exports written before the traceId column existed are read as events without one.
 func ParseCSVRow(row []string) (*store.AuditEvent, error) {
 	if len(row) != len(CSVHeader) && len(row) != csvColumnsBeforeTraceID {
-		return nil, fmt.Errorf("csv row has %d fields, want %d", len(row), len(CSVHeader))
+		return nil, fmt.Errorf("csv row has %d fields, want %d (or %d, written before the trace id)", len(row), len(CSVHeader), csvColumnsBeforeTraceID)
 	}
 	e := &store.AuditEvent{ID: row[0], TenantID: row[3], Kind: row[4], AgentID: row[5], OwnerID: row[6],
 		Actor: row[7], Action: row[8], Resource: row[9], ArgumentsJSON: row[10], Result: row[11], Code: row[12],
