@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/kavachos/kavach-go/agent"
 )
 
 // Decision is one decision as Offer takes it. Its strings, map and slice are kept as they
@@ -140,25 +142,10 @@ func (en *encoder) encode(d *Decision) ([]byte, error) {
 // JSON pointers of what it removed, for the event's "erased" (as OPA's mask policy reports
 // an erased field).
 func unmasked(args map[string]any, mask []string) (map[string]any, []string) {
-	var (
-		out    map[string]any
-		erased []string
-	)
-	for _, name := range mask {
-		if _, ok := args[name]; !ok {
-			continue
-		}
-		if out == nil {
-			out = make(map[string]any, len(args))
-			for k, v := range args {
-				out[k] = v
-			}
-		}
-		delete(out, name)
+	out, found := agent.MaskArguments(args, mask, nil)
+	var erased []string
+	for _, name := range found {
 		erased = append(erased, "/input/arguments/"+pointerEscape(name))
-	}
-	if out == nil {
-		return args, nil
 	}
 	slices.Sort(erased)
 	return out, erased

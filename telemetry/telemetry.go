@@ -29,8 +29,9 @@ import (
 	"github.com/kavachos/kavach-go/internal/tracecontext"
 )
 
-// InstrumentationName names Kavach's tracer (the instrumentation scope of its spans).
-const InstrumentationName = "github.com/kavachos/kavach-go"
+// InstrumentationName names Kavach's tracer (the instrumentation scope of its spans), the
+// same as its client's and adapters'.
+const InstrumentationName = tracecontext.InstrumentationName
 
 // DefaultServiceName is the service.name of Kavach's spans unless OTEL_SERVICE_NAME or the
 // configuration names another.
