@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"context"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -9,26 +8,11 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/kavachos/kavach-go/telemetry"
+	"github.com/kavachos/kavach-go/internal/spantest"
 )
-
-// tracedRelay installs a tracer provider that keeps every span in memory, for the rest of
-// the test. Tracing is process-wide: tests that use it do not run in parallel.
-func tracedRelay(t *testing.T) *tracetest.InMemoryExporter {
-	t.Helper()
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	telemetry.Install(tp)
-	t.Cleanup(func() {
-		telemetry.Uninstall()
-		_ = tp.Shutdown(context.Background())
-	})
-	return exp
-}
 
 // publishSpans returns the kavach.relay.publish spans of the tenant, after checking that
 // each is a producer span of its own trace with the messaging attributes of the test topic.
@@ -81,7 +65,7 @@ func published(spans []tracetest.SpanStub, failed bool) (messages int64) {
 // broker refuses produce requests, every publish span is marked failed, and once it is
 // back the successful spans count each event once.
 func TestRelayPublishIsTraced(t *testing.T) {
-	exp := tracedRelay(t)
+	exp := spantest.Record(t)
 	const tenant = "traced-tenant"
 	s := sqliteLedger(t)
 	c := newBroker(t)

@@ -14,27 +14,12 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kavachos/kavach-go/engine"
-	"github.com/kavachos/kavach-go/telemetry"
+	"github.com/kavachos/kavach-go/internal/spantest"
 )
-
-// tracedBundles installs a tracer provider that keeps every span in memory, for the rest of
-// the test. Tracing is process-wide: tests that use it do not run in parallel.
-func tracedBundles(t *testing.T) *tracetest.InMemoryExporter {
-	t.Helper()
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	telemetry.Install(tp)
-	t.Cleanup(func() {
-		telemetry.Uninstall()
-		_ = tp.Shutdown(context.Background())
-	})
-	return exp
-}
 
 // tracedRequests records the traceparent and credentials of every request before the
 // bundle server answers it, and answers 500 instead while failing is set.
@@ -112,7 +97,7 @@ func spanAttr(s tracetest.SpanStub, key string) attribute.Value {
 // answered 304, and the revision read; the GET carries the download span's traceparent; a
 // failing server marks the download span as failed.
 func TestBundlePollIsTraced(t *testing.T) {
-	exp := tracedBundles(t)
+	exp := spantest.Record(t)
 	e := allowAll(t)
 	bundles := &bundleServer{bundles: map[string][]byte{"A": buildBundle(t, bundleSource(t, "A", nil), "A", nil)}, current: "A"}
 	srv := &tracedRequests{next: bundles}

@@ -6,25 +6,16 @@ import (
 	"strings"
 	"testing"
 
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-
 	"github.com/kavachos/kavach-go/internal/oauthtest"
+	"github.com/kavachos/kavach-go/internal/spantest"
 	"github.com/kavachos/kavach-go/internal/testserver"
-	"github.com/kavachos/kavach-go/telemetry"
 )
 
 // TestOAuthEndpointsAreTraced: each hop of the authorization code flow is a server span
 // named by the endpoint it reached, and none carries the code, the verifier, the state or
 // the tokens (the query string and the form stay out of spans).
 func TestOAuthEndpointsAreTraced(t *testing.T) {
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	telemetry.Install(tp)
-	t.Cleanup(func() {
-		telemetry.Uninstall()
-		_ = tp.Shutdown(t.Context())
-	})
+	exp := spantest.Record(t)
 
 	e := start(t, testserver.Backends[0], devConfig())
 	c := e.register(t, nil)

@@ -8,30 +8,15 @@ import (
 	"strings"
 	"testing"
 
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/api"
+	"github.com/kavachos/kavach-go/internal/spantest"
 	"github.com/kavachos/kavach-go/internal/testserver"
 	"github.com/kavachos/kavach-go/service"
-	"github.com/kavachos/kavach-go/telemetry"
 )
-
-// traced installs a tracer provider that keeps every span in memory, for the rest of the
-// test. Tracing is process-wide: tests that use it do not run in parallel.
-func traced(t *testing.T) *tracetest.InMemoryExporter {
-	t.Helper()
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	telemetry.Install(tp)
-	t.Cleanup(func() {
-		telemetry.Uninstall()
-		_ = tp.Shutdown(t.Context())
-	})
-	return exp
-}
 
 // spansOf returns the spans of one trace by name; a name that occurs more than once keeps
 // its first.
@@ -62,7 +47,7 @@ func attr(s tracetest.SpanStub, key string) string {
 // in docs/observability.md shows, the decision span names the audit id, the response
 // carries the server span's traceparent, and the audit event names the trace.
 func TestTraceOfOneAuthorize(t *testing.T) {
-	exp := traced(t)
+	exp := spantest.Record(t)
 	srv := testserver.StartWith(t, testserver.Backends[0].New(t), testserver.Options{SyncAudit: true, AuditMask: []string{"password"}})
 	created := send(t, "POST", srv.URL+"/v1/agents", srv.RootKey,
 		`{"ownerId":"o","name":"n","type":"service","permissions":[{"resource":"mcp:github:*","actions":["call"],"constraints":{"rateLimit":{"max":100,"window":"1m"}}}]}`)
@@ -262,7 +247,7 @@ func TestGoClientCarriesTheTrace(t *testing.T) {
 // mount answers (redirects, 405s), leave span names bounded: the route's pattern, or a
 // mount's declared endpoint.
 func TestCallersCannotMintSpanNames(t *testing.T) {
-	exp := traced(t)
+	exp := spantest.Record(t)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /m/known", func(w http.ResponseWriter, r *http.Request) {})
 	mux.HandleFunc("GET /m/agents/{id}", func(w http.ResponseWriter, r *http.Request) {

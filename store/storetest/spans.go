@@ -10,10 +10,10 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kavachos/kavach-go/agent"
+	"github.com/kavachos/kavach-go/internal/spantest"
 	"github.com/kavachos/kavach-go/store"
 	"github.com/kavachos/kavach-go/telemetry"
 )
@@ -24,9 +24,7 @@ import (
 // argument value; calls outside a span give no span at all. It installs a tracer provider
 // for the process: the calling test must not run in parallel.
 func StatementSpans(t *testing.T, s store.Store, system string) []sdktrace.ReadOnlySpan {
-	exp := tracetest.NewInMemoryExporter()
-	telemetry.Install(sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp)))
-	t.Cleanup(telemetry.Uninstall)
+	exp := spantest.Record(t)
 
 	// Values that must never reach a span: a token, its hash, an agent's name and an
 	// audit argument.
