@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -92,6 +93,7 @@ func runGateway(ctx context.Context, g *globals, o gatewayOptions, stderr io.Wri
 	if tc.ServiceName == "" && os.Getenv("OTEL_SERVICE_NAME") == "" {
 		tc.ServiceName = "kavach-gateway"
 	}
+	tc.Logger = slog.Default() // where the gateway's own logs go
 	shutdownTracing, err := telemetry.Setup(ctx, tc)
 	if err != nil {
 		return err
