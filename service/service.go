@@ -136,8 +136,9 @@ func New(k Facade, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Handler returns the server as an http.Handler, for tests and embedding.
-func (s *Server) Handler() http.Handler { return s.echo }
+// Handler returns the server as an http.Handler, for tests and embedding; with tracing on
+// it opens each request's server span.
+func (s *Server) Handler() http.Handler { return s.handler() }
 
 // Routes lists the registered routes.
 func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
@@ -147,7 +148,7 @@ func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
 // requests) as problem+json; an http.Server run otherwise answers them in text/plain.
 func (s *Server) HTTPServer() *http.Server {
 	return &http.Server{
-		Handler:           s.echo,
+		Handler:           s.handler(),
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		ReadTimeout:       s.cfg.ReadTimeout,
 		WriteTimeout:      s.cfg.WriteTimeout,
