@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/kavachos/kavach-go/internal/tracecontext"
 	"github.com/kavachos/kavach-go/lifecycle"
 	"github.com/kavachos/kavach-go/telemetry"
 )
@@ -274,7 +275,7 @@ func (l *BundleLoader) download(ctx context.Context, seen string) (*PolicySet, s
 	if seen != "" {
 		req.Header.Set("If-None-Match", seen)
 	}
-	telemetry.Inject(ctx, propagation.HeaderCarrier(req.Header))
+	tracecontext.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	resp, err := l.src.Client.Do(req)
 	if err != nil {
 		return nil, "", fmt.Errorf("%w %s: %v", errFetch, l.where(), err)

@@ -53,8 +53,7 @@ func (s *Server) traced(c echo.Context, next echo.HandlerFunc) {
 		}
 		fallthrough
 	case span.SpanContext().IsValid():
-		sc := span.SpanContext()
-		c.Response().Header().Set("traceparent", "00-"+sc.TraceID().String()+"-"+sc.SpanID().String()+"-"+sc.TraceFlags().String())
+		traceparentOnly{}.Inject(r.Context(), propagation.HeaderCarrier(c.Response().Header()))
 	case len(r.Header["Traceparent"]) > 0: // looked up as stored: Header.Get would allocate
 		c.SetRequest(r.WithContext(callersTrace(r.Context(), propagation.HeaderCarrier(r.Header))))
 	}

@@ -20,7 +20,6 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
@@ -201,16 +200,12 @@ func firstOf(vs ...string) string {
 	return ""
 }
 
-// Propagator is what Kavach reads and writes trace context with: W3C traceparent and
-// tracestate, and baggage (the same one its client and adapters use).
-var Propagator = tracecontext.Propagator
-
 // Install makes tp the process's tracer provider and W3C trace context its propagator, and
 // turns Kavach's spans on. Setup calls it; an application embedding Kavach with a provider
 // of its own, or a test with an in-memory exporter, may call it instead.
 func Install(tp trace.TracerProvider) {
 	otel.SetTracerProvider(tp)
-	otel.SetTextMapPropagator(Propagator)
+	otel.SetTextMapPropagator(tracecontext.Propagator)
 	current.Store(&tracerOf{tp: tp, tracer: tp.Tracer(InstrumentationName)})
 }
 
@@ -276,16 +271,4 @@ func TraceID(ctx context.Context) string {
 		return ""
 	}
 	return sc.TraceID().String()
-}
-
-// Extract returns ctx carrying the trace context of an incoming request's headers
-// (traceparent, tracestate, baggage), when it has any. It works whether or not tracing is
-// on, so that a decision's audit event names its caller's trace either way.
-func Extract(ctx context.Context, carrier propagation.TextMapCarrier) context.Context {
-	return tracecontext.Extract(ctx, carrier)
-}
-
-// Inject writes ctx's trace context into an outgoing request's headers (or any carrier).
-func Inject(ctx context.Context, carrier propagation.TextMapCarrier) {
-	tracecontext.Inject(ctx, carrier)
 }

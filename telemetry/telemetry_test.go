@@ -12,6 +12,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/kavachos/kavach-go/internal/tracecontext"
 )
 
 func TestEnabledOnlyWhenConfigured(t *testing.T) {
@@ -99,17 +101,17 @@ func TestExtractAndInject(t *testing.T) {
 	t.Cleanup(func() { Uninstall(); _ = tp.Shutdown(context.Background()) })
 
 	in := http.Header{}
-	if ctx := Extract(context.Background(), propagation.HeaderCarrier(in)); TraceID(ctx) != "" {
+	if ctx := tracecontext.Extract(context.Background(), propagation.HeaderCarrier(in)); TraceID(ctx) != "" {
 		t.Fatal("a trace from no headers")
 	}
 	in.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
-	ctx := Extract(context.Background(), propagation.HeaderCarrier(in))
+	ctx := tracecontext.Extract(context.Background(), propagation.HeaderCarrier(in))
 	if got := TraceID(ctx); got != "4bf92f3577b34da6a3ce929d0e0e4736" {
 		t.Fatalf("TraceID = %q", got)
 	}
 	ctx, span := Start(ctx, "child")
 	out := http.Header{}
-	Inject(ctx, propagation.HeaderCarrier(out))
+	tracecontext.Inject(ctx, propagation.HeaderCarrier(out))
 	span.End()
 	tp2 := out.Get("traceparent")
 	if !strings.HasPrefix(tp2, "00-4bf92f3577b34da6a3ce929d0e0e4736-") || strings.Contains(tp2, "00f067aa0ba902b7") {
