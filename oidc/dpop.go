@@ -76,14 +76,22 @@ func refreshBinding(token string) string {
 // checkRefreshBinding refuses a refresh of a bound refresh token without a proof of its
 // key.
 func checkRefreshBinding(token, jkt string) error {
-	bound := refreshBinding(token)
+	return checkBinding(refreshBinding(token), jkt, "the refresh token",
+		oidc.ErrInvalidGrant().WithDescription("the refresh token is bound to a DPoP key: send a DPoP proof"))
+}
+
+// checkBinding requires a request presenting what (a token or an assertion) bound to the
+// key thumbprint bound ("" when it is not bound) to carry a DPoP proof of that key, whose
+// thumbprint is jkt ("" without a proof). Without a proof it returns missing; with a proof
+// of another key, invalid_dpop_proof.
+func checkBinding(bound, jkt, what string, missing error) error {
 	switch {
 	case bound == "":
 		return nil
 	case jkt == "":
-		return oidc.ErrInvalidGrant().WithDescription("the refresh token is bound to a DPoP key: send a DPoP proof")
+		return missing
 	case jkt != bound:
-		return errInvalidDPoPProof("the DPoP proof's key is not the one the refresh token is bound to")
+		return errInvalidDPoPProof("the DPoP proof's key is not the one %s is bound to", what)
 	}
 	return nil
 }

@@ -218,3 +218,57 @@ func TestDPoPBoundIDJAG(t *testing.T) {
 		t.Fatalf("cnf %v, want jkt %s", cnf, key.JKT(t))
 	}
 }
+
+// TestDPoPBoundTokensAreExchangedOnlyWithTheirKey: a DPoP-bound access token is worth
+// nothing without its key, and token exchange must not change that. Presented as
+// subject_token or as actor_token without a proof, it is refused (invalid_request, naming
+// the token); with a proof of another key, invalid_dpop_proof; nothing is issued either
+// way. With a proof of its own key it is exchanged, and the new token is bound to that key.
+func TestDPoPBoundTokensAreExchangedOnlyWithTheirKey(t *testing.T) {
+	t.Parallel()
+	w := newXWorld(t, testserver.Backends[0], nil)
+	key, other := oauthtest.NewDPoPKey(t), oauthtest.NewDPoPKey(t)
+	tokenURL := w.endpoint("token_endpoint")
+	proof := func(k *oauthtest.DPoPKey) string {
+		return k.Proof(t, oauthtest.DPoPClaims{Method: "POST", URL: tokenURL})
+	}
+	pk := oauthtest.NewPKCE()
+	params := authParams(w.public.ID, pk)
+	params.Set("resource", w.resource)
+	form := exchange(w.code(t, params), pk)
+	form.Set("resource", w.resource)
+	status, out := w.dpopToken(t, w.public, form, proof(key))
+	if status != http.StatusOK || out["token_type"] != "DPoP" {
+		t.Fatalf("code flow with a proof: %d %v", status, out)
+	}
+	bound := out["access_token"].(string)
+
+	asSubject := func() url.Values {
+		return url.Values{"grant_type": {grantExchange}, "subject_token": {bound}, "subject_token_type": {typeAccess},
+			"resource": {w.resource}}
+	}
+	_, attacker := w.agent(t, "dev-user", agent.Permission{Resource: "mcp:files:*", Actions: []string{"call"}})
+	asActor := func() url.Values {
+		return url.Values{"grant_type": {grantExchange}, "subject_token": {attacker}, "subject_token_type": {typeAgent},
+			"actor_token": {bound}, "actor_token_type": {typeAccess}, "resource": {w.resource}}
+	}
+	for _, c := range []struct {
+		name, field string
+		form        func() url.Values
+	}{{"subject_token", "subject_token", asSubject}, {"actor_token", "actor_token", asActor}} {
+		status, out := w.dpopToken(t, w.client, c.form(), "")
+		wantOAuthError(t, c.name+" bound, no proof", status, out, http.StatusBadRequest, "invalid_request")
+		if d, _ := out["error_description"].(string); !strings.Contains(d, c.field) || !strings.Contains(d, "DPoP") {
+			t.Errorf("%s bound, no proof: the description %q should name %s and DPoP", c.name, d, c.field)
+		}
+		status, out = w.dpopToken(t, w.client, c.form(), proof(other))
+		wantOAuthError(t, c.name+" bound, another key's proof", status, out, http.StatusBadRequest, "invalid_dpop_proof")
+	}
+	status, out = w.dpopToken(t, w.client, asSubject(), proof(key))
+	if status != http.StatusOK || out["token_type"] != "DPoP" {
+		t.Fatalf("exchange with a proof of the bound key: %d %v", status, out)
+	}
+	if cnf, _ := claims(t, out["access_token"].(string))["cnf"].(map[string]any); cnf["jkt"] != key.JKT(t) {
+		t.Fatalf("the exchanged token's cnf is %v, want jkt %s", cnf, key.JKT(t))
+	}
+}

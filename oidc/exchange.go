@@ -79,7 +79,7 @@ func (s *server) TokenExchange(ctx context.Context, r *op.ClientRequest[oidc.Tok
 	if err != nil {
 		return nil, err
 	}
-	x, err := p.prepareExchange(ctx, r.Data, r.Form)
+	x, err := p.prepareExchange(ctx, r.Data, r.Form, jkt)
 	if err != nil {
 		return nil, err
 	}
@@ -91,8 +91,9 @@ func (s *server) TokenExchange(ctx context.Context, r *op.ClientRequest[oidc.Tok
 }
 
 // prepareExchange checks everything the request says before anything is written: the
-// tokens, the scope, the audience, the permissions, the actor and the lifetime.
-func (p *Provider) prepareExchange(ctx context.Context, d *oidc.TokenExchangeRequest, form url.Values) (*exchange, error) {
+// tokens, the scope, the audience, the permissions, the actor and the lifetime. jkt is the
+// thumbprint of the request's DPoP key, or "".
+func (p *Provider) prepareExchange(ctx context.Context, d *oidc.TokenExchangeRequest, form url.Values, jkt string) (*exchange, error) {
 	switch {
 	case d.RequestedTokenType != "" && d.RequestedTokenType != oidc.AccessTokenType:
 		return nil, oidc.ErrInvalidRequest().WithDescription("requested_token_type: only access tokens are issued")
@@ -101,7 +102,7 @@ func (p *Provider) prepareExchange(ctx context.Context, d *oidc.TokenExchangeReq
 	}
 	x := &exchange{}
 	var err error
-	if x.subject, err = p.exchangeParty(ctx, d.SubjectToken, d.SubjectTokenType, "subject_token"); err != nil {
+	if x.subject, err = p.exchangeParty(ctx, d.SubjectToken, d.SubjectTokenType, "subject_token", jkt); err != nil {
 		return nil, err
 	}
 	if x.scopes, err = p.exchangeScopes(x.subject, d.Scopes); err != nil {
@@ -117,7 +118,7 @@ func (p *Provider) prepareExchange(ctx context.Context, d *oidc.TokenExchangeReq
 		return nil, err
 	}
 	if d.ActorToken != "" {
-		if x.actor, err = p.exchangeParty(ctx, d.ActorToken, d.ActorTokenType, "actor_token"); err != nil {
+		if x.actor, err = p.exchangeParty(ctx, d.ActorToken, d.ActorTokenType, "actor_token", jkt); err != nil {
 			return nil, err
 		}
 	}
@@ -128,8 +129,11 @@ func (p *Provider) prepareExchange(ctx context.Context, d *oidc.TokenExchangeReq
 }
 
 // exchangeParty finds the agent a presented token stands for. The token must be live and
-// its agent able to act; an exchanged access token must still be in force.
-func (p *Provider) exchangeParty(ctx context.Context, token string, typ oidc.TokenType, field string) (*party, error) {
+// its agent able to act; an exchanged access token must still be in force. An access token
+// bound to a DPoP key is worth nothing without that key (RFC 9449), so the request must
+// prove it (jkt is the thumbprint of the request's proof, or ""), and the token issued is
+// bound to it in turn.
+func (p *Provider) exchangeParty(ctx context.Context, token string, typ oidc.TokenType, field, jkt string) (*party, error) {
 	invalid := func(why string) error {
 		return oidc.ErrInvalidRequest().WithDescription("%s is not valid: %s", field, why)
 	}
@@ -151,6 +155,10 @@ func (p *Provider) exchangeParty(ctx context.Context, token string, typ oidc.Tok
 	claims, err := op.VerifyAccessToken[*oidc.AccessTokenClaims](vctx, token, p.server.Provider().AccessTokenVerifier(vctx))
 	if err != nil || claims.JWTID == "" {
 		return nil, invalid("not an access token of this server")
+	}
+	if err := checkBinding(boundKey(claims), jkt, "the "+field,
+		invalid("it is bound to a DPoP key: send a DPoP proof of that key")); err != nil {
+		return nil, err
 	}
 	t, err := p.store.GetOAuthToken(ctx, claims.JWTID)
 	switch {

@@ -135,15 +135,11 @@ func assertionBinding(cnf any, jkt string) error {
 	}
 	m, _ := cnf.(map[string]any)
 	bound, _ := m["jkt"].(string)
-	switch {
-	case bound == "":
+	if bound == "" {
 		return oidc.ErrInvalidGrant().WithDescription("the assertion requires proof of possession of a key other than by DPoP, which this server does not support")
-	case jkt == "":
-		return oidc.ErrInvalidGrant().WithDescription("the assertion is bound to a key: send a DPoP proof of possession of it")
-	case jkt != bound:
-		return errInvalidDPoPProof("the DPoP proof's key is not the one the assertion is bound to")
 	}
-	return nil
+	return checkBinding(bound, jkt, "the assertion",
+		oidc.ErrInvalidGrant().WithDescription("the assertion is bound to a key: send a DPoP proof of possession of it"))
 }
 
 // assertionClient authenticates the client of a jwt-bearer request as the other token
