@@ -239,9 +239,13 @@ func (s *Server) authzenDecode(c echo.Context, dst any, digest func([]byte) stri
 	if err := checkText(trimmed); err != nil {
 		return "", err
 	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	exact, err := exactKeys(trimmed, reflect.TypeOf(dst))
+	if err != nil {
+		return "", err
+	}
+	dec := json.NewDecoder(bytes.NewReader(exact))
 	if err := dec.Decode(dst); err != nil {
-		return "", decodeError(err, trimmed, reflect.TypeOf(dst))
+		return "", decodeError(err, exact, reflect.TypeOf(dst))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return "", invalid("body", "unexpected data after the JSON object")

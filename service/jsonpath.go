@@ -23,6 +23,7 @@ type jsonEvent struct {
 	typ   reflect.Type // the Go type the value decodes into; nil where it is free-form or unknown
 	key   bool         // tok is an object's key
 	known bool         // for a key: the object's type has such a field
+	fold  bool         // for a key: that field's name is spelt otherwise (matched without regard to case)
 	close bool         // tok closes a container
 }
 
@@ -77,7 +78,8 @@ func walkJSON(body []byte, root reflect.Type, visit func(*jsonEvent) bool) {
 			f.key, f.inKey = k, false
 			var known bool
 			f.elem, known = fieldType(f.typ, k)
-			if !visit(&jsonEvent{path: joinPath(f.path, k), tok: tok, raw: raw, typ: f.elem, key: true, known: known}) {
+			fold := known && deref(f.typ) != nil && f.typ.Kind() == reflect.Struct && !hasField(f.typ, k)
+			if !visit(&jsonEvent{path: joinPath(f.path, k), tok: tok, raw: raw, typ: f.elem, key: true, known: known, fold: fold}) {
 				return
 			}
 			continue
@@ -184,6 +186,16 @@ func fieldType(t reflect.Type, key string) (reflect.Type, bool) {
 		}
 	}
 	return fold, found
+}
+
+// hasField reports whether struct type t has a field named exactly key in JSON.
+func hasField(t reflect.Type, key string) bool {
+	for _, f := range jsonFields(t) {
+		if f.name == key {
+			return true
+		}
+	}
+	return false
 }
 
 // jsonField is a struct field as it appears in JSON.
