@@ -58,23 +58,22 @@ func TestAuthZENSearchUnknownTypes(t *testing.T) {
 }
 
 // TestAuthZENSearchLimit: §8.2.1 — page.limit is a non-negative integer, the most results
-// to return: over the maximum it is answered with the maximum's page, 0 with none (and a
-// token when a result exists), a negative limit is a 400.
+// to return: over the maximum it is answered with the maximum's page, and a negative limit
+// is a 400. A limit of 0 is the default page: every page of a search has the first page's
+// limit, so pages of none would hand a PEP the same next_token for ever.
 func TestAuthZENSearchLimit(t *testing.T) {
 	t.Parallel()
 	w := newAuthZENWorld(t)
 	a := w.agent(t,
 		agent.Permission{Resource: "mcp:github:a", Actions: []string{"read"}},
 		agent.Permission{Resource: "mcp:github:b", Actions: []string{"read"}})
-	r := w.post(t, "/access/v1/search/resource", w.keys["alice"], resourceSearch(a.ID, "read", "mcp:github", `,"page":{"limit":5000}`)).resources(t)
-	if got := resourceIDs(r); !slices.Equal(got, []string{"a", "b"}) || r.Page.NextToken != "" {
-		t.Fatalf("limit 5000: %v %+v", got, r.Page)
+	for _, limit := range []string{"5000", "0"} {
+		r := w.post(t, "/access/v1/search/resource", w.keys["alice"], resourceSearch(a.ID, "read", "mcp:github", `,"page":{"limit":`+limit+`}`)).resources(t)
+		if got := resourceIDs(r); !slices.Equal(got, []string{"a", "b"}) || r.Page.NextToken != "" {
+			t.Fatalf("limit %s: %v %+v", limit, got, r.Page)
+		}
 	}
-	r = w.post(t, "/access/v1/search/resource", w.keys["alice"], resourceSearch(a.ID, "read", "mcp:github", `,"page":{"limit":0}`)).resources(t)
-	if len(r.Results) != 0 || r.Page.Count != 0 || r.Page.NextToken == "" {
-		t.Fatalf("limit 0 over two results: %+v", r)
-	}
-	r = w.post(t, "/access/v1/search/resource", w.keys["alice"], resourceSearch(a.ID, "read", "mcp:slack", `,"page":{"limit":0}`)).resources(t)
+	r := w.post(t, "/access/v1/search/resource", w.keys["alice"], resourceSearch(a.ID, "read", "mcp:slack", `,"page":{"limit":0}`)).resources(t)
 	if len(r.Results) != 0 || r.Page.NextToken != "" {
 		t.Fatalf("limit 0 over none: %+v", r)
 	}
@@ -84,9 +83,13 @@ func TestAuthZENSearchLimit(t *testing.T) {
 			body = actionSearch(a.ID, "mcp:github", "a", `,"page":{"limit":0}`)
 		}
 		r := w.post(t, path, w.keys["alice"], body)
-		if r.status != http.StatusOK || !strings.Contains(string(r.body), `"results":[]`) || strings.Contains(string(r.body), `"next_token":""`) {
+		if r.status != http.StatusOK || strings.Contains(string(r.body), `"results":[]`) || !strings.Contains(string(r.body), `"next_token":""`) {
 			t.Fatalf("%s with limit 0: %d %s", path, r.status, r.body)
 		}
+	}
+	bad := w.post(t, "/access/v1/search/resource", w.keys["alice"], resourceSearch(a.ID, "read", "mcp:github", `,"page":{"limit":-1}`))
+	if p := bad.problem(t); bad.status != http.StatusBadRequest || p.Field != "page.limit" {
+		t.Fatalf("limit -1: %d %s", bad.status, bad.body)
 	}
 }
 

@@ -210,7 +210,8 @@ func searchSubjectID(sub *api.AuthZENSubject) (string, error) {
 
 // searchPage reads page: the key after which to resume (from a token issued for this same
 // request, digest) and the limit. A limit over the maximum is the maximum, as a PDP may
-// answer fewer results than asked (§8.2); 0 is a page of none.
+// answer fewer results than asked (§8.2). A limit of 0 is the default: every page of a
+// request has the same limit (§8.2), and pages of none would never reach the end.
 func searchPage(p *api.AuthZENPage, digest string) (after string, limit int, err error) {
 	limit = api.DefaultAuthZENSearchLimit
 	if p == nil {
@@ -220,6 +221,8 @@ func searchPage(p *api.AuthZENPage, digest string) (after string, limit int, err
 		switch limit = *p.Limit; {
 		case limit < 0:
 			return "", 0, invalid("page.limit", "must be a non-negative integer")
+		case limit == 0:
+			limit = api.DefaultAuthZENSearchLimit
 		case limit > api.MaxAuthZENSearchLimit:
 			limit = api.MaxAuthZENSearchLimit
 		}

@@ -1365,7 +1365,7 @@ export interface components {
             /** @description The next_token of the previous page; absent for the first. */
             token?: string;
             /**
-             * @description The most results to return; above 1000 a page holds at most 1000; 0 answers none.
+             * @description The most results to return; above 1000 a page holds at most 1000; 0 is the default page (100).
              * @default 100
              */
             limit?: number;
