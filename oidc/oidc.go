@@ -359,6 +359,13 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/login", "/login/callback", "/consent":
 		p.login.ServeHTTP(w, r)
 	case "/token", "/revoke", "/introspect":
+		if r.Method != http.MethodPost && r.Method != http.MethodOptions {
+			// RFC 6749 section 3.2, RFC 7009 and RFC 7662: these take POST, so that codes,
+			// secrets and tokens never travel in a URL (and so into logs and Referer).
+			h.Set("Allow", "POST, OPTIONS")
+			writeOAuthJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "invalid_request", "error_description": "use POST"})
+			return
+		}
 		if path == p.prefix+"/token" {
 			p.setDPoPNonce(w, r)
 		}

@@ -248,3 +248,35 @@ func TestBadInputIsNever5xx(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenEndpointsTakeOnlyPOST: the token, revocation and introspection endpoints refuse
+// any method but POST (RFC 6749 section 3.2), with 405 and Allow, so that a code, a
+// verifier or a secret sent in a URL is never accepted; the code stays unspent and is
+// redeemed afterwards by POST.
+func TestTokenEndpointsTakeOnlyPOST(t *testing.T) {
+	t.Parallel()
+	e := start(t, testserver.Backends[0], devConfig())
+	c := e.register(t, nil)
+	pk := oauthtest.NewPKCE()
+	form := exchange(e.code(t, authParams(c.ID, pk)), pk)
+	form.Set("client_id", c.ID)
+	for _, endpoint := range []string{"token_endpoint", "revocation_endpoint", "introspection_endpoint"} {
+		for _, method := range []string{http.MethodGet, http.MethodPut, http.MethodHead} {
+			req, err := http.NewRequest(method, e.endpoint(endpoint)+"?"+form.Encode(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := oauthtest.HTTP.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusMethodNotAllowed || !strings.Contains(resp.Header.Get("Allow"), "POST") {
+				t.Errorf("%s %s: %d, Allow %q; want 405 allowing POST", method, endpoint, resp.StatusCode, resp.Header.Get("Allow"))
+			}
+		}
+	}
+	if status, out := e.token(t, c, form); status != http.StatusOK {
+		t.Fatalf("the code after the refused GETs: %d %v", status, out)
+	}
+}
