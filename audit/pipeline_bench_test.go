@@ -3,6 +3,7 @@ package audit_test
 import (
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"sync"
 	"syscall"
@@ -142,7 +143,22 @@ func BenchmarkLedgerCPU(b *testing.B) {
 	}
 }
 
-var ledgerBatchWait = flag.Duration("ledger-batch-wait", 0, "BenchmarkLedgerCPU's audit.Config.BatchWait (0: the default)")
+var (
+	ledgerBatchWait = flag.Duration("ledger-batch-wait", 0, "BenchmarkLedgerCPU's audit.Config.BatchWait (0: the default)")
+	ledgerAgents    = flag.Int("ledger-agents", 0, "BenchmarkLedgerCPU: spread the events over this many agents with ids shaped like real ones, drawn at random (0: seven short ids)")
+	ledgerPrefill   = flag.Int("ledger-prefill", 0, "BenchmarkLedgerCPU: events written to the ledger before the timed ones, so that its indexes have the size of a ledger in service")
+)
+
+// spreadOverAgents gives the events agent ids like the API's, drawn at random from n.
+func spreadOverAgents(events []*store.AuditEvent, n int) {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("agt_%026x", rand.Uint64())
+	}
+	for _, e := range events {
+		e.AgentID = ids[rand.IntN(n)]
+	}
+}
 
 func benchLedgerCPU(b *testing.B, s store.Store, sync bool, callers int, gap time.Duration) {
 	p := audit.NewPipeline(audit.Config{Store: s, Signer: signer(b), Sync: sync, Mask: []string{"password"},
@@ -150,10 +166,27 @@ func benchLedgerCPU(b *testing.B, s store.Store, sync bool, callers int, gap tim
 	if err := p.Start(ctx); err != nil {
 		b.Fatal(err)
 	}
+	if *ledgerPrefill > 0 {
+		prefill := make([]*store.AuditEvent, *ledgerPrefill)
+		for i := range prefill {
+			prefill[i] = event("default", i)
+		}
+		if *ledgerAgents > 0 {
+			spreadOverAgents(prefill, *ledgerAgents)
+		}
+		recordAll(b, p, prefill, 16)
+		for p.Stats().Written < int64(len(prefill)) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	events := make([]*store.AuditEvent, b.N)
 	for i := range events {
 		events[i] = event("default", i)
 	}
+	if *ledgerAgents > 0 {
+		spreadOverAgents(events, *ledgerAgents)
+	}
+	st0 := p.Stats()
 	b.ReportAllocs()
 	cpu0 := cpuTime()
 	start := time.Now()
@@ -170,12 +203,13 @@ func benchLedgerCPU(b *testing.B, s store.Store, sync bool, callers int, gap tim
 	b.StopTimer()
 	elapsed, cpu := time.Since(start), cpuTime()-cpu0-pacing
 	st := p.Stats()
-	if st.Written != int64(b.N) {
-		b.Fatalf("%d events committed, want %d", st.Written, b.N)
+	written, batches := st.Written-st0.Written, st.Batches-st0.Batches
+	if written != int64(b.N) {
+		b.Fatalf("%d events committed, want %d", written, b.N)
 	}
 	b.ReportMetric(float64(cpu)/float64(time.Microsecond)/float64(b.N), "cpu-µs/event")
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
-	b.ReportMetric(float64(st.Written)/float64(st.Batches), "events/commit")
+	b.ReportMetric(float64(written)/float64(batches), "events/commit")
 }
 
 // recordAll records events from callers goroutines, each recording its share one at a time.
