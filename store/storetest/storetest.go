@@ -58,6 +58,7 @@ func Run(t *testing.T, newStore NewStore, opts ...Option) {
 		{"AuditRoundTrip", testAuditRoundTrip},
 		{"AuditAppendIsIdempotent", testAuditAppendIdempotent},
 		{"AuditQuery", testAuditQuery},
+		{"AuditAgentQueryAcrossEpochs", testAuditAgentQueryAcrossEpochs},
 		{"AuditTraceID", testAuditTraceID},
 		{"CurrentApprovalPrefersDecisions", testCurrentApprovalPrefersDecisions},
 		{"AuditConcurrentAppendsStayGapFree", testAuditConcurrentAppendsStayGapFree},
