@@ -207,10 +207,12 @@ var errTokenNotValid = &api.Error{Code: api.CodeUnauthenticated, Reason: string(
 var errNoTokenSubject = &api.Error{Code: api.CodeInternal, Message: "the facade cannot check an agent token against a subject"}
 
 // authzenEvaluations answers a batch. Top-level subject, action, resource and context are
-// defaults an item's own members replace. Every item is checked before any is judged, so a
-// malformed request is a 400 with nothing evaluated; the items are then judged one after
+// defaults an item's own members replace. A request that is not well-formed JSON of the
+// right shape is a 400 with nothing evaluated; otherwise the items are judged one after
 // another in request order (rate limits are charged in that order) until the semantic
-// says to stop.
+// says to stop, and an item Kavach cannot take as a call (a subject that is not an agent,
+// a resource id with a space, no subject at all) is answered in place with decision false
+// and context.error, as §7.2.1 handles errors in individual evaluations.
 func (s *Server) authzenEvaluations(c echo.Context) error {
 	caller, err := s.authenticate(c)
 	if err != nil {
@@ -239,7 +241,7 @@ func (s *Server) authzenEvaluations(c echo.Context) error {
 	for i, item := range req.Evaluations {
 		merged, paths := withDefaults(req.AuthZENEvaluation, item, i)
 		if calls[i], err = authzenCallOf(merged, paths, dryRun); err != nil {
-			return err
+			calls[i] = &authzenCall{refused: err}
 		}
 	}
 	return s.authzenBatch(c, caller, semantic, calls, false)
@@ -304,7 +306,9 @@ func (s *Server) authzenBatch(c echo.Context, caller authzenCaller, semantic str
 			return rctx(c).Err() // the caller went away: no one to answer, nothing more to judge
 		}
 		var d api.AuthZENDecision
-		if caller.closed {
+		if call.refused != nil {
+			d = authzenItemError(call.refused)
+		} else if caller.closed {
 			d = authzenDecision(closedDecision())
 		} else if d, err = s.authzenDecide(c, caller, call); err != nil {
 			if s.failsClosed(c, err) {

@@ -29,6 +29,7 @@ type authzenCall struct {
 	req     api.AuthorizeRequest
 	context *api.AuthZENContext
 	path    map[string]string // member ("subject", "action", "resource", "context") → its path
+	refused error             // a batch item that cannot be a call: answered in place, not judged
 }
 
 // field names a member's field as sent: "subject.id", or "evaluations[3].subject.id" when

@@ -302,8 +302,6 @@ func TestAuthZENRequestErrors(t *testing.T) {
 		{"arguments not an object", "/access/v1/evaluation", key, `{` + subj + `,"action":{"name":"read","properties":{"arguments":[1]}},"resource":{"type":"a","id":"b"}}`, 400, "action.properties.arguments"},
 		{"bad ip", "/access/v1/evaluation", key, `{` + subj + `,"action":{"name":"read"},"resource":{"type":"a","id":"b"},"context":{"ip":"nowhere"}}`, 400, "context.ip"},
 		{"unknown semantic", "/access/v1/evaluations", key, `{` + subj + `,"action":{"name":"read"},"options":{"evaluations_semantic":"first"},"evaluations":[{"resource":{"type":"a","id":"b"}}]}`, 400, "options.evaluations_semantic"},
-		{"item without a resource", "/access/v1/evaluations", key, `{` + subj + `,"action":{"name":"read"},"evaluations":[{"resource":{"type":"a","id":"b"}},{}]}`, 400, "resource"},
-		{"item's own subject", "/access/v1/evaluations", key, `{"action":{"name":"read"},"resource":{"type":"a","id":"b"},"evaluations":[{"subject":{"type":"user","id":"x"}}]}`, 400, "evaluations[0].subject.type"},
 	}
 	for _, c := range cases {
 		r := w.post(t, c.path, c.bearer, c.body)
@@ -324,6 +322,19 @@ func TestAuthZENRequestErrors(t *testing.T) {
 		`"resource":{"type":"mcp:github","id":"repos","properties":{"y":{}}},"context":{"time":"1985-10-26T01:22-07:00","z":null},"options":{"o":true}}`
 	if d := w.post(t, "/access/v1/evaluation", key, extra).decision(t); !d.Decision {
 		t.Fatalf("unknown members: %+v", d.Context)
+	}
+	// An item that cannot be a call is answered in place (§7.2.1), and not judged; the
+	// items around it are.
+	for _, c := range []struct{ name, body, field string }{
+		{"item without a resource", `{` + subj + `,"action":{"name":"read"},"evaluations":[{"resource":{"type":"mcp:github","id":"repos"}},{},{"resource":{"type":"mcp:github","id":"repos"}}]}`, "resource"},
+		{"item's own subject", `{"action":{"name":"read"},"resource":{"type":"mcp:github","id":"repos"},"evaluations":[{},{"subject":{"type":"user","id":"x"}},{}],"subject":` + subj[len(`"subject":`):] + `}`, "evaluations[1].subject.type"},
+		{"item's resource id with a space", `{` + subj + `,"action":{"name":"read"},"evaluations":[{"resource":{"type":"mcp:github","id":"repos"}},{"resource":{"type":"mcp:github","id":"my repo"}},{"resource":{"type":"mcp:github","id":"repos"}}]}`, "evaluations[1].resource.id"},
+	} {
+		got := w.post(t, "/access/v1/evaluations", key, c.body).evaluations(t)
+		if len(got) != 3 || !got[0].Decision || !got[2].Decision || got[1].Decision || got[1].Context.Error == nil ||
+			got[1].Context.Error.Field != c.field || got[1].Context.Error.Status != 400 || got[1].Context.AuditID != "" {
+			t.Errorf("%s: %+v", c.name, got)
+		}
 	}
 	// A well-formed item Kavach refuses as input is answered in place, and not judged.
 	batch := `{` + subj + `,"evaluations":[{"action":{"name":"read"},"resource":{"type":"mcp:github","id":"repos"}},` +

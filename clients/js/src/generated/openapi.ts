@@ -572,7 +572,8 @@ export interface paths {
          *     member replaces. `options.evaluations_semantic` is `execute_all` (default),
          *     `deny_on_first_deny` (stop after the first false) or `permit_on_first_permit` (stop
          *     after the first true); the answer lists the judged items in request order. A
-         *     malformed request is 400 with nothing judged; an item the facade refuses as input is
+         *     malformed request is 400 with nothing judged; an item that cannot be taken as a call
+         *     (a missing member, a subject that is not an agent, an invalid id or action) is
          *     answered in place with `context.error`. Without `evaluations` the request and its
          *     answer are a single evaluation's. At most 1000 items.
          */
