@@ -25,7 +25,7 @@ type ClientMetadata struct {
 	RedirectURIs            []string `json:"redirect_uris"`
 	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method,omitempty"`
 	GrantTypes              []string `json:"grant_types,omitempty"`
-	ResponseTypes           []string `json:"response_types,omitempty"`
+	ResponseTypes           []string `json:"response_types"`
 	ClientName              string   `json:"client_name,omitempty"`
 	ClientURI               string   `json:"client_uri,omitempty"`
 	LogoURI                 string   `json:"logo_uri,omitempty"`
@@ -95,11 +95,20 @@ func (m *ClientMetadata) normalize(document bool) error {
 	if !slices.Contains(m.GrantTypes, string(oidc.GrantTypeCode)) && !slices.Contains(m.GrantTypes, string(oidc.GrantTypeTokenExchange)) {
 		return invalidMetadata("grant_types must include authorization_code or %s", oidc.GrantTypeTokenExchange)
 	}
-	if len(m.ResponseTypes) == 0 {
-		m.ResponseTypes = []string{string(oidc.ResponseTypeCode)}
+	if m.RedirectURIs == nil {
+		m.RedirectURIs = []string{} // an array, even when a token-exchange client has none
 	}
-	if len(m.ResponseTypes) != 1 || m.ResponseTypes[0] != string(oidc.ResponseTypeCode) {
+	// The code response type goes with the authorization_code grant (RFC 7591 section 2.1),
+	// and a client without that grant never uses the authorization endpoint.
+	switch code := slices.Contains(m.GrantTypes, string(oidc.GrantTypeCode)); {
+	case code && len(m.ResponseTypes) == 0:
+		m.ResponseTypes = []string{string(oidc.ResponseTypeCode)}
+	case code && (len(m.ResponseTypes) != 1 || m.ResponseTypes[0] != string(oidc.ResponseTypeCode)):
 		return invalidMetadata("response_types must be [\"code\"]")
+	case !code && len(m.ResponseTypes) > 0:
+		return invalidMetadata("response_types must be empty without the authorization_code grant")
+	case !code:
+		m.ResponseTypes = []string{}
 	}
 	if err := m.checkApplicationType(); err != nil {
 		return err

@@ -35,6 +35,16 @@ func TestRegistration(t *testing.T) {
 	if _, secret := out["client_secret"]; secret || out["client_id"] == "" {
 		t.Fatalf("a public client gets no secret: %v", out)
 	}
+	// A client that only exchanges tokens is answered with arrays, and with no response
+	// type: it never uses the authorization endpoint (RFC 7591 sections 2 and 2.1).
+	out = nil
+	oauthtest.PostJSON(t, reg, "", map[string]any{"grant_types": []string{grantExchange}, "token_endpoint_auth_method": "none"}, &out)
+	if uris, ok := out["redirect_uris"].([]any); !ok || len(uris) != 0 {
+		t.Fatalf("redirect_uris of a token-exchange client: %v", out)
+	}
+	if types, ok := out["response_types"].([]any); !ok || len(types) != 0 {
+		t.Fatalf("response_types of a token-exchange client: %v", out)
+	}
 
 	for _, tc := range []struct {
 		name  string
@@ -48,6 +58,7 @@ func TestRegistration(t *testing.T) {
 		{"relative", map[string]any{"redirect_uris": []string{"/cb"}}, "invalid_redirect_uri"},
 		{"implicit grant", map[string]any{"redirect_uris": []string{"https://a.example/cb"}, "grant_types": []string{"implicit"}}, "invalid_client_metadata"},
 		{"token response", map[string]any{"redirect_uris": []string{"https://a.example/cb"}, "response_types": []string{"token"}}, "invalid_client_metadata"},
+		{"code response without the code grant", map[string]any{"grant_types": []string{grantExchange}, "response_types": []string{"code"}}, "invalid_client_metadata"},
 		{"private_key_jwt", map[string]any{"redirect_uris": []string{"https://a.example/cb"}, "token_endpoint_auth_method": "private_key_jwt"}, "invalid_client_metadata"},
 		{"not an object", nil, "invalid_client_metadata"},
 	} {
