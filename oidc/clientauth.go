@@ -60,9 +60,10 @@ func (p *Provider) refuseClient(w http.ResponseWriter, description string) {
 }
 
 // basicChallenge is the challenge of a 401 to a client: HTTP Basic in the issuer's realm.
-func (p *Provider) basicChallenge() string {
-	return `Basic realm="` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(p.issuer) + `"`
-}
+func (p *Provider) basicChallenge() string { return `Basic realm="` + p.realm() + `"` }
+
+// realm is the issuer, quoted for a challenge's realm parameter.
+func (p *Provider) realm() string { return strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(p.issuer) }
 
 // oauthErrorCode reads the error code of an OAuth JSON error answer.
 func oauthErrorCode(body []byte) string {
@@ -128,3 +129,29 @@ func (h *heldError) finish(decide func(status int, body []byte) int) {
 }
 
 func (h *heldError) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
+// challengeBearer serves the userinfo endpoint with next, giving its 401 answers the
+// challenge RFC 6750 section 3 requires: Bearer in the issuer's realm, and for a token that
+// was sent but not accepted, error="invalid_token" (op answers invalid_request without a
+// challenge).
+func (p *Provider) challengeBearer(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	hw := &heldError{ResponseWriter: w}
+	next.ServeHTTP(hw, r)
+	if hw.status != http.StatusUnauthorized || hw.passed {
+		hw.finish(func(status int, _ []byte) int { return status })
+		return
+	}
+	hw.passed = true
+	challenge := `Bearer realm="` + p.realm() + `"`
+	if r.Header.Get("Authorization") == "" {
+		w.Header().Set("WWW-Authenticate", challenge)
+		writeOAuthJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_request", "error_description": "no access token"})
+		return
+	}
+	var e struct {
+		Description string `json:"error_description"`
+	}
+	_ = json.Unmarshal(hw.body.Bytes(), &e)
+	w.Header().Set("WWW-Authenticate", challenge+`, error="invalid_token"`)
+	writeOAuthJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": e.Description})
+}

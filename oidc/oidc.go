@@ -358,6 +358,8 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.registerHandler().ServeHTTP(w, r)
 	case "/login", "/login/callback", "/consent":
 		p.login.ServeHTTP(w, r)
+	case "/userinfo":
+		p.challengeBearer(w, r, http.StripPrefix(p.issuerPath, p.op))
 	case "/token", "/revoke", "/introspect":
 		if r.Method != http.MethodPost && r.Method != http.MethodOptions {
 			// RFC 6749 section 3.2, RFC 7009 and RFC 7662: these take POST, so that codes,

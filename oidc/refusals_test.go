@@ -1,6 +1,7 @@
 package oidc_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -278,5 +279,44 @@ func TestTokenEndpointsTakeOnlyPOST(t *testing.T) {
 	}
 	if status, out := e.token(t, c, form); status != http.StatusOK {
 		t.Fatalf("the code after the refused GETs: %d %v", status, out)
+	}
+}
+
+// TestUserinfoChallenges: userinfo's 401s carry the challenge RFC 6750 section 3 requires,
+// a Bearer challenge in the issuer's realm, with error="invalid_token" (in the header and
+// the body) when a token was sent but not accepted; a good token is answered as before.
+func TestUserinfoChallenges(t *testing.T) {
+	t.Parallel()
+	e := start(t, testserver.Backends[0], devConfig())
+	c := e.register(t, nil)
+	pk := oauthtest.NewPKCE()
+	params := authParams(c.ID, pk)
+	params.Set("scope", "openid mcp")
+	status, tok := e.token(t, c, exchange(e.code(t, params), pk))
+	if status != http.StatusOK {
+		t.Fatalf("code flow: %d %v", status, tok)
+	}
+	for _, tc := range []struct {
+		name, authorization, challenge, error string
+		status                                int
+	}{
+		{"no token", "", `Bearer realm="` + e.Issuer + `"`, "invalid_request", 401},
+		{"a token not accepted", "Bearer not-a-token", `Bearer realm="` + e.Issuer + `", error="invalid_token"`, "invalid_token", 401},
+		{"a good token", "Bearer " + tok["access_token"].(string), "", "", 200},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, e.endpoint("userinfo_endpoint"), nil)
+		if tc.authorization != "" {
+			req.Header.Set("Authorization", tc.authorization)
+		}
+		resp, err := oauthtest.HTTP.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || resp.Header.Get("WWW-Authenticate") != tc.challenge || (tc.error != "" && out["error"] != tc.error) {
+			t.Errorf("%s: %d %q %v, want %d %q %s", tc.name, resp.StatusCode, resp.Header.Get("WWW-Authenticate"), out, tc.status, tc.challenge, tc.error)
+		}
 	}
 }
