@@ -181,7 +181,8 @@ func (s *Server) searchBegin(c echo.Context) (authzenCaller, api.AuthZENSearchRe
 	if caller.closed {
 		return caller, req, "", errSearchFailed
 	}
-	digest, err := s.authzenDecode(c, &req, searchDigest)
+	path := c.Request().URL.Path
+	digest, err := s.authzenDecode(c, &req, func(body []byte) string { return searchDigest(path, body) })
 	return caller, req, digest, err
 }
 
@@ -231,28 +232,45 @@ func searchPage(p *api.AuthZENPage, digest string) (after string, limit int, err
 		return "", limit, nil
 	}
 	b, err := base64.RawURLEncoding.DecodeString(p.Token)
-	if err != nil || len(b) < 1+len(digest) || b[0] != pageTokenTag || !utf8.Valid(b[1+len(digest):]) {
+	if err != nil || len(b) < 1+len(digest)+pageTokenCheckLen || b[0] != pageTokenTag {
 		return "", 0, invalid("page.token", "not a next_token this server issued")
 	}
-	if string(b[1:1+len(digest)]) != digest {
+	body, check := b[:len(b)-pageTokenCheckLen], b[len(b)-pageTokenCheckLen:]
+	if sum := pageTokenCheck(body); !bytes.Equal(check, sum[:pageTokenCheckLen]) || !utf8.Valid(body[1+len(digest):]) {
+		return "", 0, invalid("page.token", "not a next_token this server issued, or altered")
+	}
+	if string(body[1:1+len(digest)]) != digest {
 		// §8.2: every member but the token must be the same as on the first page.
 		return "", 0, invalid("page.token", "the request differs from the one this token continues: only page.token may change between pages")
 	}
-	return string(b[1+len(digest):]), limit, nil
+	return string(body[1+len(digest):]), limit, nil
 }
 
-// pageTokenTag starts every page token this server issues.
-const pageTokenTag = 'p'
+// A page token is the tag, the request's digest, the key of the last result answered, and
+// a check over those, base64url-encoded. The check makes a token altered in any way a 400
+// rather than a resumption somewhere else. It is not a secret: a caller who forges a token
+// only moves where its own listing resumes, and every result is still a decision's.
+const (
+	pageTokenTag      = 'p'
+	pageTokenCheckLen = 4
+)
+
+func pageTokenCheck(b []byte) [sha256.Size]byte {
+	return sha256.Sum256(append([]byte("kavach authzen page token\x00"), b...))
+}
 
 // pageToken is the next_token that resumes after key, for the request of digest.
 func pageToken(digest, key string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(string(pageTokenTag) + digest + key))
+	b := []byte(string(pageTokenTag) + digest + key)
+	sum := pageTokenCheck(b)
+	return base64.RawURLEncoding.EncodeToString(append(b, sum[:pageTokenCheckLen]...))
 }
 
-// searchDigest sums a search request, page.token left out, so that a token is taken only
-// with the request it continues. Members are compared as JSON values: their order and
-// spacing do not matter; a member Kavach ignores still counts.
-func searchDigest(body []byte) string {
+// searchDigest sums a search request sent to path, page.token left out, so that a token is
+// taken only with the request it continues, at the endpoint (and tenant) that issued it.
+// Members are compared as JSON values: their order and spacing do not matter; a member
+// Kavach ignores still counts.
+func searchDigest(path string, body []byte) string {
 	var v map[string]any
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -268,7 +286,7 @@ func searchDigest(body []byte) string {
 		delete(v, "page")
 	}
 	b, _ := json.Marshal(v)
-	sum := sha256.Sum256(b)
+	sum := sha256.Sum256(append(append([]byte(path), 0), b...))
 	return string(sum[:searchDigestLen])
 }
 

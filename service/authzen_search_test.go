@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -188,6 +189,46 @@ func TestAuthZENSearchResource(t *testing.T) {
 	}
 	if p := w.post(t, "/access/v1/search/action", w.keys["alice"], actionSearch(a.ID, "mcp:github", "*", "")).problem(t); p.Field != "resource.id" {
 		t.Errorf("a pattern as the resource of an action search: %+v", p)
+	}
+
+	// A token altered in any way, or taken to another endpoint with the same body, is a 400
+	// naming page.token, never a page that resumes somewhere else or claims the end.
+	many := w.agent(t, agent.Permission{Resource: "doc:a", Actions: []string{"read"}}, agent.Permission{Resource: "doc:b", Actions: []string{"read"}},
+		agent.Permission{Resource: "doc:c", Actions: []string{"read"}})
+	first := w.post(t, "/access/v1/search/resource", w.keys["alice"], resourceSearch(many.ID, "read", "doc", `,"page":{"limit":1}`)).resources(t)
+	token := first.Page.NextToken
+	if token == "" {
+		t.Fatalf("a first page of one: %+v", first)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range raw {
+		for _, flip := range []byte{1, 0x20} {
+			altered := slices.Clone(raw)
+			altered[i] ^= flip
+			body := resourceSearch(many.ID, "read", "doc", `,"page":{"limit":1,"token":"`+base64.RawURLEncoding.EncodeToString(altered)+`"}`)
+			if p := w.post(t, "/access/v1/search/resource", w.keys["alice"], body).problem(t); p.Status != http.StatusBadRequest || p.Field != "page.token" {
+				t.Fatalf("byte %d of the token altered: %+v", i, p)
+			}
+		}
+	}
+	same := `{"subject":{"type":"agent","id":"` + many.ID + `"},"action":{"name":"read"},"resource":{"type":"doc","id":"a"},"page":{"limit":1}}`
+	subjectPage := w.post(t, "/access/v1/search/subject", w.keys["alice"], same).subjects(t)
+	if subjectPage.Page.NextToken != "" {
+		withToken := strings.Replace(same, `"limit":1`, `"limit":1,"token":"`+subjectPage.Page.NextToken+`"`, 1)
+		if p := w.post(t, "/access/v1/search/resource", w.keys["alice"], withToken).problem(t); p.Field != "page.token" {
+			t.Fatalf("a subject search's token at the resource search: %+v", p)
+		}
+	}
+	withToken := strings.Replace(same, `"limit":1`, `"limit":1,"token":"`+token+`"`, 1)
+	if p := w.post(t, "/access/v1/search/subject", w.keys["alice"], withToken).problem(t); p.Field != "page.token" {
+		t.Fatalf("a resource search's token at the subject search: %+v", p)
+	}
+	second := w.post(t, "/access/v1/search/resource", w.keys["alice"], resourceSearch(many.ID, "read", "doc", `,"page":{"limit":1,"token":"`+token+`"}`)).resources(t)
+	if got := resourceIDs(second); !slices.Equal(got, []string{"b"}) {
+		t.Fatalf("the second page: %v", got)
 	}
 }
 
