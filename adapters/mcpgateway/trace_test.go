@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -160,11 +161,22 @@ func TestGatewaySpan(t *testing.T) {
 	url, token, _, got := gateway(t)
 	post(t, url, token, callBody("00-"+metaTrace+"-b7ad6b7169203331-01"), "")
 	up := <-got
-	var found bool
-	for _, s := range exp.GetSpans() {
-		if s.SpanContext.TraceID().String() != metaTrace || s.Name != "tools/call read_file" {
-			continue
+	// The gateway ends its span once its handler returns, which may be just after the
+	// client has read the answer.
+	gatewaySpan := func() []tracetest.SpanStub {
+		var out []tracetest.SpanStub
+		for _, s := range exp.GetSpans() {
+			if s.SpanContext.TraceID().String() == metaTrace && s.Name == "tools/call read_file" {
+				out = append(out, s)
+			}
 		}
+		return out
+	}
+	for deadline := time.Now().Add(5 * time.Second); len(gatewaySpan()) == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	var found bool
+	for _, s := range gatewaySpan() {
 		found = true
 		if s.Parent.SpanID().String() != "b7ad6b7169203331" {
 			t.Errorf("the gateway span's parent is %s, want the _meta span", s.Parent.SpanID())
@@ -174,7 +186,11 @@ func TestGatewaySpan(t *testing.T) {
 		}
 	}
 	if !found {
-		t.Fatalf("no gateway span in trace %s", metaTrace)
+		var names []string
+		for _, s := range exp.GetSpans() {
+			names = append(names, s.Name+" in "+s.SpanContext.TraceID().String())
+		}
+		t.Fatalf("no gateway span in trace %s; spans: %v", metaTrace, names)
 	}
 }
 
