@@ -1,7 +1,11 @@
 package service
 
 import (
+	"bytes"
+	"encoding/json"
 	"reflect"
+	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -17,35 +21,105 @@ import (
 // take for a field spelt otherwise is made unknown to it; a member name that appears twice
 // in one object is an invalid-input error naming it. root is the type body decodes into.
 // A body whose names are all lower-case ASCII without escapes, or field names of root's
-// types, and unique within their objects, is returned as it is without being walked.
+// types, and unique within their objects, is returned as it is without being walked. The
+// walk costs time and memory in proportion to the body, however deeply it nests.
 func exactKeys(body []byte, root reflect.Type) ([]byte, error) {
-	if plainKeys(body, fieldNames(root)) {
+	names := fieldNames(root)
+	if plainKeys(body, names.exact, names.folded) {
 		return body, nil
 	}
+	type frame struct {
+		object bool
+		typ    reflect.Type    // the container's type, nil where free-form
+		elem   reflect.Type    // the type of the value that comes next
+		inKey  bool            // object: a name comes next
+		key    string          // object: the name of the value that comes next
+		index  int             // array: the index of the value that comes next
+		first  string          // object: the first name
+		seen   map[string]bool // object: the names after the first, made at the second
+		named  bool            // object: a name was read
+	}
 	var (
-		out     []byte
-		from    int
-		seen    = map[string]bool{}
-		invalid error
+		stack []frame
+		out   []byte
+		from  int
 	)
-	walkJSON(body, root, func(e *jsonEvent) bool {
-		if !e.key {
-			return true
+	path := func(last string) string {
+		var b strings.Builder
+		for _, f := range stack[:len(stack)-1] {
+			if f.object {
+				if b.Len() > 0 {
+					b.WriteByte('.')
+				}
+				b.WriteString(f.key)
+			} else {
+				b.WriteString("[" + strconv.Itoa(f.index) + "]")
+			}
 		}
-		if seen[e.path] {
-			invalid = invalidMember(e.path)
-			return false
+		if b.Len() > 0 {
+			b.WriteByte('.')
 		}
-		seen[e.path] = true
-		if e.fold {
-			at := cap(body) - cap(e.raw) + 1 // just inside the name's opening quote (raw is a part of body)
-			out = append(append(out, body[from:at]...), '~')
-			from = at
+		b.WriteString(last)
+		return b.String()
+	}
+	done := func() { // a value ended: the container's next one comes
+		if n := len(stack); n > 0 {
+			if f := &stack[n-1]; f.object {
+				f.inKey = true
+			} else {
+				f.index++
+			}
 		}
-		return true
-	})
-	if invalid != nil {
-		return nil, invalid
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	for {
+		start := dec.InputOffset()
+		tok, err := dec.Token()
+		if err != nil {
+			break // the end, or what encoding/json reports
+		}
+		if k, ok := tok.(string); ok && len(stack) > 0 && stack[len(stack)-1].inKey {
+			f := &stack[len(stack)-1]
+			switch {
+			case !f.named:
+				f.first, f.named = k, true
+			case k == f.first || f.seen[k]:
+				return nil, invalidMember(path(k))
+			case f.seen == nil:
+				f.seen = map[string]bool{k: true}
+			default:
+				f.seen[k] = true
+			}
+			var known bool
+			f.elem, known = fieldType(f.typ, k)
+			f.key, f.inKey = k, false
+			if known && f.typ != nil && f.typ.Kind() == reflect.Struct && !hasField(f.typ, k) {
+				at := int(start) + bytes.IndexByte(body[start:], '"') + 1 // just inside the name's quote
+				out = append(append(out, body[from:at]...), '~')
+				from = at
+			}
+			continue
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			typ := root
+			if n := len(stack); n > 0 {
+				typ = stack[n-1].elem
+			}
+			f := frame{object: tok == json.Delim('{'), typ: container(typ)}
+			if f.object {
+				f.inKey = true
+			} else {
+				f.elem = elemType(f.typ)
+			}
+			stack = append(stack, f)
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			done()
+		default:
+			done()
+		}
 	}
 	if out == nil {
 		return body, nil
@@ -57,13 +131,16 @@ func invalidMember(path string) error {
 	return invalid(path, "the member appears twice in its object: member names must be unique")
 }
 
-// fieldNames lists the JSON names of the fields of the structs reachable from t that are
-// not plain lower-case ASCII (such as "userAgent"), which plainKeys accepts as they are.
-func fieldNames(t reflect.Type) map[string]bool {
+// jsonNames are the JSON names of the fields of the structs reachable from a type that are
+// not plain lower-case ASCII (such as "userAgent"), which plainKeys accepts as they are,
+// and those names in lower case ("useragent"), which encoding/json would fold to them.
+type jsonNames struct{ exact, folded map[string]bool }
+
+func fieldNames(t reflect.Type) jsonNames {
 	if v, ok := fieldNameSets.Load(t); ok {
-		return v.(map[string]bool)
+		return v.(jsonNames)
 	}
-	names := map[string]bool{}
+	names := jsonNames{exact: map[string]bool{}, folded: map[string]bool{}}
 	var visit func(reflect.Type)
 	done := map[reflect.Type]bool{}
 	visit = func(t reflect.Type) {
@@ -78,7 +155,8 @@ func fieldNames(t reflect.Type) map[string]bool {
 		case reflect.Struct:
 			for _, f := range jsonFields(t) {
 				if !plainName([]byte(f.name)) {
-					names[f.name] = true
+					names.exact[f.name] = true
+					names.folded[strings.ToLower(f.name)] = true
 				}
 				visit(f.typ)
 			}
@@ -89,7 +167,7 @@ func fieldNames(t reflect.Type) map[string]bool {
 	return names
 }
 
-var fieldNameSets sync.Map // reflect.Type → map[string]bool
+var fieldNameSets sync.Map // reflect.Type → jsonNames
 
 // plainName reports whether a member name (as sent, without its quotes) is lower-case
 // ASCII without escapes, which encoding/json can match only to a field spelt the same.
@@ -103,10 +181,11 @@ func plainName(name []byte) bool {
 }
 
 // plainKeys reports, in one pass over body without allocating, whether every member name
-// is plain (plainName) or one of names, and no object has a name twice. It answers false
-// when it cannot tell cheaply: an object with more than maxPlainMembers members, or a body
-// that is not well-formed (encoding/json reports that).
-func plainKeys(body []byte, names map[string]bool) bool {
+// is plain (plainName) but not one of folded, or one of names, and no object has a name
+// twice. It answers false when it cannot tell cheaply: an object with more than
+// maxPlainMembers members, deep nesting, or a body that is not well-formed (encoding/json
+// reports that).
+func plainKeys(body []byte, names, folded map[string]bool) bool {
 	const maxPlainMembers = 32
 	var (
 		keys   [64]uint64 // hashes of the member names of the open objects, outermost first
@@ -156,7 +235,11 @@ func plainKeys(body []byte, names map[string]bool) bool {
 				if depth == 0 || starts[depth-1] < 0 {
 					return false
 				}
-				if !plainName(name) && !names[string(name)] {
+				if plainName(name) {
+					if folded[string(name)] {
+						return false // "dryrun", which encoding/json takes for dryRun
+					}
+				} else if !names[string(name)] {
 					return false
 				}
 				h := uint64(14695981039346656037) // FNV-1a

@@ -3,6 +3,8 @@ package service
 import (
 	"encoding/json"
 	"reflect"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/kavachos/kavach-go/api"
@@ -26,7 +28,7 @@ func TestPlainKeys(t *testing.T) {
 		`{"subject":{"type":"agent","id":"a"}`:                                  false,
 		`{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10,"k":11,"l":12,"m":13,"n":14,"o":15,"p":16,"q":17,"r":18,"s":19,"t":20,"u":21,"v":22,"w":23,"x":24,"y":25,"z":26,"aa":27,"ab":28,"ac":29,"ad":30,"ae":31,"af":32,"ag":33}`: false,
 	} {
-		if got := plainKeys([]byte(body), names); got != want {
+		if got := plainKeys([]byte(body), names.exact, names.folded); got != want {
 			t.Errorf("plainKeys(%s) = %v, want %v", body, got, want)
 		}
 	}
@@ -40,6 +42,7 @@ func FuzzExactKeys(f *testing.F) {
 		`{"subject":{"type":"agent","id":"a"},"Subject":{},"evaluations":[{"resource":{"ID":"x","id":"y"}}]}`,
 		`{"subject":1,"subject":2}`, `{"\u0053ubject":1,"ſubject":2,"context":{"userAgent":"u","UserAgent":"v"}}`,
 		`{"options":{"evaluations_semantic":"execute_all"},"evaluations":[{},{}]}`, `[{"a":1}]`, `{"a":"\\"}`,
+		`{"options":{"dryRun":false,"dryrun":true}}`, `{"context":{"userAgent":"B","useragent":"A"}}`,
 	} {
 		f.Add(s)
 	}
@@ -49,7 +52,7 @@ func FuzzExactKeys(f *testing.F) {
 		if !json.Valid(b) {
 			return // encoding/json refuses it whatever its names
 		}
-		plain := plainKeys(b, names)
+		plain := plainKeys(b, names.exact, names.folded)
 		out, err := exactKeys(b, evaluationsType)
 		changed := err != nil || string(out) != body
 		if plain && changed {
@@ -65,4 +68,35 @@ func FuzzExactKeys(f *testing.F) {
 			return true
 		})
 	})
+}
+
+// TestExactKeysEdges: names are compared per object (a dotted name is not a path), a name
+// folding to a camel-case field is made unknown, and the walk costs memory in proportion to
+// the body however deeply it nests.
+func TestExactKeysEdges(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"subject":{"type":"agent","id":"a","properties":{"k8s.ns":"x","k8s":{"ns":"y"},"Region":"eu"}}}`: `{"subject":{"type":"agent","id":"a","properties":{"k8s.ns":"x","k8s":{"ns":"y"},"Region":"eu"}}}`,
+		`{"options":{"dryRun":false,"dryrun":true}}`:                                                       `{"options":{"dryRun":false,"~dryrun":true}}`,
+		`{"Subject":{"Type":"agent"},"evaluations":[{"Resource":{}}]}`:                                     `{"~Subject":{"~Type":"agent"},"evaluations":[{"~Resource":{}}]}`,
+	} {
+		got, err := exactKeys([]byte(body), evaluationsType)
+		if err != nil || string(got) != want {
+			t.Errorf("exactKeys(%s) = %s, %v; want %s", body, got, err, want)
+		}
+	}
+	if _, err := exactKeys([]byte(`{"evaluations":[{},{"resource":{"id":"a","id":"b"}}]}`), evaluationsType); err == nil ||
+		!strings.Contains(err.Error(), "twice") {
+		t.Errorf("a duplicate inside an item: %v", err)
+	}
+	const depth = 20_000
+	deep := []byte(`{"Subject":1,"context":` + strings.Repeat(`{"a":`, depth) + "1" + strings.Repeat("}", depth) + "}")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := exactKeys(deep, evaluationsType); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if used := after.TotalAlloc - before.TotalAlloc; used > 200*uint64(len(deep)) {
+		t.Errorf("a body of %d bytes nested %d deep took %d bytes to walk", len(deep), depth, used)
+	}
 }

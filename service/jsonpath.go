@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -208,6 +209,17 @@ type jsonField struct {
 // jsonFields lists the fields encoding/json reads and writes for struct type t, the fields
 // of embedded structs included.
 func jsonFields(t reflect.Type) []jsonField {
+	if v, ok := jsonFieldLists.Load(t); ok {
+		return v.([]jsonField)
+	}
+	out := listJSONFields(t)
+	jsonFieldLists.Store(t, out)
+	return out
+}
+
+var jsonFieldLists sync.Map // reflect.Type → []jsonField
+
+func listJSONFields(t reflect.Type) []jsonField {
 	var out []jsonField
 	for _, f := range reflect.VisibleFields(t) {
 		if !f.IsExported() {
