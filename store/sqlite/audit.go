@@ -138,13 +138,16 @@ func (s *Store) streamAgentAudit(ctx context.Context, q store.AuditQuery, fn fun
 		return mapErr(err, "stream audit")
 	}
 	lo, hi := first.Int64, last.Int64
+	if !first.Valid || q.AfterSeq >= hi || (q.BeforeSeq > 0 && q.BeforeSeq <= lo) {
+		return nil // nothing in the ledger is within the bounds (compared before +1 and -1 can overflow)
+	}
 	if q.AfterSeq >= lo {
 		lo = q.AfterSeq + 1
 	}
 	if q.BeforeSeq > 0 && q.BeforeSeq <= hi {
 		hi = q.BeforeSeq - 1
 	}
-	if !first.Valid || lo > hi {
+	if lo > hi {
 		return nil
 	}
 	where, args := auditWhere(q)

@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -85,6 +87,22 @@ func testAuditAgentQueryAcrossEpochs(t *testing.T, s store.Store) {
 					}
 				}
 			}
+		}
+	}
+	// Bounds at the ends of int64 answer at once (a bound past the ledger holds nothing).
+	for _, q := range []store.AuditQuery{
+		{AgentID: "agt_1", AfterSeq: math.MaxInt64}, {AgentID: "agt_1", AfterSeq: math.MaxInt64, Desc: true},
+		{AgentID: "agt_1", AfterSeq: math.MaxInt64 - 1, BeforeSeq: math.MaxInt64}, {AgentID: "agt_1", BeforeSeq: 1},
+		{AgentID: "agt_1", AfterSeq: -5, BeforeSeq: 2}, {AgentID: "agt_1", AfterSeq: n, Limit: 1},
+		{AgentID: "agt_1", AfterSeq: 2 * epoch, BeforeSeq: epoch}, {AgentID: "agt_1", AfterSeq: 2 * epoch, BeforeSeq: epoch, Desc: true},
+	} {
+		q.TenantID = agent.DefaultTenant
+		qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		var got []int64
+		err := s.StreamAudit(qctx, q, func(e *store.AuditEvent) error { got = append(got, e.Seq); return nil })
+		cancel()
+		if w := want(q); err != nil || !slices.Equal(got, w) {
+			t.Fatalf("%+v: %v %v, want %v", q, got, err, w)
 		}
 	}
 	if got := len(want(store.AuditQuery{AgentID: "agt_rare"})); got != len(rare) {
