@@ -135,6 +135,10 @@ func (h *heldError) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 // was sent but not accepted, error="invalid_token" (op answers invalid_request without a
 // challenge).
 func (p *Provider) challengeBearer(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	// op takes the token from the header, or from the form or query as RFC 6750 section 2
+	// allows; the form is read here first, and op reads it again from r.
+	_ = r.ParseForm()
+	sent := r.Header.Get("Authorization") != "" || r.Form.Get("access_token") != ""
 	hw := &heldError{ResponseWriter: w}
 	next.ServeHTTP(hw, r)
 	if hw.status != http.StatusUnauthorized || hw.passed {
@@ -143,7 +147,7 @@ func (p *Provider) challengeBearer(w http.ResponseWriter, r *http.Request, next 
 	}
 	hw.passed = true
 	challenge := `Bearer realm="` + p.realm() + `"`
-	if r.Header.Get("Authorization") == "" {
+	if !sent {
 		w.Header().Set("WWW-Authenticate", challenge)
 		writeOAuthJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_request", "error_description": "no access token"})
 		return

@@ -361,7 +361,8 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/userinfo":
 		p.challengeBearer(w, r, http.StripPrefix(p.issuerPath, p.op))
 	case "/token", "/revoke", "/introspect":
-		if r.Method != http.MethodPost && r.Method != http.MethodOptions {
+		preflight := r.Method == http.MethodOptions && r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != ""
+		if r.Method != http.MethodPost && !preflight {
 			// RFC 6749 section 3.2, RFC 7009 and RFC 7662: these take POST, so that codes,
 			// secrets and tokens never travel in a URL (and so into logs and Referer).
 			h.Set("Allow", "POST, OPTIONS")

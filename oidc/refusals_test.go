@@ -262,10 +262,13 @@ func TestTokenEndpointsTakeOnlyPOST(t *testing.T) {
 	form := exchange(e.code(t, authParams(c.ID, pk)), pk)
 	form.Set("client_id", c.ID)
 	for _, endpoint := range []string{"token_endpoint", "revocation_endpoint", "introspection_endpoint"} {
-		for _, method := range []string{http.MethodGet, http.MethodPut, http.MethodHead} {
-			req, err := http.NewRequest(method, e.endpoint(endpoint)+"?"+form.Encode(), nil)
+		for _, method := range []string{http.MethodGet, http.MethodPut, http.MethodHead, http.MethodOptions, "OPTIONS+Origin"} {
+			req, err := http.NewRequest(strings.TrimSuffix(method, "+Origin"), e.endpoint(endpoint)+"?"+form.Encode(), nil)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if strings.HasSuffix(method, "+Origin") { // an Origin, but not a CORS preflight
+				req.Header.Set("Origin", "https://app.example.com")
 			}
 			resp, err := oauthtest.HTTP.Do(req)
 			if err != nil {
@@ -302,10 +305,15 @@ func TestUserinfoChallenges(t *testing.T) {
 	}{
 		{"no token", "", `Bearer realm="` + e.Issuer + `"`, "invalid_request", 401},
 		{"a token not accepted", "Bearer not-a-token", `Bearer realm="` + e.Issuer + `", error="invalid_token"`, "invalid_token", 401},
+		{"a token in the query, not accepted", "?not-a-token", `Bearer realm="` + e.Issuer + `", error="invalid_token"`, "invalid_token", 401},
 		{"a good token", "Bearer " + tok["access_token"].(string), "", "", 200},
 	} {
-		req, _ := http.NewRequest(http.MethodGet, e.endpoint("userinfo_endpoint"), nil)
-		if tc.authorization != "" {
+		u := e.endpoint("userinfo_endpoint")
+		if token, ok := strings.CutPrefix(tc.authorization, "?"); ok {
+			u += "?access_token=" + token
+		}
+		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		if strings.HasPrefix(tc.authorization, "Bearer ") {
 			req.Header.Set("Authorization", tc.authorization)
 		}
 		resp, err := oauthtest.HTTP.Do(req)
