@@ -136,8 +136,12 @@ func (h *heldError) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 // challenge).
 func (p *Provider) challengeBearer(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	// op takes the token from the header, or from the form or query as RFC 6750 section 2
-	// allows; the form is read here first, and op reads it again from r.
-	_ = r.ParseForm()
+	// allows; the form is read here first (op then finds it read, so a form it cannot read is
+	// answered here as op answers it).
+	if err := r.ParseForm(); err != nil {
+		writeOAuthJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": "error parsing form"})
+		return
+	}
 	sent := r.Header.Get("Authorization") != "" || r.Form.Get("access_token") != ""
 	hw := &heldError{ResponseWriter: w}
 	next.ServeHTTP(hw, r)

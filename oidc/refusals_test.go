@@ -327,4 +327,18 @@ func TestUserinfoChallenges(t *testing.T) {
 			t.Errorf("%s: %d %q %v, want %d %q %s", tc.name, resp.StatusCode, resp.Header.Get("WWW-Authenticate"), out, tc.status, tc.challenge, tc.error)
 		}
 	}
+	// A form that cannot be read is a 400, with a good token too, as before the challenge.
+	for _, body := range []string{"access_token=" + tok["access_token"].(string) + "&x=%zz", "x=" + strings.Repeat("a", 70<<10)} {
+		req, _ := http.NewRequest(http.MethodPost, e.endpoint("userinfo_endpoint"), strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Authorization", "Bearer "+tok["access_token"].(string))
+		resp, err := oauthtest.HTTP.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("a form of %d bytes that cannot be read: %d, want 400", len(body), resp.StatusCode)
+		}
+	}
 }

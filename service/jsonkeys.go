@@ -103,6 +103,9 @@ func exactKeys(body []byte, root reflect.Type) ([]byte, error) {
 		}
 		switch tok {
 		case json.Delim('{'), json.Delim('['):
+			if len(stack) == maxJSONDepth {
+				return body, nil // deeper than encoding/json goes: it refuses the body
+			}
 			typ := root
 			if n := len(stack); n > 0 {
 				typ = stack[n-1].elem
@@ -126,6 +129,9 @@ func exactKeys(body []byte, root reflect.Type) ([]byte, error) {
 	}
 	return append(out, body[from:]...), nil
 }
+
+// maxJSONDepth is the nesting encoding/json refuses to go past.
+const maxJSONDepth = 10_000
 
 func invalidMember(path string) error {
 	return invalid(path, "the member appears twice in its object: member names must be unique")

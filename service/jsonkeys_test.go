@@ -99,4 +99,14 @@ func TestExactKeysEdges(t *testing.T) {
 	if used := after.TotalAlloc - before.TotalAlloc; used > 200*uint64(len(deep)) {
 		t.Errorf("a body of %d bytes nested %d deep took %d bytes to walk", len(deep), depth, used)
 	}
+	// Past encoding/json's depth the walk stops: the body is refused when decoded.
+	brackets := []byte(`{"a":` + strings.Repeat("[", 1<<20))
+	runtime.ReadMemStats(&before)
+	if out, err := exactKeys(brackets, evaluationsType); err != nil || len(out) != len(brackets) {
+		t.Fatalf("1 MiB of brackets: %d bytes, %v", len(out), err)
+	}
+	runtime.ReadMemStats(&after)
+	if used := after.TotalAlloc - before.TotalAlloc; used > 20*uint64(len(brackets)) {
+		t.Errorf("1 MiB of brackets took %d bytes to walk", used)
+	}
 }
