@@ -91,10 +91,10 @@ func exactKeys(body []byte, root reflect.Type) ([]byte, error) {
 			default:
 				f.seen[k] = true
 			}
-			var known bool
-			f.elem, known = fieldType(f.typ, k)
+			var folded bool
+			f.elem, _, folded = fieldType(f.typ, k)
 			f.key, f.inKey = k, false
-			if known && f.typ != nil && f.typ.Kind() == reflect.Struct && !hasField(f.typ, k) {
+			if folded {
 				at := int(start) + bytes.IndexByte(body[start:], '"') + 1 // just inside the name's quote
 				out = append(append(out, body[from:at]...), '~')
 				from = at

@@ -24,7 +24,6 @@ type jsonEvent struct {
 	typ   reflect.Type // the Go type the value decodes into; nil where it is free-form or unknown
 	key   bool         // tok is an object's key
 	known bool         // for a key: the object's type has such a field
-	fold  bool         // for a key: that field's name is spelt otherwise (matched without regard to case)
 	close bool         // tok closes a container
 }
 
@@ -78,9 +77,8 @@ func walkJSON(body []byte, root reflect.Type, visit func(*jsonEvent) bool) {
 			f := &stack[len(stack)-1]
 			f.key, f.inKey = k, false
 			var known bool
-			f.elem, known = fieldType(f.typ, k)
-			fold := known && deref(f.typ) != nil && f.typ.Kind() == reflect.Struct && !hasField(f.typ, k)
-			if !visit(&jsonEvent{path: joinPath(f.path, k), tok: tok, raw: raw, typ: f.elem, key: true, known: known, fold: fold}) {
+			f.elem, known, _ = fieldType(f.typ, k)
+			if !visit(&jsonEvent{path: joinPath(f.path, k), tok: tok, raw: raw, typ: f.elem, key: true, known: known}) {
 				return
 			}
 			continue
@@ -164,39 +162,27 @@ func elemType(t reflect.Type) reflect.Type {
 
 // fieldType is the type of an object's member key, and whether the object's type has it:
 // a struct field matched as encoding/json matches it (exactly, else case-insensitively),
-// or a map's element.
-func fieldType(t reflect.Type, key string) (reflect.Type, bool) {
+// or a map's element. folded says a struct field was matched only case-insensitively.
+func fieldType(t reflect.Type, key string) (typ reflect.Type, known, folded bool) {
 	if t == nil {
-		return nil, true
+		return nil, true, false
 	}
 	switch t.Kind() {
 	case reflect.Map:
-		return t.Elem(), true
+		return t.Elem(), true, false
 	case reflect.Struct:
 	default:
-		return nil, true // a kind mismatch, reported on the object itself
+		return nil, true, false // a kind mismatch, reported on the object itself
 	}
-	var fold reflect.Type
-	found := false
 	for _, f := range jsonFields(t) {
 		switch {
 		case f.name == key:
-			return f.typ, true
-		case !found && strings.EqualFold(f.name, key):
-			fold, found = f.typ, true
+			return f.typ, true, false
+		case !known && strings.EqualFold(f.name, key):
+			typ, known, folded = f.typ, true, true
 		}
 	}
-	return fold, found
-}
-
-// hasField reports whether struct type t has a field named exactly key in JSON.
-func hasField(t reflect.Type, key string) bool {
-	for _, f := range jsonFields(t) {
-		if f.name == key {
-			return true
-		}
-	}
-	return false
+	return typ, known, folded
 }
 
 // jsonField is a struct field as it appears in JSON.
