@@ -10,17 +10,14 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/otel"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-	"go.opentelemetry.io/otel/trace/noop"
 
 	kavach "github.com/kavachos/kavach-go"
 	"github.com/kavachos/kavach-go/adapters/internal/adaptertest"
 	"github.com/kavachos/kavach-go/adapters/mcpgateway"
 	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/api"
-	"github.com/kavachos/kavach-go/telemetry"
+	"github.com/kavachos/kavach-go/internal/spantest"
 )
 
 // recordingKavach is the embedded Kavach behind a TraceRecorder.
@@ -150,14 +147,7 @@ func TestGatewayContinuesTrace(t *testing.T) {
 // TestGatewaySpan: with tracing on, the gateway's span is a child of the span named in
 // _meta, and the upstream's traceparent names the gateway's span.
 func TestGatewaySpan(t *testing.T) {
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	telemetry.Install(tp)
-	t.Cleanup(func() {
-		telemetry.Uninstall()
-		otel.SetTracerProvider(noop.NewTracerProvider())
-		_ = tp.Shutdown(context.Background())
-	})
+	exp := spantest.Record(t)
 	url, token, _, got := gateway(t)
 	post(t, url, token, callBody("00-"+metaTrace+"-b7ad6b7169203331-01"), "")
 	up := <-got
