@@ -38,6 +38,11 @@ type AuthZENOptions struct {
 	// EvaluationsSemantic is execute_all (the default), deny_on_first_deny or
 	// permit_on_first_permit; only the evaluations route reads it.
 	EvaluationsSemantic string `json:"evaluations_semantic,omitempty"`
+	// EvaluationsSemanticProto is the same option as protobuf's JSON mapping spells it,
+	// evaluationsSemantic, which clients generated from protobuf definitions send (Cerbos's
+	// Go SDK does). It is read when evaluations_semantic is absent; when both are sent
+	// they must agree.
+	EvaluationsSemanticProto string `json:"evaluationsSemantic,omitempty"`
 	// DryRun answers with no side effect, audited as a check (AuthorizeRequest.DryRun).
 	DryRun bool `json:"dryRun,omitempty"`
 }

@@ -252,13 +252,20 @@ func authzenOptions(o *api.AuthZENOptions) (string, bool, error) {
 	if o == nil {
 		return api.ExecuteAll, false, nil
 	}
-	switch o.EvaluationsSemantic {
+	semantic, field := o.EvaluationsSemantic, "options.evaluations_semantic"
+	if alias := o.EvaluationsSemanticProto; alias != "" {
+		if semantic != "" && semantic != alias {
+			return "", false, invalid("options.evaluationsSemantic", "is %q but options.evaluations_semantic is %q: send one of them", alias, semantic)
+		}
+		semantic, field = alias, "options.evaluationsSemantic"
+	}
+	switch semantic {
 	case "":
 		return api.ExecuteAll, o.DryRun, nil
 	case api.ExecuteAll, api.DenyOnFirstDeny, api.PermitOnFirstPermit:
-		return o.EvaluationsSemantic, o.DryRun, nil
+		return semantic, o.DryRun, nil
 	}
-	return "", false, invalid("options.evaluations_semantic", "must be %s, %s or %s", api.ExecuteAll, api.DenyOnFirstDeny, api.PermitOnFirstPermit)
+	return "", false, invalid(field, "must be %s, %s or %s", api.ExecuteAll, api.DenyOnFirstDeny, api.PermitOnFirstPermit)
 }
 
 // withDefaults is item with each member it lacks taken from the top level, and the path

@@ -245,6 +245,35 @@ func TestAuthZENSpecificationExamples(t *testing.T) {
 	}
 }
 
+// TestAuthZENSemanticProtobufSpelling: options.evaluationsSemantic, the spelling that
+// clients generated from protobuf send, selects the semantic as evaluations_semantic does,
+// alone or beside an equal evaluations_semantic.
+func TestAuthZENSemanticProtobufSpelling(t *testing.T) {
+	t.Parallel()
+	w := newAuthZENWorld(t)
+	items := mixedItems(40, "secret")
+	parts := make([]string, len(items))
+	for i, it := range items {
+		parts[i] = it.json()
+	}
+	answers := func(options string) int {
+		a := w.agent(t, mixedPermissions...)
+		body := `{"subject":{"type":"agent","id":"` + a.ID + `"},"options":` + options + `,"evaluations":[` + strings.Join(parts, ",") + `]}`
+		return len(w.post(t, "/access/v1/evaluations", w.keys["app"], body).evaluations(t))
+	}
+	for _, semantic := range []string{api.ExecuteAll, api.DenyOnFirstDeny, api.PermitOnFirstPermit} {
+		want := answers(`{"evaluations_semantic":"` + semantic + `"}`)
+		camel := answers(`{"evaluationsSemantic":"` + semantic + `"}`)
+		both := answers(`{"evaluations_semantic":"` + semantic + `","evaluationsSemantic":"` + semantic + `"}`)
+		if camel != want || both != want {
+			t.Errorf("%s: %d answers with evaluations_semantic, %d with evaluationsSemantic, %d with both", semantic, want, camel, both)
+		}
+	}
+	if n := answers(`{"evaluationsSemantic":"` + api.PermitOnFirstPermit + `"}`); n != 41 {
+		t.Errorf("permit_on_first_permit spelt evaluationsSemantic stopped after %d items, want 41", n)
+	}
+}
+
 // batchItem is one evaluation of the mixed workload.
 type batchItem struct{ action, resource, args string }
 

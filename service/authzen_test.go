@@ -302,6 +302,8 @@ func TestAuthZENRequestErrors(t *testing.T) {
 		{"arguments not an object", "/access/v1/evaluation", key, `{` + subj + `,"action":{"name":"read","properties":{"arguments":[1]}},"resource":{"type":"a","id":"b"}}`, 400, "action.properties.arguments"},
 		{"bad ip", "/access/v1/evaluation", key, `{` + subj + `,"action":{"name":"read"},"resource":{"type":"a","id":"b"},"context":{"ip":"nowhere"}}`, 400, "context.ip"},
 		{"unknown semantic", "/access/v1/evaluations", key, `{` + subj + `,"action":{"name":"read"},"options":{"evaluations_semantic":"first"},"evaluations":[{"resource":{"type":"a","id":"b"}}]}`, 400, "options.evaluations_semantic"},
+		{"unknown semantic, protobuf spelling", "/access/v1/evaluations", key, `{` + subj + `,"action":{"name":"read"},"options":{"evaluationsSemantic":"first"},"evaluations":[{"resource":{"type":"a","id":"b"}}]}`, 400, "options.evaluationsSemantic"},
+		{"both spellings, disagreeing", "/access/v1/evaluations", key, `{` + subj + `,"action":{"name":"read"},"options":{"evaluations_semantic":"execute_all","evaluationsSemantic":"deny_on_first_deny"},"evaluations":[{"resource":{"type":"a","id":"b"}}]}`, 400, "options.evaluationsSemantic"},
 	}
 	for _, c := range cases {
 		r := w.post(t, c.path, c.bearer, c.body)

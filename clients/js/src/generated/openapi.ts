@@ -1308,6 +1308,11 @@ export interface components {
         AuthZENOptions: {
             /** @enum {string} */
             evaluations_semantic?: "execute_all" | "deny_on_first_deny" | "permit_on_first_permit";
+            /**
+             * @description evaluations_semantic as protobuf's JSON mapping spells it; read when evaluations_semantic is absent, and must agree with it when both are sent
+             * @enum {string}
+             */
+            evaluationsSemantic?: "execute_all" | "deny_on_first_deny" | "permit_on_first_permit";
             /** @description no side effect; audited as a check */
             dryRun?: boolean;
         } & {
