@@ -77,6 +77,14 @@ func (r *Resolver) Resolve(remoteAddr string, forwardedFor []string) string {
 	return client.String()
 }
 
+// FromTrustedProxy reports whether the connection's remote address ("ip:port" or "ip") is
+// a proxy the operator trusts, so that the headers it adds (X-Forwarded-Proto) may be
+// believed.
+func (r *Resolver) FromTrustedProxy(remoteAddr string) bool {
+	peer, ok := parse(remoteAddr)
+	return ok && r.isTrusted(peer)
+}
+
 func (r *Resolver) isTrusted(a netip.Addr) bool {
 	for _, p := range r.trusted {
 		if p.Contains(a) {

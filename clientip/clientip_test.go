@@ -38,3 +38,29 @@ func TestResolve(t *testing.T) {
 		t.Error("a bad CIDR must be rejected")
 	}
 }
+
+func TestFromTrustedProxy(t *testing.T) {
+	t.Parallel()
+	r, err := New([]string{"10.0.0.0/8", "2001:db8::1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for remote, want := range map[string]bool{
+		"10.2.3.4:443":          true,
+		"10.2.3.4":              true,
+		"[2001:db8::1]:8080":    true,
+		"[::ffff:10.0.0.1]:80":  true,
+		"203.0.113.5:4000":      false,
+		"[2001:db8::2]:8080":    false,
+		"":                      false,
+		"not an address":        false,
+		"10.2.3.4:443:whatever": false,
+	} {
+		if got := r.FromTrustedProxy(remote); got != want {
+			t.Errorf("FromTrustedProxy(%q) = %v, want %v", remote, got, want)
+		}
+	}
+	if (&Resolver{}).FromTrustedProxy("10.2.3.4:443") {
+		t.Error("a resolver that trusts no proxy trusted one")
+	}
+}

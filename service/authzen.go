@@ -90,11 +90,11 @@ func (s *Server) authzenConfiguration(c echo.Context) error {
 	})
 }
 
-// authzenBase is this server's base URL as the request reached it: https over TLS, or when a
-// configured trusted proxy says so in X-Forwarded-Proto.
+// authzenBase is this server's base URL as the request reached it: https over TLS, or when
+// the request came through a trusted proxy that says so in X-Forwarded-Proto.
 func (s *Server) authzenBase(r *http.Request) string {
 	scheme := "http"
-	if r.TLS != nil || (len(s.cfg.TrustedProxies) > 0 && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")) {
+	if r.TLS != nil || (s.ips.FromTrustedProxy(r.RemoteAddr) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")) {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host

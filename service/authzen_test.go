@@ -11,6 +11,7 @@ import (
 	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/api"
 	"github.com/kavachos/kavach-go/internal/testserver"
+	"github.com/kavachos/kavach-go/service"
 )
 
 // authzenWorld is a real service over SQLite with alice's agents, the keys of a few
@@ -345,5 +346,30 @@ func TestAuthZENRequestErrors(t *testing.T) {
 	if len(got) != 2 || !got[0].Decision || got[1].Decision || got[1].Context.Error == nil ||
 		got[1].Context.Error.Status != 400 || got[1].Context.Error.Field != "evaluations[1].action.name" || got[1].Context.AuditID != "" {
 		t.Fatalf("item error: %s", mustJSON(got))
+	}
+}
+
+// TestAuthZENDiscoveryForwardedProto: the PDP identifier says https for a plain-HTTP
+// connection only when a trusted proxy forwarded the request with X-Forwarded-Proto; a
+// client that connects directly cannot make the metadata name another scheme.
+func TestAuthZENDiscoveryForwardedProto(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name    string
+		proxies []string
+		scheme  string
+	}{
+		{"no proxy configured", nil, "http"},
+		{"the peer is not a trusted proxy", []string{"10.0.0.0/8"}, "http"},
+		{"the peer is a trusted proxy", []string{"127.0.0.1/32"}, "https"},
+	} {
+		srv := testserver.Start(t, testserver.Backends[0].New(t), service.Config{TrustedProxies: c.proxies})
+		r := send(t, http.MethodGet, srv.URL+"/.well-known/authzen-configuration", "", "", "X-Forwarded-Proto", "https")
+		var got api.AuthZENConfiguration
+		r.decode(t, &got)
+		host := strings.TrimPrefix(srv.URL, "http://")
+		if got.PolicyDecisionPoint != c.scheme+"://"+host || got.AccessEvaluationEndpoint != c.scheme+"://"+host+"/access/v1/evaluation" {
+			t.Errorf("%s: %+v", c.name, got)
+		}
 	}
 }
