@@ -91,6 +91,7 @@ func (s *Store) appendChain(ctx context.Context, tx *sql.Tx, events []*store.Aud
 // insertAudit writes chained events, as many to a statement as the prepared inserts allow.
 func (s *Store) insertAudit(ctx context.Context, tx *sql.Tx, events []*store.AuditEvent) error {
 	args := make([]any, 0, min(len(events), auditInsertRows[0])*auditColumnCount)
+	var row auditRow
 	for i, n := range auditInsertRows {
 		var stmt *sql.Stmt
 		for len(events) >= n {
@@ -100,7 +101,7 @@ func (s *Store) insertAudit(ctx context.Context, tx *sql.Tx, events []*store.Aud
 			args = args[:0]
 			for _, e := range events[:n] {
 				var err error
-				if args, err = appendAuditArgs(args, e); err != nil {
+				if args, err = row.append(args, e); err != nil {
 					return err
 				}
 			}
@@ -113,20 +114,68 @@ func (s *Store) insertAudit(ctx context.Context, tx *sql.Tx, events []*store.Aud
 	return nil
 }
 
-// appendAuditArgs appends a chained event's column values in auditColumns order.
-func appendAuditArgs(args []any, e *store.AuditEvent) ([]any, error) {
+// auditRow is the column values of the row written last, as database/sql was given them.
+// Boxing a string into an interface allocates, and consecutive events repeat most of their
+// columns — the tenant, the agent and its owner, the kind, the action, the revision — while
+// each event's prev_hash is the hash of the one before, so a value equal to the previous
+// row's is passed as the same boxed value.
+type auditRow [auditColumnCount]any
+
+// Columns of auditColumns that auditRow.append reads back.
+const (
+	colPrevHash = auditColumnCount - 2
+	colHash     = auditColumnCount - 1
+)
+
+// append appends a chained event's column values in auditColumns order.
+func (r *auditRow) append(args []any, e *store.AuditEvent) ([]any, error) {
 	via, err := store.EncodeList(e.Via)
 	if err != nil {
 		return nil, err
 	}
-	var arguments, trace any // NULL
-	if e.ArgumentsJSON != "" {
-		arguments = e.ArgumentsJSON
+	if h, ok := r[colHash].(string); ok && h == e.PrevHash {
+		r[colPrevHash] = r[colHash]
+	} else {
+		r[colPrevHash] = e.PrevHash
 	}
-	if e.TraceID != "" {
-		trace = e.TraceID
+	r.set(0, e.TenantID)
+	r[1] = e.Seq
+	r.set(2, e.ID)
+	r[3] = micros(e.Time)
+	r.set(4, e.Kind)
+	r.set(5, e.AgentID)
+	r.set(6, e.OwnerID)
+	r.set(7, e.Actor)
+	r.set(8, e.Action)
+	r.set(9, e.Resource)
+	r.setOrNull(10, e.ArgumentsJSON)
+	r.set(11, e.Result)
+	r.set(12, e.Code)
+	r.set(13, e.Reason)
+	r[14] = e.DurationNS
+	r.set(15, e.IP)
+	r.set(16, e.UserAgent)
+	r.set(17, e.Grant)
+	r.set(18, via)
+	r.set(19, e.ApprovalID)
+	r.set(20, e.Revision)
+	r.setOrNull(21, e.TraceID)
+	r[colHash] = e.Hash
+	return append(args, r[:]...), nil
+}
+
+// set makes column i hold s, boxed anew only if the row before held another value.
+func (r *auditRow) set(i int, s string) {
+	if prev, ok := r[i].(string); !ok || prev != s {
+		r[i] = s
 	}
-	return append(args, e.TenantID, e.Seq, e.ID, micros(e.Time), e.Kind, e.AgentID, e.OwnerID,
-		e.Actor, e.Action, e.Resource, arguments, e.Result, e.Code, e.Reason,
-		e.DurationNS, e.IP, e.UserAgent, e.Grant, via, e.ApprovalID, e.Revision, trace, e.PrevHash, e.Hash), nil
+}
+
+// setOrNull is set, with NULL for "".
+func (r *auditRow) setOrNull(i int, s string) {
+	if s == "" {
+		r[i] = nil
+		return
+	}
+	r.set(i, s)
 }
