@@ -37,6 +37,10 @@ func New(trustedProxies []string) (*Resolver, error) {
 		if err != nil {
 			return nil, fmt.Errorf("trusted proxy %q: not an IP address or CIDR", s)
 		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			// Peers are compared unmapped (see parse), so an IPv4-mapped entry is its IPv4 prefix.
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
 		r.trusted = append(r.trusted, p.Masked())
 	}
 	return r, nil

@@ -63,4 +63,20 @@ func TestFromTrustedProxy(t *testing.T) {
 	if (&Resolver{}).FromTrustedProxy("10.2.3.4:443") {
 		t.Error("a resolver that trusts no proxy trusted one")
 	}
+	// IPv4-mapped entries trust the IPv4 peers they name, as peers are compared unmapped.
+	mapped, err := New([]string{"::ffff:192.0.2.1", "::ffff:10.0.0.0/104"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for remote, want := range map[string]bool{
+		"192.0.2.1:80":          true,
+		"[::ffff:192.0.2.1]:80": true,
+		"10.9.9.9:80":           true,
+		"192.0.2.2:80":          false,
+		"11.0.0.1:80":           false,
+	} {
+		if got := mapped.FromTrustedProxy(remote); got != want {
+			t.Errorf("mapped entries: FromTrustedProxy(%q) = %v, want %v", remote, got, want)
+		}
+	}
 }

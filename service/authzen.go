@@ -94,10 +94,25 @@ func (s *Server) authzenConfiguration(c echo.Context) error {
 // the request came through a trusted proxy that says so in X-Forwarded-Proto.
 func (s *Server) authzenBase(r *http.Request) string {
 	scheme := "http"
-	if r.TLS != nil || (s.ips.FromTrustedProxy(r.RemoteAddr) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")) {
+	if r.TLS != nil || (s.ips.FromTrustedProxy(r.RemoteAddr) && strings.EqualFold(forwardedProto(r.Header), "https")) {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host
+}
+
+// forwardedProto is the X-Forwarded-Proto value the nearest proxy wrote: the last of the
+// header's values. A proxy that appends to the header rather than replacing it leaves the
+// client's own claim in front of its own.
+func forwardedProto(h http.Header) string {
+	vs := h.Values("X-Forwarded-Proto")
+	if len(vs) == 0 {
+		return ""
+	}
+	v := vs[len(vs)-1]
+	if i := strings.LastIndexByte(v, ','); i >= 0 {
+		v = v[i+1:]
+	}
+	return strings.TrimSpace(v)
 }
 
 // authzenCaller is who asks: an API key's actor, or an agent with its own token.
@@ -247,25 +262,30 @@ func (s *Server) authzenEvaluations(c echo.Context) error {
 	return s.authzenBatch(c, caller, semantic, calls, false)
 }
 
-// authzenOptions reads the evaluations semantic (execute_all by default) and dryRun.
+// authzenOptions reads the evaluations semantic (execute_all by default), spelt either
+// way, and dryRun. An empty value counts as absent, as it always has for
+// evaluations_semantic.
 func authzenOptions(o *api.AuthZENOptions) (string, bool, error) {
 	if o == nil {
 		return api.ExecuteAll, false, nil
 	}
-	semantic, field := o.EvaluationsSemantic, "options.evaluations_semantic"
-	if alias := o.EvaluationsSemanticProto; alias != "" {
-		if semantic != "" && semantic != alias {
-			return "", false, invalid("options.evaluationsSemantic", "is %q but options.evaluations_semantic is %q: send one of them", alias, semantic)
+	semantic, alias := o.EvaluationsSemantic, o.EvaluationsSemanticProto
+	for _, f := range [...]struct{ field, v string }{{"options.evaluations_semantic", semantic}, {"options.evaluationsSemantic", alias}} {
+		switch f.v {
+		case "", api.ExecuteAll, api.DenyOnFirstDeny, api.PermitOnFirstPermit:
+		default:
+			return "", false, invalid(f.field, "must be %s, %s or %s", api.ExecuteAll, api.DenyOnFirstDeny, api.PermitOnFirstPermit)
 		}
-		semantic, field = alias, "options.evaluationsSemantic"
 	}
-	switch semantic {
-	case "":
-		return api.ExecuteAll, o.DryRun, nil
-	case api.ExecuteAll, api.DenyOnFirstDeny, api.PermitOnFirstPermit:
+	switch {
+	case semantic != "" && alias != "" && semantic != alias:
+		return "", false, invalid("options.evaluationsSemantic", "is %q but options.evaluations_semantic is %q: send one of them", alias, semantic)
+	case semantic != "":
 		return semantic, o.DryRun, nil
+	case alias != "":
+		return alias, o.DryRun, nil
 	}
-	return "", false, invalid(field, "must be %s, %s or %s", api.ExecuteAll, api.DenyOnFirstDeny, api.PermitOnFirstPermit)
+	return api.ExecuteAll, o.DryRun, nil
 }
 
 // withDefaults is item with each member it lacks taken from the top level, and the path

@@ -272,6 +272,16 @@ func TestAuthZENSemanticProtobufSpelling(t *testing.T) {
 	if n := answers(`{"evaluationsSemantic":"` + api.PermitOnFirstPermit + `"}`); n != 41 {
 		t.Errorf("permit_on_first_permit spelt evaluationsSemantic stopped after %d items, want 41", n)
 	}
+	// Only those two spellings: names that differ in case are unknown members, ignored.
+	for _, name := range []string{"EvaluationsSemantic", "evaluationssemantic", "Evaluations_Semantic"} {
+		if n := answers(`{"` + name + `":"` + api.PermitOnFirstPermit + `"}`); n != len(items) {
+			t.Errorf("%s was read as the semantic: %d answers, want all %d", name, n, len(items))
+		}
+	}
+	// An empty value counts as absent.
+	if n := answers(`{"evaluations_semantic":"","evaluationsSemantic":"` + api.PermitOnFirstPermit + `"}`); n != 41 {
+		t.Errorf("an empty evaluations_semantic beside evaluationsSemantic: %d answers, want 41", n)
+	}
 }
 
 // batchItem is one evaluation of the mixed workload.

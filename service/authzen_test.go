@@ -304,6 +304,7 @@ func TestAuthZENRequestErrors(t *testing.T) {
 		{"bad ip", "/access/v1/evaluation", key, `{` + subj + `,"action":{"name":"read"},"resource":{"type":"a","id":"b"},"context":{"ip":"nowhere"}}`, 400, "context.ip"},
 		{"unknown semantic", "/access/v1/evaluations", key, `{` + subj + `,"action":{"name":"read"},"options":{"evaluations_semantic":"first"},"evaluations":[{"resource":{"type":"a","id":"b"}}]}`, 400, "options.evaluations_semantic"},
 		{"unknown semantic, protobuf spelling", "/access/v1/evaluations", key, `{` + subj + `,"action":{"name":"read"},"options":{"evaluationsSemantic":"first"},"evaluations":[{"resource":{"type":"a","id":"b"}}]}`, 400, "options.evaluationsSemantic"},
+		{"an unknown semantic beside a good alias", "/access/v1/evaluations", key, `{` + subj + `,"action":{"name":"read"},"options":{"evaluations_semantic":"first","evaluationsSemantic":"deny_on_first_deny"},"evaluations":[{"resource":{"type":"a","id":"b"}}]}`, 400, "options.evaluations_semantic"},
 		{"both spellings, disagreeing", "/access/v1/evaluations", key, `{` + subj + `,"action":{"name":"read"},"options":{"evaluations_semantic":"execute_all","evaluationsSemantic":"deny_on_first_deny"},"evaluations":[{"resource":{"type":"a","id":"b"}}]}`, 400, "options.evaluationsSemantic"},
 	}
 	for _, c := range cases {
@@ -357,14 +358,17 @@ func TestAuthZENDiscoveryForwardedProto(t *testing.T) {
 	for _, c := range []struct {
 		name    string
 		proxies []string
+		proto   string
 		scheme  string
 	}{
-		{"no proxy configured", nil, "http"},
-		{"the peer is not a trusted proxy", []string{"10.0.0.0/8"}, "http"},
-		{"the peer is a trusted proxy", []string{"127.0.0.1/32"}, "https"},
+		{"no proxy configured", nil, "https", "http"},
+		{"the peer is not a trusted proxy", []string{"10.0.0.0/8"}, "https", "http"},
+		{"the peer is a trusted proxy", []string{"127.0.0.1/32"}, "https", "https"},
+		{"a trusted proxy appended http to the client's https", []string{"127.0.0.1/32"}, "https, http", "http"},
+		{"a trusted proxy appended https", []string{"127.0.0.1/32"}, "http,https", "https"},
 	} {
 		srv := testserver.Start(t, testserver.Backends[0].New(t), service.Config{TrustedProxies: c.proxies})
-		r := send(t, http.MethodGet, srv.URL+"/.well-known/authzen-configuration", "", "", "X-Forwarded-Proto", "https")
+		r := send(t, http.MethodGet, srv.URL+"/.well-known/authzen-configuration", "", "", "X-Forwarded-Proto", c.proto)
 		var got api.AuthZENConfiguration
 		r.decode(t, &got)
 		host := strings.TrimPrefix(srv.URL, "http://")

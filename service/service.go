@@ -39,7 +39,8 @@ type Facade interface {
 // Config tunes the HTTP server. Zero values take the defaults below.
 type Config struct {
 	// TrustedProxies are the addresses or CIDRs of reverse proxies whose X-Forwarded-For
-	// entries are believed when an agent authorizes itself with its own token.
+	// entries are believed when an agent authorizes itself with its own token, and whose
+	// X-Forwarded-Proto names the scheme of the AuthZEN discovery document.
 	TrustedProxies []string
 	// MaxBodyBytes bounds a request body (default 1 MiB).
 	MaxBodyBytes int64

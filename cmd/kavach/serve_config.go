@@ -105,7 +105,7 @@ func bindServeFlags(fs *pflag.FlagSet, c *serveConfig, configFile *string) {
 	d := defaultServeConfig()
 	fs.StringVar(&c.Listen, "listen", d.Listen, "address to listen on, host:port (env KAVACH_LISTEN)")
 	fs.StringVar(&c.Listen, "addr", d.Listen, "same as --listen")
-	fs.Var(&c.TrustedProxies, "trusted-proxies", "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed (env KAVACH_TRUSTED_PROXIES)")
+	fs.Var(&c.TrustedProxies, "trusted-proxies", "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (env KAVACH_TRUSTED_PROXIES)")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", d.MaxBodyBytes, "largest request body accepted (env KAVACH_MAX_BODY_BYTES)")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", d.ReadTimeout, "time to read a request (env KAVACH_READ_TIMEOUT)")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", d.WriteTimeout, "time to write a response (env KAVACH_WRITE_TIMEOUT)")
