@@ -1,10 +1,8 @@
 package service
 
 import (
-	"bytes"
 	"encoding/json"
 	"reflect"
-	"strconv"
 	"strings"
 	"sync"
 )
@@ -28,110 +26,53 @@ func exactKeys(body []byte, root reflect.Type) ([]byte, error) {
 	if plainKeys(body, names.exact, names.folded) {
 		return body, nil
 	}
-	type frame struct {
-		object bool
-		typ    reflect.Type    // the container's type, nil where free-form
-		elem   reflect.Type    // the type of the value that comes next
-		inKey  bool            // object: a name comes next
-		key    string          // object: the name of the value that comes next
-		index  int             // array: the index of the value that comes next
-		first  string          // object: the first name
-		seen   map[string]bool // object: the names after the first, made at the second
-		named  bool            // object: a name was read
+	// The names of each open object: the first, and the others once there is a second.
+	type objectNames struct {
+		first  string
+		named  bool
+		others map[string]bool
 	}
 	var (
-		stack []frame
-		out   []byte
-		from  int
+		objects []objectNames
+		out     []byte
+		from    int
+		err     error
 	)
-	path := func(last string) string {
-		var b strings.Builder
-		for _, f := range stack[:len(stack)-1] {
-			if f.object {
-				if b.Len() > 0 {
-					b.WriteByte('.')
-				}
-				b.WriteString(f.key)
-			} else {
-				b.WriteString("[" + strconv.Itoa(f.index) + "]")
-			}
-		}
-		if b.Len() > 0 {
-			b.WriteByte('.')
-		}
-		b.WriteString(last)
-		return b.String()
-	}
-	done := func() { // a value ended: the container's next one comes
-		if n := len(stack); n > 0 {
-			if f := &stack[n-1]; f.object {
-				f.inKey = true
-			} else {
-				f.index++
-			}
-		}
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	for {
-		start := dec.InputOffset()
-		tok, err := dec.Token()
-		if err != nil {
-			break // the end, or what encoding/json reports
-		}
-		if k, ok := tok.(string); ok && len(stack) > 0 && stack[len(stack)-1].inKey {
-			f := &stack[len(stack)-1]
+	walkJSON(body, root, func(e *jsonEvent) bool {
+		switch {
+		case e.key:
+			o, k := &objects[len(objects)-1], e.tok.(string)
 			switch {
-			case !f.named:
-				f.first, f.named = k, true
-			case k == f.first || f.seen[k]:
-				return nil, invalidMember(path(k))
-			case f.seen == nil:
-				f.seen = map[string]bool{k: true}
+			case !o.named:
+				o.first, o.named = k, true
+			case k == o.first || o.others[k]:
+				err = invalidMember(e.path())
+				return false
+			case o.others == nil:
+				o.others = map[string]bool{k: true}
 			default:
-				f.seen[k] = true
+				o.others[k] = true
 			}
-			var folded bool
-			f.elem, _, folded = fieldType(f.typ, k)
-			f.key, f.inKey = k, false
-			if folded {
-				at := int(start) + bytes.IndexByte(body[start:], '"') + 1 // just inside the name's quote
+			if e.folded {
+				at := e.at + 1 // just inside the name's quote
 				out = append(append(out, body[from:at]...), '~')
 				from = at
 			}
-			continue
+		case e.tok == json.Delim('{') && !e.close:
+			objects = append(objects, objectNames{})
+		case e.tok == json.Delim('{'):
+			objects = objects[:len(objects)-1]
 		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
-			if len(stack) == maxJSONDepth {
-				return body, nil // deeper than encoding/json goes: it refuses the body
-			}
-			typ := root
-			if n := len(stack); n > 0 {
-				typ = stack[n-1].elem
-			}
-			f := frame{object: tok == json.Delim('{'), typ: container(typ)}
-			if f.object {
-				f.inKey = true
-			} else {
-				f.elem = elemType(f.typ)
-			}
-			stack = append(stack, f)
-		case json.Delim('}'), json.Delim(']'):
-			stack = stack[:len(stack)-1]
-			done()
-		default:
-			done()
-		}
+		return true
+	})
+	if err != nil {
+		return nil, err
 	}
 	if out == nil {
 		return body, nil
 	}
 	return append(out, body[from:]...), nil
 }
-
-// maxJSONDepth is the nesting encoding/json refuses to go past.
-const maxJSONDepth = 10_000
 
 func invalidMember(path string) error {
 	return invalid(path, "the member appears twice in its object: member names must be unique")

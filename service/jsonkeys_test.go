@@ -66,7 +66,7 @@ func FuzzExactKeys(f *testing.F) {
 			switch {
 			case e.key:
 				if _, _, folded := fieldType(objects[len(objects)-1], e.tok.(string)); folded {
-					t.Fatalf("%q rewritten as %q still has %s folded to a field", body, out, e.path)
+					t.Fatalf("%q rewritten as %q still has %s folded to a field", body, out, e.path())
 				}
 			case e.close:
 				objects = objects[:len(objects)-1]

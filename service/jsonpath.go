@@ -13,48 +13,73 @@ import (
 
 // Paths of fields in a raw JSON body, for what encoding/json reports without one (invalid
 // UTF-8, which it silently replaces) or with one that lacks array indexes (an unknown
-// field, a value of the wrong type). These walks run only once a body is known to be
-// wrong, so they favour plainness over speed.
+// field, a value of the wrong type), and for member names encoding/json would match
+// regardless of case (exactKeys). The walk is linear in the body whatever it holds, since
+// a hostile body reaches it: paths are built only for what is reported.
 
-// jsonEvent is one token of a body, as walkJSON visits it.
+// jsonEvent is one token of a body, as walkJSON visits it. It is valid only during the
+// visit.
 type jsonEvent struct {
-	path  string       // the value's path, "" for the body itself; for a key, the path it names
-	tok   json.Token   // the token; for a closing delimiter, the container's opening one
-	raw   []byte       // the token as sent; for a closing delimiter, the whole container
-	typ   reflect.Type // the Go type the value decodes into; nil where it is free-form or unknown
-	key   bool         // tok is an object's key
-	known bool         // for a key: the object's type has such a field
-	close bool         // tok closes a container
+	tok    json.Token   // the token; for a closing delimiter, the container's opening one
+	raw    []byte       // the token as sent; for a closing delimiter, the whole container
+	at     int          // where raw starts in the body
+	typ    reflect.Type // the Go type the value decodes into; nil where it is free-form or unknown
+	key    bool         // tok is an object's key
+	known  bool         // for a key: the object's type has such a field
+	folded bool         // for a key: the field it names is spelt otherwise (matched regardless of case)
+	close  bool         // tok closes a container
+	depth  int          // the containers the token is in; for a delimiter, those around its container
+	stack  []jsonFrame  // the open containers, for path
+}
+
+// path is the event's path, "" for the body itself: for a key, the path it names; for a
+// closing delimiter, the container's. It is built on demand, from the open containers.
+func (e *jsonEvent) path() string {
+	var b strings.Builder
+	for _, f := range e.stack {
+		if f.object {
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(f.key)
+		} else {
+			b.WriteString("[" + strconv.Itoa(f.index) + "]")
+		}
+	}
+	return b.String()
 }
 
 // jsonFrame is a container being walked.
 type jsonFrame struct {
-	path   string
 	object bool
 	inKey  bool         // object: a key comes next
 	key    string       // object: the key of the value that comes next
 	index  int          // array: the index of the value that comes next
 	typ    reflect.Type // the container's own type (nil if unknown)
 	elem   reflect.Type // the type of the value that comes next
-	start  int64        // offset of the opening delimiter
+	start  int          // offset of the opening delimiter
 }
 
-// walkJSON visits body's tokens in order, each with its path and, given the type root the
-// body decodes into, its Go type, until visit returns false or the body ends or breaks
-// off (what follows a syntax error is left to encoding/json to report).
+// maxJSONDepth is the nesting encoding/json refuses to go past.
+const maxJSONDepth = 10_000
+
+// walkJSON visits body's tokens in order, each with, given the type root the body decodes
+// into, its Go type, until visit returns false or the body ends or breaks off (what
+// follows a syntax error is left to encoding/json to report), or nests deeper than
+// encoding/json goes (it refuses the body). It costs time and memory in proportion to the
+// body, however deeply it nests: a path is built only when asked for.
 func walkJSON(body []byte, root reflect.Type, visit func(*jsonEvent) bool) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	var stack []jsonFrame
-	next := func() (string, reflect.Type) {
+	var (
+		stack []jsonFrame
+		e     jsonEvent // one, reused, so that a visit does not allocate
+	)
+	next := func() reflect.Type { // the type of the value that comes next
 		if len(stack) == 0 {
-			return "", root
+			return root
 		}
-		f := &stack[len(stack)-1]
-		if f.object {
-			return joinPath(f.path, f.key), f.elem
-		}
-		return f.path + "[" + strconv.Itoa(f.index) + "]", f.elem
+		return stack[len(stack)-1].elem
 	}
 	done := func() {
 		if len(stack) > 0 {
@@ -66,30 +91,34 @@ func walkJSON(body []byte, root reflect.Type, visit func(*jsonEvent) bool) {
 		}
 	}
 	for {
-		start := dec.InputOffset()
+		start := int(dec.InputOffset())
 		tok, err := dec.Token()
 		if err != nil {
 			return
 		}
-		end := dec.InputOffset()
+		end := int(dec.InputOffset())
 		raw := bytes.TrimLeft(body[start:end], " \t\r\n,:")
+		e = jsonEvent{tok: tok, raw: raw, at: end - len(raw), depth: len(stack), stack: stack}
 		if k, ok := tok.(string); ok && len(stack) > 0 && stack[len(stack)-1].inKey {
 			f := &stack[len(stack)-1]
 			f.key, f.inKey = k, false
-			var known bool
-			f.elem, known, _ = fieldType(f.typ, k)
-			if !visit(&jsonEvent{path: joinPath(f.path, k), tok: tok, raw: raw, typ: f.elem, key: true, known: known}) {
+			f.elem, e.known, e.folded = fieldType(f.typ, k)
+			e.typ, e.key = f.elem, true
+			if !visit(&e) {
 				return
 			}
 			continue
 		}
 		switch tok {
 		case json.Delim('{'), json.Delim('['):
-			path, typ := next()
-			if !visit(&jsonEvent{path: path, tok: tok, raw: raw, typ: typ}) {
+			if len(stack) == maxJSONDepth {
 				return
 			}
-			f := jsonFrame{path: path, object: tok == json.Delim('{'), typ: container(typ), start: end - 1}
+			e.typ = next()
+			if !visit(&e) {
+				return
+			}
+			f := jsonFrame{object: tok == json.Delim('{'), typ: container(e.typ), start: end - 1}
 			f.inKey = f.object
 			if !f.object {
 				f.elem = elemType(f.typ)
@@ -98,18 +127,18 @@ func walkJSON(body []byte, root reflect.Type, visit func(*jsonEvent) bool) {
 		case json.Delim('}'), json.Delim(']'):
 			f := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
-			open := json.Delim('[')
+			e.tok, e.raw, e.at, e.close = json.Delim('['), body[f.start:end], f.start, true
 			if f.object {
-				open = json.Delim('{')
+				e.tok = json.Delim('{')
 			}
-			_, typ := next()
-			if !visit(&jsonEvent{path: f.path, tok: open, raw: body[f.start:end], typ: typ, close: true}) {
+			e.typ, e.depth, e.stack = next(), len(stack), stack
+			if !visit(&e) {
 				return
 			}
 			done()
 		default:
-			path, typ := next()
-			if !visit(&jsonEvent{path: path, tok: tok, raw: raw, typ: typ}) {
+			e.typ = next()
+			if !visit(&e) {
 				return
 			}
 			done()
@@ -235,7 +264,7 @@ func badText(body []byte) (string, bool) {
 	found := false
 	walkJSON(body, nil, func(e *jsonEvent) bool {
 		if _, ok := e.tok.(string); ok && !e.close && !textKept(e.raw) {
-			path, found = e.path, true
+			path, found = e.path(), true
 		}
 		return !found
 	})
@@ -319,11 +348,11 @@ func locate(body []byte, t reflect.Type) jsonFault {
 		switch {
 		case e.key:
 			if !e.known && f.unknown == "" {
-				f.unknown = e.path
+				f.unknown = e.path()
 			}
 		case f.bad != "" || e.typ == nil:
 		case !valueFits(e):
-			f.bad, f.badType = e.path, deref(e.typ)
+			f.bad, f.badType = e.path(), deref(e.typ)
 		}
 		return f.unknown == "" || f.bad == ""
 	})

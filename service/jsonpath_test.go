@@ -3,6 +3,8 @@ package service
 import (
 	"encoding/json"
 	"reflect"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/kavachos/kavach-go/api"
@@ -72,4 +74,40 @@ func TestLocate(t *testing.T) {
 			t.Errorf("%s: unknown %q bad %q, want %q %q", tc.body, f.unknown, f.bad, tc.unknown, tc.bad)
 		}
 	}
+}
+
+// TestWalkJSONDeep: the walks behind badText and locate cost memory in proportion to the
+// body however deeply it nests, so that a hostile body cannot make a 400 expensive. A path
+// is built only for what is reported; building one for every token costs the square of the
+// depth.
+func TestWalkJSONDeep(t *testing.T) {
+	const depth = 9_000 // within encoding/json's limit
+	nested := func(inner string) []byte {
+		return []byte(`{"name":` + strings.Repeat("[", depth) + inner + strings.Repeat("]", depth) + `}`)
+	}
+	within := func(name string, body []byte, walk func()) {
+		t.Helper()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		walk()
+		runtime.ReadMemStats(&after)
+		if used := after.TotalAlloc - before.TotalAlloc; used > 200*uint64(len(body)) {
+			t.Errorf("%s: a body of %d bytes nested %d deep took %d bytes to walk", name, len(body), depth, used)
+		}
+	}
+	bad := nested("\"\xff\"")
+	within("badText", bad, func() {
+		if path, found := badText(bad); !found || !strings.HasPrefix(path, "name[0][0]") {
+			t.Errorf("badText: %.40q %v", path, found)
+		}
+	})
+	mistyped := nested("1")
+	within("locate", mistyped, func() {
+		if f := locate(mistyped, reflect.TypeFor[*api.CreateAgentRequest]()); f.bad != "name" {
+			t.Errorf("locate: %+v", f)
+		}
+	})
+	// Past encoding/json's depth the walk stops: it refuses the body when decoding it.
+	brackets := []byte(`{"a":` + strings.Repeat("[", 1<<20) + "\"\xff\"")
+	within("1 MiB of brackets", brackets, func() { badText(brackets) })
 }
