@@ -17,8 +17,8 @@ import (
 const InstrumentationName = "github.com/kavachos/kavach-go"
 
 // Propagator reads and writes W3C trace context and baggage; telemetry.Install makes it the
-// process's propagator. It is used whatever global propagator an application set: Kavach's server reads W3C
-// headers.
+// process's propagator. It is used whatever global propagator an application set:
+// Kavach's server reads W3C headers.
 var Propagator propagation.TextMapPropagator = propagation.NewCompositeTextMapPropagator(
 	propagation.TraceContext{}, propagation.Baggage{})
 
