@@ -180,12 +180,15 @@ func visible(req Request, p *pure) bool {
 // evalPure runs a revision's policy (nil: the active one) and decodes its answer, naming
 // the revision that gave it.
 func (e *Engine) evalPure(ctx context.Context, rev *Revision, req Request) (*pure, string, error) {
-	input, err := buildInput(req)
+	if rev == nil {
+		rev = e.active.Load()
+	}
+	input, err := buildInputFor(rev, req)
 	if err != nil {
 		return nil, "", err
 	}
 	ctx, span := telemetry.Start(ctx, "kavach.engine.evaluate")
-	rs, revision, err := e.evaluate(ctx, rev, input, rego.EvalGenerateJSON(keepAST))
+	rs, revision, err := e.evaluate(ctx, rev, input, generateAST)
 	telemetry.Failed(span, err, failure(err))
 	span.End()
 	if err != nil {
@@ -205,6 +208,9 @@ func (e *Engine) evalPure(ctx context.Context, rev *Revision, req Request) (*pur
 // keepAST leaves the decision as OPA computed it: decodePure reads it directly, which saves
 // converting it to Go maps on every call.
 func keepAST(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
+
+// generateAST is the option that applies keepAST, made once.
+var generateAST = rego.EvalGenerateJSON(keepAST)
 
 // Keys of the decision document.
 var (
@@ -334,8 +340,16 @@ var (
 	inLongArgs  = ast.InternedTerm("long_args")
 )
 
+// buildInputFor makes the input rev's policy reads: the resource's segments are left out
+// when no custom rule could read them.
+func buildInputFor(rev *Revision, req Request) (ast.Value, error) {
+	return makeInput(req, rev.hooks != nil)
+}
+
 // buildInput makes the policy's input directly as an AST value: no JSON round trip.
-func buildInput(req Request) (ast.Value, error) {
+func buildInput(req Request) (ast.Value, error) { return makeInput(req, true) }
+
+func makeInput(req Request, withSegs bool) (ast.Value, error) {
 	args := ast.InternedEmptyObject
 	if len(req.Arguments) > 0 {
 		v, err := ast.InterfaceToValue(req.Arguments)
@@ -346,19 +360,20 @@ func buildInput(req Request) (ast.Value, error) {
 			args = ast.NewTerm(v)
 		}
 	}
-	// The resource's segments are for custom rules; Kavach's policy matches the whole.
-	segs := make([]*ast.Term, 0, 4)
-	for s := range strings.SplitSeq(req.Resource, ":") {
-		segs = append(segs, ast.StringTerm(s))
-	}
-	terms := make([][2]*ast.Term, 7, 9)
+	terms := make([][2]*ast.Term, 5, 9)
 	terms[0] = [2]*ast.Term{inAgentID, ast.StringTerm(req.AgentID)}
 	terms[1] = [2]*ast.Term{inAction, ast.StringTerm(req.Action)}
 	terms[2] = [2]*ast.Term{inResource, ast.StringTerm(req.Resource)}
-	terms[3] = [2]*ast.Term{inSegs, ast.ArrayTerm(segs...)}
-	terms[4] = [2]*ast.Term{inN, ast.InternedTerm(len(segs))}
-	terms[5] = [2]*ast.Term{inArguments, args}
-	terms[6] = [2]*ast.Term{inNowNS, intTerm(req.Now.UnixNano())}
+	terms[3] = [2]*ast.Term{inArguments, args}
+	terms[4] = [2]*ast.Term{inNowNS, intTerm(req.Now.UnixNano())}
+	if withSegs {
+		// The resource's segments are for custom rules; Kavach's policy matches the whole.
+		segs := make([]*ast.Term, 0, 4)
+		for s := range strings.SplitSeq(req.Resource, ":") {
+			segs = append(segs, ast.StringTerm(s))
+		}
+		terms = append(terms, [2]*ast.Term{inSegs, ast.ArrayTerm(segs...)}, [2]*ast.Term{inN, ast.InternedTerm(len(segs))})
+	}
 	if req.IP != "" {
 		terms = append(terms, [2]*ast.Term{inIP, ast.StringTerm(req.IP)})
 	}

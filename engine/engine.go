@@ -76,8 +76,10 @@ type Engine struct {
 	shadow atomic.Pointer[shadow]
 	policy policyState
 	cache  cache.InterQueryValueCache
-	stats  struct{ fullLoads, puts, removes, docs, rejections, memoHits atomic.Int64 }
-	memo   *memo
+	// evalOpts are the options every evaluation shares, made once.
+	evalOpts []rego.EvalOption
+	stats    struct{ fullLoads, puts, removes, docs, rejections, memoHits atomic.Int64 }
+	memo     *memo
 
 	// wmu serialises changes: a change recompiles the agents below it, and two changes
 	// must not interleave their recompiles.
@@ -118,6 +120,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		graph: newGraph(),
 		memo:  newMemo(cfg.DecisionMemo),
 	}
+	e.evalOpts = []rego.EvalOption{rego.EvalInterQueryBuiltinValueCache(e.cache), rego.EvalMetrics(noMetrics)}
 	if err := e.Activate(ctx, cfg.Custom); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
@@ -354,8 +357,9 @@ func (e *Engine) run(ctx context.Context, q rego.PreparedEvalQuery, input ast.Va
 	}
 	// The value cache must be passed per evaluation: a prepared query does not carry the
 	// one given to rego.New, and OPA then falls back to a global cache of 100 regexes.
-	rs, err := q.Eval(ctx, append(opts, rego.EvalParsedInput(input), rego.EvalExternalCancel(c),
-		rego.EvalInterQueryBuiltinValueCache(e.cache), rego.EvalMetrics(noMetrics))...)
+	all := make([]rego.EvalOption, 0, len(opts)+len(e.evalOpts)+2)
+	all = append(append(append(all, opts...), e.evalOpts...), rego.EvalParsedInput(input), rego.EvalExternalCancel(c))
+	rs, err := q.Eval(ctx, all...)
 	if err != nil && cancelled(err) {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w: %w", ErrCallerGone, err)

@@ -9,11 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
+
 	"github.com/kavachos/kavach-go/agent"
 	"github.com/kavachos/kavach-go/api"
 	"github.com/kavachos/kavach-go/policies"
 	"github.com/kavachos/kavach-go/store"
 	"github.com/kavachos/kavach-go/store/sqlite"
+	"github.com/kavachos/kavach-go/tests/bench/dataset"
 )
 
 // memoEngine is an engine over a SQLite store holding the agents and delegations, loaded
@@ -329,5 +332,44 @@ func TestCanonicalArgs(t *testing.T) {
 	big := map[string]any{"a": string(make([]byte, maxMemoArgs+1))}
 	if _, ok := canonicalArgs(big); ok {
 		t.Error("arguments past the limit were encoded")
+	}
+}
+
+// The resource's segments are only in the input of a revision whose custom rules could read
+// them; the embedded policy alone never does, and its decisions skip building them.
+func TestInputSegmentsOnlyForCustomRules(t *testing.T) {
+	ctx := context.Background()
+	e, err := New(ctx, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := dataset.NewAgent(0, time.Now())
+	if err := e.ReplaceAll(ctx, []*agent.Agent{a}, nil); err != nil {
+		t.Fatal(err)
+	}
+	req := Request{AgentID: a.ID, Action: "read", Resource: "mcp:github:repos", Now: time.Now()}
+	custom, err := prepare(ctx, e.agents, &PolicySet{Revision: "c", Modules: []policies.Module{{Name: "c.rego",
+		Source: "package kavach.custom\n\nimport rego.v1\n\ndeny contains \"prod\" if input.segs[1] == \"github\"\n"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		rev  *Revision
+		want bool
+	}{{e.Active(), false}, {custom, true}} {
+		in, err := buildInputFor(c.rev, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		obj := in.(ast.Object)
+		if got := obj.Get(inSegs) != nil && obj.Get(inN) != nil; got != c.want {
+			t.Errorf("revision %s: segs and n in the input: %v, want %v", c.rev.Name, got, c.want)
+		}
+	}
+	// The custom revision's rule sees them; without it the call is allowed.
+	for rev, want := range map[*Revision]api.DecisionCode{e.Active(): api.Allowed, custom: api.PolicyDenied} {
+		if out, err := e.Evaluate(ctx, rev, req); err != nil || out.Code != want {
+			t.Errorf("revision %s: %+v, %v; want %s", rev.Name, out, err, want)
+		}
 	}
 }

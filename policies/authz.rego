@@ -5,7 +5,8 @@
 #   agent_id   the agent's id
 #   action     the action name
 #   resource   the resource, e.g. "mcp:github:repos:42"
-#   segs, n    the resource split on ":" and the number of segments (for custom rules)
+#   segs, n    the resource split on ":" and the number of segments, for custom rules:
+#              present only in the input of a revision that has custom rules
 #   arguments  the call's top-level arguments (an object, possibly empty)
 #   ip         the client address, absent when unknown
 #   now_ns     the time of the call in nanoseconds since the Unix epoch
