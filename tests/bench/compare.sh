@@ -12,6 +12,16 @@
 #   tests/bench/compare.sh                      # 10k and 100k agents, 16 connections, 15 s each
 #   SIZES=10000 CONNS=32 DURATION=30s tests/bench/compare.sh
 #   DIST=zipf tests/bench/compare.sh            # skewed: a few agents calling a few tools
+#   DRIVER=wrk tests/bench/compare.sh           # measured by wrk (Debian package wrk)
+#
+# DRIVER=wrk measures with wrk (one thread, the same connections) sending the same calls as
+# the load driver — their bodies written by `loaddriver -bodies`, sent in turn by
+# tests/bench/wrk.lua — which leaves the server more of the machine than the Go driver
+# does. The warm-up still runs the load driver, so every answer is checked against the
+# mix's expected decision before the measured run; and Kavach's GET /healthz is measured
+# in the same run, as this machine's HTTP floor. MEMO=-1 turns the decision memo off
+# (--decision-memo); SERVER_GOMAXPROCS sets GOMAXPROCS for the servers alone. CALLS is how
+# many calls are prepared (16,384), then sent in turn: raise it so that fewer repeat.
 set -euo pipefail
 
 SIZES=${SIZES:-"10000 100000"}
@@ -20,6 +30,10 @@ DURATION=${DURATION:-15s}
 WARMUP=${WARMUP:-3s}
 MIX=${MIX:-mixed}
 DIST=${DIST:-uniform} # or zipf: a few agents calling a few tools again and again
+DRIVER=${DRIVER:-loaddriver} # or wrk
+CALLS=${CALLS:-16384} # distinct calls prepared, sent in turn
+MEMO=${MEMO:-}
+SERVER_GOMAXPROCS=${SERVER_GOMAXPROCS:-}
 # A fixed audit signing key, so that no key file is written.
 SIGNING_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
 
@@ -77,8 +91,40 @@ since() { awk -v a="$1" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1
 
 rss_mb() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status" 2>/dev/null || echo "?"; }
 
+# drive TARGET URL PATH [KEY] measures one server: the load driver for the warm-up (and the
+# measured run, with DRIVER=loaddriver), wrk for the measured run with DRIVER=wrk.
+drive() {
+	local target=$1 url=$2 path=$3 key=${4:-}
+	local args=(-target "$target" -url "$url" -ids "$WORK/ids-$N.txt" -conns "$CONNS" -mix "$MIX" -dist "$DIST" -calls "$CALLS")
+	[[ -n "$key" ]] && args+=(-key "$key")
+	if [[ "$DRIVER" != wrk ]]; then
+		"$WORK/loaddriver" "${args[@]}" -warmup "$WARMUP" -duration "$DURATION"
+		return
+	fi
+	"$WORK/loaddriver" "${args[@]}" -bodies "$WORK/bodies-$target"
+	"$WORK/loaddriver" "${args[@]}" -warmup 0s -duration "$WARMUP" >"$WORK/warmup-$target.out"
+	if ! grep -q 'RESULT .* errors=0$' "$WORK/warmup-$target.out"; then
+		echo "the warm-up met errors or wrong answers:" >&2
+		cat "$WORK/warmup-$target.out" >&2
+		return 1
+	fi
+	local auth=()
+	[[ -n "$key" ]] && auth=(AUTHORIZATION="Bearer $key")
+	env TARGET="$target" CONNS="$CONNS" BODIES="$WORK/bodies-$target" "${auth[@]}" \
+		wrk -t1 -c"$CONNS" -d"$DURATION" --timeout 10s -s "$ROOT/tests/bench/wrk.lua" "$url$path" | grep '^RESULT'
+}
+
 # field prints a key=value field of a loaddriver RESULT line.
 field() { sed -n "s/^RESULT .*\b$2=\([^ ]*\).*/\1/p" "$1"; }
+
+if [[ "$DRIVER" == wrk ]] && ! command -v wrk >/dev/null; then
+	echo "DRIVER=wrk needs wrk (apt-get install wrk)" >&2
+	exit 1
+fi
+SERVE_ARGS=()
+[[ -n "$MEMO" ]] && SERVE_ARGS+=(--decision-memo "$MEMO")
+SERVER_ENV=()
+[[ -n "$SERVER_GOMAXPROCS" ]] && SERVER_ENV+=(GOMAXPROCS="$SERVER_GOMAXPROCS")
 
 echo "building kavach, the load driver, the generator and opa…"
 cd "$ROOT"
@@ -88,7 +134,7 @@ go build -o "$WORK/loaddriver" ./tests/bench/loaddriver
 OPA_DIR=$(go list -m -f '{{.Dir}}' github.com/open-policy-agent/opa)
 (cd "$OPA_DIR" && go build -o "$WORK/opa" .)
 echo "OPA $("$WORK/opa" version | awk 'NR == 1 {print $2}'), $(go version | cut -d' ' -f3-), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)"
-echo "connections $CONNS, mix $MIX ($DIST), warm-up $WARMUP, measured $DURATION per target"
+echo "connections $CONNS, mix $MIX ($DIST, $CALLS calls in turn), warm-up $WARMUP, measured $DURATION per target by $DRIVER${MEMO:+, memo $MEMO}${SERVER_GOMAXPROCS:+, servers at GOMAXPROCS=$SERVER_GOMAXPROCS}"
 
 SUMMARY="$WORK/summary"
 : >"$SUMMARY"
@@ -100,36 +146,41 @@ for N in $SIZES; do
 
 	port=$(free_port 18080)
 	start=$(date +%s%N)
-	KAVACH_BOOTSTRAP_ADMIN_KEY=$KEY "$WORK/kavach" serve --database "sqlite://$WORK/kavach-$N.db" \
-		--listen "127.0.0.1:$port" --audit-signing-key "$SIGNING_KEY" --log-level warn >"$WORK/kavach-$N.log" 2>&1 &
+	env "${SERVER_ENV[@]}" KAVACH_BOOTSTRAP_ADMIN_KEY="$KEY" "$WORK/kavach" serve --database "sqlite://$WORK/kavach-$N.db" \
+		--listen "127.0.0.1:$port" --audit-signing-key "$SIGNING_KEY" --log-level warn "${SERVE_ARGS[@]}" >"$WORK/kavach-$N.log" 2>&1 &
 	SERVER_PID=$!
 	wait_ready "http://127.0.0.1:$port/readyz" "$WORK/kavach-$N.log"
 	echo "kavach serve ready in $(since "$start")s"
-	"$WORK/loaddriver" -target kavach -url "http://127.0.0.1:$port" -key "$KEY" -ids "$WORK/ids-$N.txt" \
-		-conns "$CONNS" -mix "$MIX" -dist "$DIST" -warmup "$WARMUP" -duration "$DURATION" | tee "$WORK/kavach-$N.out"
+	if [[ "$DRIVER" == wrk ]]; then
+		env TARGET=healthz CONNS="$CONNS" wrk -t1 -c"$CONNS" -d"$DURATION" --timeout 10s -s "$ROOT/tests/bench/wrk.lua" \
+			"http://127.0.0.1:$port/healthz" | grep '^RESULT' | tee "$WORK/healthz-$N.out"
+	fi
+	drive kavach "http://127.0.0.1:$port" /v1/authorize "$KEY" | tee "$WORK/kavach-$N.out"
 	echo "kavach serve RSS $(rss_mb "$SERVER_PID") MB"
 	stop_server
 
 	port=$(free_port 18181)
 	start=$(date +%s%N)
-	"$WORK/opa" run --server --addr "127.0.0.1:$port" --log-level error \
+	env "${SERVER_ENV[@]}" "$WORK/opa" run --server --addr "127.0.0.1:$port" --log-level error \
 		"$ROOT/tests/bench/reference.rego" "$WORK/data-$N.json" >"$WORK/opa-$N.log" 2>&1 &
 	SERVER_PID=$!
 	wait_ready "http://127.0.0.1:$port/health" "$WORK/opa-$N.log"
 	echo "opa run --server ready in $(since "$start")s"
-	"$WORK/loaddriver" -target opa -url "http://127.0.0.1:$port" -ids "$WORK/ids-$N.txt" \
-		-conns "$CONNS" -mix "$MIX" -dist "$DIST" -warmup "$WARMUP" -duration "$DURATION" | tee "$WORK/opa-$N.out"
+	drive opa "http://127.0.0.1:$port" /v1/data/reference/decision | tee "$WORK/opa-$N.out"
 	echo "opa RSS $(rss_mb "$SERVER_PID") MB"
 	stop_server
 
 	for t in kavach opa; do
 		echo "$N $t $(field "$WORK/$t-$N.out" rps) $(field "$WORK/$t-$N.out" p50_us) $(field "$WORK/$t-$N.out" p99_us)" >>"$SUMMARY"
 	done
+	if [[ -f "$WORK/healthz-$N.out" ]]; then
+		echo "$N healthz $(field "$WORK/healthz-$N.out" rps) $(field "$WORK/healthz-$N.out" p50_us) $(field "$WORK/healthz-$N.out" p99_us)" >>"$SUMMARY"
+	fi
 	rm -f "$WORK/kavach-$N.db"* "$WORK/data-$N.json"
 done
 
 echo
-echo "== summary ($CONNS connections, mix $MIX ($DIST), $DURATION each)"
+echo "== summary ($CONNS connections, mix $MIX ($DIST), $DURATION each, by $DRIVER)"
 awk '
 	{ rps[$1, $2] = $3; p50[$1, $2] = $4; p99[$1, $2] = $5; if (!seen[$1]++) order[++n] = $1 }
 	END {
@@ -142,5 +193,9 @@ awk '
 			}
 			printf "%-8s %-7s %8.2fx %8.2fx %8.2fx   (kavach / opa; req/s higher is better, latency lower)\n", a, "ratio",
 				rps[a, "kavach"] / rps[a, "opa"], p50[a, "kavach"] / p50[a, "opa"], p99[a, "kavach"] / p99[a, "opa"]
+			if ((a, "healthz") in rps) {
+				printf "%-8s %-7s %9d %9d %9d\n", a, "healthz", rps[a, "healthz"], p50[a, "healthz"], p99[a, "healthz"]
+				printf "%-8s %-7s %8.0f%%   (kavach authorize req/s / kavach GET /healthz req/s)\n", a, "share", 100 * rps[a, "kavach"] / rps[a, "healthz"]
+			}
 		}
 	}' "$SUMMARY"

@@ -43,6 +43,7 @@ type config struct {
 	warmup   time.Duration
 	calls    int
 	dist     string
+	bodies   string
 }
 
 func main() {
@@ -58,6 +59,7 @@ func main() {
 	flag.DurationVar(&c.warmup, "warmup", 3*time.Second, "unmeasured load before measuring")
 	flag.IntVar(&c.calls, "calls", 16_384, "calls prepared (random agents × the mix), sent in turn")
 	flag.StringVar(&c.dist, "dist", "uniform", "how agents and calls are drawn: uniform, or zipf (s=1.1 over agents and over the mix: a few agents call a few tools again and again)")
+	flag.StringVar(&c.bodies, "bodies", "", "write the prepared calls' request bodies to this file, one a line, and exit (for tests/bench/wrk.sh)")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "loaddriver:", err)
@@ -88,6 +90,9 @@ func run(c config) error {
 	calls, err := prepare(c)
 	if err != nil {
 		return err
+	}
+	if c.bodies != "" {
+		return writeBodies(c.bodies, calls)
 	}
 	endpoint := strings.TrimRight(c.url, "/") + "/v1/authorize"
 	if c.target == "opa" {
@@ -209,13 +214,13 @@ func do(ctx context.Context, client *http.Client, c config, endpoint string, cl 
 
 // prepare builds the calls: random agents (fixed seed) cycling through the mix.
 func prepare(c config) ([]call, error) {
-	if c.url == "" || c.ids == "" {
-		return nil, errors.New("-url and -ids are required")
+	if (c.url == "" && c.bodies == "") || c.ids == "" {
+		return nil, errors.New("-url (or -bodies) and -ids are required")
 	}
 	if c.target != "kavach" && c.target != "opa" {
 		return nil, fmt.Errorf("-target %q: want kavach or opa", c.target)
 	}
-	if c.target == "kavach" && c.key == "" {
+	if c.target == "kavach" && c.key == "" && c.bodies == "" {
 		return nil, errors.New("kavach needs an API key (-key or KAVACH_API_KEY)")
 	}
 	if c.conns < 1 || c.calls < 1 {
@@ -273,6 +278,24 @@ func encode(target, agentID string, m dataset.Request) ([]byte, error) {
 		req.Context = &api.CallContext{IP: m.IP}
 	}
 	return json.Marshal(req)
+}
+
+// writeBodies writes the calls' bodies, one a line (JSON bodies hold no newline).
+func writeBodies(path string, calls []call) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	for _, cl := range calls {
+		w.Write(cl.body)
+		w.WriteByte('\n')
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func readIDs(path string) ([]string, error) {
