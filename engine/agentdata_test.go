@@ -90,18 +90,25 @@ func TestUnusedShapesAreCollected(t *testing.T) {
 	}
 }
 
-// Reads of the served trees, whole and in part, agree with each other, and writes to them
-// are refused.
-func TestDataStoreServesAgents(t *testing.T) {
-	ctx := context.Background()
-	e, err := New(ctx, Config{})
+// oneAgentEngine is an engine holding one generated agent, with the embedded policies.
+func oneAgentEngine(t *testing.T) (*Engine, *agent.Agent) {
+	t.Helper()
+	e, err := New(context.Background(), Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	a, _ := dataset.NewAgent(0, time.Now())
-	if err := e.ReplaceAll(ctx, []*agent.Agent{a}, nil); err != nil {
+	if err := e.ReplaceAll(context.Background(), []*agent.Agent{a}, nil); err != nil {
 		t.Fatal(err)
 	}
+	return e, a
+}
+
+// Reads of the served trees, whole and in part, agree with each other, and writes to them
+// are refused.
+func TestDataStoreServesAgents(t *testing.T) {
+	ctx := context.Background()
+	e, a := oneAgentEngine(t)
 	data := newDataStore(e.agents)
 	read := func(path ...string) ast.Value {
 		t.Helper()

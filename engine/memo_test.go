@@ -16,7 +16,6 @@ import (
 	"github.com/kavachos/kavach-go/policies"
 	"github.com/kavachos/kavach-go/store"
 	"github.com/kavachos/kavach-go/store/sqlite"
-	"github.com/kavachos/kavach-go/tests/bench/dataset"
 )
 
 // memoEngine is an engine over a SQLite store holding the agents and delegations, loaded
@@ -339,14 +338,7 @@ func TestCanonicalArgs(t *testing.T) {
 // them; the embedded policy alone never does, and its decisions skip building them.
 func TestInputSegmentsOnlyForCustomRules(t *testing.T) {
 	ctx := context.Background()
-	e, err := New(ctx, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, _ := dataset.NewAgent(0, time.Now())
-	if err := e.ReplaceAll(ctx, []*agent.Agent{a}, nil); err != nil {
-		t.Fatal(err)
-	}
+	e, a := oneAgentEngine(t)
 	req := Request{AgentID: a.ID, Action: "read", Resource: "mcp:github:repos", Now: time.Now()}
 	custom, err := prepare(ctx, e.agents, &PolicySet{Revision: "c", Modules: []policies.Module{{Name: "c.rego",
 		Source: "package kavach.custom\n\nimport rego.v1\n\ndeny contains \"prod\" if input.segs[1] == \"github\"\n"}}})
