@@ -7,6 +7,9 @@
 // tests/bench/reference.rego. Every answer is checked against the mix's expected decision.
 //
 //	loaddriver -target kavach -url http://127.0.0.1:8080 -key kva_… -ids ids.txt -conns 16 -duration 15s
+//
+// With -bodies it writes the prepared calls' request bodies to a file, one a line, and
+// exits: tests/bench/compare.sh sends them with wrk when DRIVER=wrk.
 package main
 
 import (
@@ -59,7 +62,7 @@ func main() {
 	flag.DurationVar(&c.warmup, "warmup", 3*time.Second, "unmeasured load before measuring")
 	flag.IntVar(&c.calls, "calls", 16_384, "calls prepared (random agents × the mix), sent in turn")
 	flag.StringVar(&c.dist, "dist", "uniform", "how agents and calls are drawn: uniform, or zipf (s=1.1 over agents and over the mix: a few agents call a few tools again and again)")
-	flag.StringVar(&c.bodies, "bodies", "", "write the prepared calls' request bodies to this file, one a line, and exit (for tests/bench/wrk.sh)")
+	flag.StringVar(&c.bodies, "bodies", "", "write the prepared calls' request bodies to this file, one a line, and exit (what DRIVER=wrk tests/bench/compare.sh sends)")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "loaddriver:", err)
