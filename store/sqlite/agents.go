@@ -97,6 +97,12 @@ func (s *Store) CreateAgents(ctx context.Context, batch []store.AgentWithTokenHa
 	defer close(stop)
 	go encodeAll(batch, docs, stop)
 	return s.write(ctx, "create agents", func(tx *sql.Tx) error {
+		// A larger page cache for this transaction only (see writerCacheSize). The pragma
+		// is the connection's, not the transaction's: it is set back however this ends.
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = %d", bulkCacheSize)); err != nil {
+			return mapErr(err, "create agents")
+		}
+		defer tx.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA cache_size = %d", writerCacheSize))
 		insertAgent, err := tx.PrepareContext(ctx, `INSERT INTO agents (`+agentColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`)
 		if err != nil {
 			return mapErr(err, "create agents")

@@ -73,9 +73,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		q.Set("_txlock", txlock)
 		return "file:" + escapePath(path) + "?" + q.Encode()
 	}
-	// The writer keeps more pages than SQLite's default 2 MB, so that inserts into the
-	// token-hash index, at random places, do not read most of its pages back from disk.
-	w, err := openDB(dsn("immediate", "cache_size(-65536)"))
+	// The writer keeps 8 MB of pages, more than SQLite's default 2 MB. Not more: SQLite
+	// scans the whole page cache at the end of every transaction whose inserts split a page
+	// (balance_nonroot renumbers a page through the pending-byte page's number, and the
+	// commit then truncates the cache above the database's size), so each commit of the
+	// ledger costs time in proportion to the cache's size. A bulk creation of agents raises
+	// it for its own transaction (bulkCacheSize).
+	w, err := openDB(dsn("immediate", fmt.Sprintf("cache_size(%d)", writerCacheSize)))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -158,6 +162,14 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 // write runs fn in a write transaction, then appends the audit events attached to ctx
 // (store.WithAudit) in the same transaction and commits: a change and the events that
 // describe it are committed together or not at all.
+// The writer's page cache, in SQLite's cache_size units (negative: KiB): 8 MB, and 64 MB
+// while agents are created in bulk, whose inserts into the token-hash index land at random
+// places and would otherwise read most of its pages back.
+const (
+	writerCacheSize = -8192
+	bulkCacheSize   = -65536
+)
+
 func (s *Store) write(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
