@@ -159,9 +159,6 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 	return applied, nil
 }
 
-// write runs fn in a write transaction, then appends the audit events attached to ctx
-// (store.WithAudit) in the same transaction and commits: a change and the events that
-// describe it are committed together or not at all.
 // The writer's page cache, in SQLite's cache_size units (negative: KiB): 8 MB, and 64 MB
 // while agents are created in bulk, whose inserts into the token-hash index land at random
 // places and would otherwise read most of its pages back.
@@ -170,6 +167,9 @@ const (
 	bulkCacheSize   = -65536
 )
 
+// write runs fn in a write transaction, then appends the audit events attached to ctx
+// (store.WithAudit) in the same transaction and commits: a change and the events that
+// describe it are committed together or not at all.
 func (s *Store) write(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
