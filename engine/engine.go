@@ -357,7 +357,7 @@ func (e *Engine) run(ctx context.Context, q rego.PreparedEvalQuery, input ast.Va
 	}
 	// The value cache must be passed per evaluation: a prepared query does not carry the
 	// one given to rego.New, and OPA then falls back to a global cache of 100 regexes.
-	all := make([]rego.EvalOption, 0, len(opts)+len(e.evalOpts)+2)
+	all := make([]rego.EvalOption, 0, len(opts)+len(e.evalOpts)+2) // sized: one allocation
 	all = append(append(append(all, opts...), e.evalOpts...), rego.EvalParsedInput(input), rego.EvalExternalCancel(c))
 	rs, err := q.Eval(ctx, all...)
 	if err != nil && cancelled(err) {
