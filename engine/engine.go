@@ -78,8 +78,12 @@ type Engine struct {
 	cache  cache.InterQueryValueCache
 	// evalOpts are the options every evaluation shares, made once.
 	evalOpts []rego.EvalOption
-	stats    struct{ fullLoads, puts, removes, docs, rejections, memoHits atomic.Int64 }
-	memo     *memo
+	// opaEvalCaches makes evaluations use OPA's own caches instead of evalCaches: tests
+	// compare the two.
+	opaEvalCaches bool
+
+	stats struct{ fullLoads, puts, removes, docs, rejections, memoHits atomic.Int64 }
+	memo  *memo
 
 	// wmu serialises changes: a change recompiles the agents below it, and two changes
 	// must not interleave their recompiles.
@@ -357,8 +361,13 @@ func (e *Engine) run(ctx context.Context, q rego.PreparedEvalQuery, input ast.Va
 	}
 	// The value cache must be passed per evaluation: a prepared query does not carry the
 	// one given to rego.New, and OPA then falls back to a global cache of 100 regexes.
-	all := make([]rego.EvalOption, 0, len(opts)+len(e.evalOpts)+2) // sized: one allocation
+	all := make([]rego.EvalOption, 0, len(opts)+len(e.evalOpts)+4) // sized: one allocation
 	all = append(append(append(all, opts...), e.evalOpts...), rego.EvalParsedInput(input), rego.EvalExternalCancel(c))
+	if !e.opaEvalCaches {
+		caches := newEvalCaches()
+		defer caches.release()
+		all = append(all, rego.EvalVirtualCache(&caches.virtual), rego.EvalBaseCache(&caches.base))
+	}
 	rs, err := q.Eval(ctx, all...)
 	if err != nil && cancelled(err) {
 		if ctx.Err() != nil {

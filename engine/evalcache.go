@@ -1,0 +1,291 @@
+package engine
+
+import (
+	"hash/maphash"
+	"slices"
+	"sync"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/topdown"
+)
+
+// evalCaches are the two caches OPA's evaluator keeps for one evaluation: the values of
+// rules and function calls already evaluated (topdown.VirtualCache) and the documents
+// already read from storage (topdown.BaseCache). OPA's own build a trie of hash maps, a
+// map and a node per key on every evaluation; a decision puts about six values in the one
+// and two in the other, so these keep their keys in flat slices, reused from one
+// evaluation to the next. Their behaviour is OPA's (see TestEvalCachesBehaveAsOPAs).
+type evalCaches struct {
+	virtual virtualCache
+	base    baseCache
+}
+
+var evalCachePool = sync.Pool{New: func() any { return new(evalCaches) }}
+
+// newEvalCaches returns empty caches for one evaluation; give them back with release once
+// the evaluation has returned.
+func newEvalCaches() *evalCaches {
+	c := evalCachePool.Get().(*evalCaches)
+	c.virtual.reset()
+	return c
+}
+
+// release empties the caches, so that the pool holds no value of the evaluation, and gives
+// them back. Caches grown by an unusual evaluation (custom rules calling a function on
+// thousands of arguments) are left to the garbage collector.
+func (c *evalCaches) release() {
+	if cap(c.virtual.keys) > maxPooledTerms {
+		return
+	}
+	c.virtual.clear()
+	c.base.clear()
+	evalCachePool.Put(c)
+}
+
+const maxPooledTerms = 1024
+
+var refSeed = maphash.MakeSeed()
+
+// refHash hashes a reference so that equal references (ast.Term.Equal, element by
+// element) hash alike. Strings and variables, nearly every element of the references the
+// evaluator caches, are hashed without allocating.
+func refHash(ref ast.Ref) uint64 {
+	h := uint64(len(ref))
+	for _, t := range ref {
+		var x uint64
+		switch v := t.Value.(type) {
+		case ast.String:
+			x = maphash.String(refSeed, string(v))
+		case ast.Var:
+			x = maphash.String(refSeed, string(v)) ^ 0x9e3779b97f4a7c15
+		default:
+			x = uint64(t.Hash())
+		}
+		h = (h^x)*0x100000001b3 + 0x2545f4914f6cdd1d
+	}
+	return h
+}
+
+func equalTerms(a, b []*ast.Term) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] && !a[i].Equal(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// virtualCache implements topdown.VirtualCache: a stack of frames, each mapping a
+// reference to a value or to "undefined". Entries are appended in order; a frame is the
+// entries from its start to the end, so Pop is a truncation.
+type virtualCache struct {
+	keys    []*ast.Term // every entry's reference, one after the other
+	entries []virtualEntry
+	frames  []int // where each frame's entries start; the last is the active frame
+	// byHash indexes the entries by hash once there are more than a linear search should
+	// cover: entry i's chain continues at entries[i].prev.
+	byHash map[uint64]int
+}
+
+type virtualEntry struct {
+	hash      uint64
+	off       int         // where key starts in keys
+	key       []*ast.Term // keys[off:off+len(key)], in keys' array as it was when put
+	value     *ast.Term
+	undefined bool
+	prev      int // the previous entry with the same hash, or -1 (used with byHash)
+}
+
+// linearEntries is how many entries are searched one by one before they are indexed.
+const linearEntries = 32
+
+var _ topdown.VirtualCache = (*virtualCache)(nil)
+
+func (c *virtualCache) reset() {
+	c.frames = append(c.frames[:0], 0)
+}
+
+func (c *virtualCache) clear() {
+	clear(c.keys)
+	c.keys = c.keys[:0]
+	clear(c.entries)
+	c.entries = c.entries[:0]
+	c.byHash = nil
+}
+
+func (c *virtualCache) Push() { c.frames = append(c.frames, len(c.entries)) }
+
+func (c *virtualCache) Pop() {
+	start := c.frames[len(c.frames)-1]
+	c.frames = c.frames[:len(c.frames)-1]
+	if start == len(c.entries) {
+		return
+	}
+	for i := len(c.entries) - 1; c.byHash != nil && i >= start; i-- {
+		if p := c.entries[i].prev; p >= 0 {
+			c.byHash[c.entries[i].hash] = p
+		} else {
+			delete(c.byHash, c.entries[i].hash)
+		}
+	}
+	// The popped entries' keys are the tail of keys.
+	k := c.entries[start].off
+	clear(c.keys[k:])
+	c.keys = c.keys[:k]
+	clear(c.entries[start:])
+	c.entries = c.entries[:start]
+}
+
+// find returns the index of the active frame's entry for ref, or -1.
+func (c *virtualCache) find(ref ast.Ref, h uint64) int {
+	start := c.frames[len(c.frames)-1]
+	if c.byHash != nil {
+		i, ok := c.byHash[h]
+		for ok && i >= start {
+			if equalTerms(c.entries[i].key, ref) {
+				return i
+			}
+			i = c.entries[i].prev
+			ok = i >= 0
+		}
+		return -1
+	}
+	for i := len(c.entries) - 1; i >= start; i-- {
+		if c.entries[i].hash == h && equalTerms(c.entries[i].key, ref) {
+			return i
+		}
+	}
+	return -1
+}
+
+// Get follows OPA's contract: (value, false) when cached, (nil, true) when cached as
+// undefined, (nil, false) when not cached.
+func (c *virtualCache) Get(ref ast.Ref) (*ast.Term, bool) {
+	i := c.find(ref, refHash(ref))
+	if i < 0 {
+		return nil, false
+	}
+	if c.entries[i].undefined {
+		return nil, true
+	}
+	return c.entries[i].value, false
+}
+
+// Put records ref's value, or that it is undefined when value is nil. As in OPA's cache,
+// a reference once undefined stays undefined in its frame.
+func (c *virtualCache) Put(ref ast.Ref, value *ast.Term) {
+	h := refHash(ref)
+	if i := c.find(ref, h); i >= 0 {
+		if value != nil {
+			c.entries[i].value = value
+		} else {
+			c.entries[i].undefined = true
+		}
+		return
+	}
+	// The evaluator reuses the slice it passes as ref: the key is copied. A key keeps
+	// pointing into the array it was appended to when append moves keys to a larger one:
+	// that array is not written again.
+	k := len(c.keys)
+	c.keys = append(c.keys, ref...)
+	e := virtualEntry{hash: h, off: k, key: c.keys[k:len(c.keys):len(c.keys)], value: value, undefined: value == nil, prev: -1}
+	if c.byHash == nil && len(c.entries) >= linearEntries {
+		c.byHash = make(map[uint64]int, 2*linearEntries)
+		for i := range c.entries {
+			c.index(i)
+		}
+	}
+	c.entries = append(c.entries, e)
+	if c.byHash != nil {
+		c.index(len(c.entries) - 1)
+	}
+}
+
+func (c *virtualCache) index(i int) {
+	if p, ok := c.byHash[c.entries[i].hash]; ok {
+		c.entries[i].prev = p
+	} else {
+		c.entries[i].prev = -1
+	}
+	c.byHash[c.entries[i].hash] = i
+}
+
+func (c *virtualCache) Keys() []ast.Ref {
+	var out []ast.Ref
+	for _, e := range c.entries[c.frames[len(c.frames)-1]:] {
+		if e.value != nil {
+			out = append(out, slices.Clone(ast.Ref(e.key)))
+		}
+	}
+	return out
+}
+
+// baseCache implements topdown.BaseCache: documents read from storage by reference. As in
+// OPA's trie, a lookup is answered by the shortest cached reference that is a prefix of
+// the one asked for, and storing a document replaces those stored below it. It holds at
+// most maxBaseEntries documents (and maxPooledTerms terms of keys); a document read beyond
+// that is not cached, and is read from storage again, which gives the same document within
+// the evaluation's transaction.
+type baseCache struct {
+	keys    []*ast.Term
+	entries []baseEntry
+}
+
+type baseEntry struct {
+	key   []*ast.Term
+	value ast.Value
+}
+
+const maxBaseEntries = 64
+
+var _ topdown.BaseCache = (*baseCache)(nil)
+
+func (c *baseCache) clear() {
+	clear(c.keys)
+	c.keys = c.keys[:0]
+	clear(c.entries)
+	c.entries = c.entries[:0]
+}
+
+func (c *baseCache) Get(ref ast.Ref) ast.Value {
+	best := -1
+	for i, e := range c.entries {
+		if len(e.key) <= len(ref) && equalTerms(e.key, ref[:len(e.key)]) && (best < 0 || len(e.key) < len(c.entries[best].key)) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return nil
+	}
+	rest := ref[len(c.entries[best].key):]
+	if len(rest) == 0 {
+		return c.entries[best].value
+	}
+	v, err := c.entries[best].value.Find(rest)
+	if err != nil {
+		return nil
+	}
+	return v
+}
+
+func (c *baseCache) Put(ref ast.Ref, value ast.Value) {
+	kept := c.entries[:0]
+	for _, e := range c.entries {
+		if len(e.key) < len(ref) || !equalTerms(e.key[:len(ref)], ref) {
+			kept = append(kept, e)
+		}
+	}
+	clear(c.entries[len(kept):])
+	c.entries = kept
+	// Keys of replaced entries stay in keys until the evaluation ends: a decision replaces
+	// none. As in virtualCache, a key stays in the array it was appended to.
+	if len(c.entries) >= maxBaseEntries || len(c.keys)+len(ref) > maxPooledTerms {
+		return
+	}
+	k := len(c.keys)
+	c.keys = append(c.keys, ref...)
+	c.entries = append(c.entries, baseEntry{key: c.keys[k:len(c.keys):len(c.keys)], value: value})
+}
