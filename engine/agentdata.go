@@ -85,9 +85,25 @@ func (c *compiledAgent) header() ast.Value {
 	return ast.NewObject(
 		[2]*ast.Term{keyTenant, ast.StringTerm(c.tenant)},
 		[2]*ast.Term{keyOwner, ast.StringTerm(c.owner)},
-		[2]*ast.Term{keyStatus, ast.StringTerm(c.status)},
+		[2]*ast.Term{keyStatus, statusTerm(c.status)},
 		[2]*ast.Term{keyExpiresNS, intTerm(c.expiresNS)},
 	)
+}
+
+// The statuses an agent has, as terms shared by every header.
+var (
+	activeTerm  = ast.StringTerm(string(agent.StatusActive))
+	revokedTerm = ast.StringTerm(string(agent.StatusRevoked))
+)
+
+func statusTerm(status string) *ast.Term {
+	switch status {
+	case string(agent.StatusActive):
+		return activeTerm
+	case string(agent.StatusRevoked):
+		return revokedTerm
+	}
+	return ast.StringTerm(status)
 }
 
 // grantsFor is data.kavach.grants[id][action]: the grants that name the action, with those
