@@ -7,6 +7,8 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,6 +29,9 @@ import (
 //     evaluation settings (served agents, parsed input, shared regex cache); mix=zipf draws
 //     the agents and the calls of the mixed set from Zipf distributions (s=1.1), as agents
 //     calling the same few tools again and again do, where the others spread calls evenly;
+//     mix=mixed-own and mix=zipf-own are those calls by agents that each hold a permission
+//     of their own, so that no two share a profile and the memo cannot give one agent's
+//     answer to another (engine/profile.go);
 //   - memo=off|on: without and with the decision memo (engine.Config.DecisionMemo);
 //   - put: one agent's change applied (Put) until the next Decide sees it.
 //
@@ -69,17 +74,40 @@ func benchmarkEngineLatency(b *testing.B, n int) {
 	}
 	// Each mix starts from an empty memo: answers remembered in one must not speed up the
 	// next.
+	var own []*agent.Agent // built when a mix needs them
 	for _, memo := range []struct {
 		name string
 		size int
 	}{{"off", -1}, {"on", engine.DefaultDecisionMemo}} {
-		for _, mix := range []string{"allowed", "denied", "mixed", "zipf", "unknown"} {
+		for _, mix := range []string{"allowed", "denied", "mixed", "zipf", "unknown", "mixed-own", "zipf-own"} {
 			b.Run("memo="+memo.name+"/mix="+mix, func(b *testing.B) {
-				benchmarkDecideMix(b, newEngine(b, agents, engine.Config{DecisionMemo: memo.size}), agents, mix)
+				these := agents
+				if name, ok := strings.CutSuffix(mix, "-own"); ok {
+					if own == nil {
+						own = withOwnPermission(agents)
+					}
+					these, mix = own, name
+				}
+				benchmarkDecideMix(b, newEngine(b, these, engine.Config{DecisionMemo: memo.size}), these, mix)
 			})
 		}
 	}
 	b.Run("put", func(b *testing.B) { benchmarkPutVisible(b, e, agents) })
+}
+
+// withOwnPermission copies the agents, making one permission of each its own: a resource
+// no call of the mixes names, so that every answer stays the same while no two agents
+// share a profile (engine/profile.go), as agents each given permissions by hand would not.
+func withOwnPermission(agents []*agent.Agent) []*agent.Agent {
+	own := make([]*agent.Agent, len(agents))
+	for i, a := range agents {
+		c := *a
+		c.Permissions = slices.Clone(a.Permissions)
+		j := slices.IndexFunc(c.Permissions, func(p agent.Permission) bool { return p.Resource == "mcp:jira:issues" })
+		c.Permissions[j].Resource = fmt.Sprintf("mcp:jira:issues-%d", i)
+		own[i] = &c
+	}
+	return own
 }
 
 func newEngine(b *testing.B, agents []*agent.Agent, cfg ...engine.Config) *engine.Engine {

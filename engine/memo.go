@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"hash/maphash"
 	"math"
 	"slices"
 	"strconv"
@@ -26,7 +27,11 @@ import (
 //
 //   - the agent's compiled documents: the key holds the compiled agent itself, and every
 //     change — the agent's, a delegation above it, a revocation cascading down — publishes
-//     a new one, so the next call misses;
+//     a new one, so the next call misses. Under a revision without custom rules the key
+//     holds the agent's profile instead, when it has one (profile.go): everything the
+//     policy reads about the agent but its identity. The answer is then shared by the
+//     agents of that profile, each given it with its own tenant, owner and grant ids, and a
+//     change to anything the policy reads gives the agent another profile;
 //   - the revision: the key holds it, and a swap makes the next call miss;
 //   - the call (action, resource, client address, arguments): in the key, the arguments
 //     as a canonical encoding compared whole, never a hash that could collide;
@@ -60,7 +65,9 @@ type memoShard struct {
 }
 
 type memoKey struct {
-	agent                          *compiledAgent
+	agent *compiledAgent // nil when profile is set
+	// profile, for an answer the agents of a profile share, is the profile (profile.go).
+	profile                        string
 	rev                            *Revision
 	action, resource, ip, argsText string
 }
@@ -68,6 +75,11 @@ type memoKey struct {
 type memoEntry struct {
 	p           *pure
 	from, until int64 // valid for now_ns in [from, until)
+	// For an answer the agents of a profile share: grants is the position of each
+	// candidate among the agent's grants, where each agent of the profile holds its own
+	// ids, and shapes keeps alive the shapes whose addresses the key holds.
+	grants []int
+	shapes []*grantShape
 }
 
 func newMemo(size int) *memo {
@@ -81,19 +93,67 @@ func newMemo(size int) *memo {
 	return m
 }
 
+var shardSeed = maphash.MakeSeed()
+
+// shard spreads keys by agent and, since the agents of a profile share its keys, by call.
 func (m *memo) shard(k *memoKey) *memoShard {
-	return &m.shards[(uintptr(unsafe.Pointer(k.agent))>>6)%memoShards]
+	h := uint64(uintptr(unsafe.Pointer(k.agent)) >> 6)
+	if k.agent == nil {
+		h = maphash.String(shardSeed, k.resource)
+	}
+	return &m.shards[h%memoShards]
 }
 
-func (m *memo) get(k *memoKey, now int64) (*pure, bool) {
+func (m *memo) get(k *memoKey, now int64) (memoEntry, bool) {
 	s := m.shard(k)
 	s.mu.Lock()
 	e, ok := s.m[*k]
 	s.mu.Unlock()
 	if !ok || now < e.from || now >= e.until {
-		return nil, false
+		return memoEntry{}, false
 	}
-	return e.p, true
+	return e, true
+}
+
+// shareable records where e's candidates are among c's grants, so that the answer can be
+// given to the other agents of c's profile. It reports false when it cannot be shared: a
+// candidate that is not exactly one of c's grants, or one that carries obligations.
+func (e *memoEntry) shareable(c *compiledAgent) bool {
+	e.shapes = c.shapes()
+	e.grants = make([]int, len(e.p.Candidates))
+	for i, cand := range e.p.Candidates {
+		if len(cand.Rate) > 0 || cand.Approval != nil || len(cand.Via) > 0 {
+			return false
+		}
+		e.grants[i] = -1
+		for j := range c.grants {
+			if c.grants[j].id == cand.ID {
+				if e.grants[i] >= 0 {
+					return false
+				}
+				e.grants[i] = j
+			}
+		}
+		if e.grants[i] < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// answerFor is a shared answer as the policy gives it to c, an agent of its profile: with
+// c's tenant, owner and grant ids.
+func (e *memoEntry) answerFor(c *compiledAgent) *pure {
+	p := *e.p
+	p.Agent.Tenant, p.Agent.Owner = c.tenant, c.owner
+	if len(e.p.Candidates) > 0 {
+		p.Candidates = make([]candidate, len(e.p.Candidates))
+		for i, cand := range e.p.Candidates {
+			cand.ID = c.grants[e.grants[i]].id
+			p.Candidates[i] = cand
+		}
+	}
+	return &p
 }
 
 func (m *memo) put(k *memoKey, e memoEntry) {
@@ -128,7 +188,14 @@ func memoKeyFor(c *compiledAgent, rev *Revision, req *Request) (memoKey, bool) {
 	if !ok {
 		return memoKey{}, false
 	}
-	return memoKey{agent: c, rev: rev, action: req.Action, resource: req.Resource, ip: req.IP, argsText: args}, true
+	k := memoKey{agent: c, rev: rev, action: req.Action, resource: req.Resource, ip: req.IP, argsText: args}
+	if rev.shared {
+		var buf [256]byte
+		if profile, ok := c.appendProfile(buf[:0]); ok {
+			k.agent, k.profile = nil, string(profile)
+		}
+	}
+	return k, true
 }
 
 // canonicalArgs encodes arguments so that two calls have the same encoding exactly when the
@@ -385,16 +452,22 @@ func (e *Engine) pureThrough(ctx context.Context, m *memo, rev *Revision, req Re
 		return e.evalPure(ctx, rev, req)
 	}
 	now := req.Now.UnixNano()
-	if p, ok := m.get(&k, now); ok {
+	if got, ok := m.get(&k, now); ok {
 		e.stats.memoHits.Add(1)
 		if telemetry.Enabled() {
 			trace.SpanFromContext(ctx).SetAttributes(attribute.Bool("kavach.memo.hit", true))
 		}
-		return p, rev.Name, nil
+		if k.agent == nil {
+			return got.answerFor(c), rev.Name, nil
+		}
+		return got.p, rev.Name, nil
 	}
 	p, name, err := e.evalPure(ctx, rev, req)
 	if err == nil {
-		m.put(&k, memoEntry{p: p, from: now, until: c.horizon(req.Action, req.Now)})
+		entry := memoEntry{p: p, from: now, until: c.horizon(req.Action, req.Now)}
+		if k.agent != nil || entry.shareable(c) {
+			m.put(&k, entry)
+		}
 	}
 	return p, name, err
 }

@@ -18,8 +18,8 @@ import (
 	"github.com/kavachos/kavach-go/store/sqlite"
 )
 
-// memoEngine is an engine over a SQLite store holding the agents and delegations, loaded
-// as at start-up, with the memo on. Changes go through the store and then the engine, as
+// memoEngine is an engine over a SQLite store holding the agents (and their tenants) and
+// delegations, loaded as at start-up, with the memo on. Changes go through the store and then the engine, as
 // the change feed applies them.
 func memoEngine(t *testing.T, agents []*agent.Agent, dels []*agent.Delegation) (*Engine, store.Store) {
 	t.Helper()
@@ -31,6 +31,15 @@ func memoEngine(t *testing.T, agents []*agent.Agent, dels []*agent.Delegation) (
 	t.Cleanup(func() { s.Close() })
 	if _, err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
+	}
+	tenants := map[string]bool{agent.DefaultTenant: true}
+	for _, a := range agents {
+		if !tenants[a.TenantID] {
+			tenants[a.TenantID] = true
+			if err := s.CreateTenant(ctx, &agent.Tenant{ID: a.TenantID, Name: a.TenantID, CreatedAt: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	for i, a := range agents {
 		if err := s.CreateAgent(ctx, a, fmt.Sprintf("%064d", i)); err != nil {

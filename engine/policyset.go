@@ -49,6 +49,9 @@ type Revision struct {
 	query  rego.PreparedEvalQuery
 	// memoable: its answers may be remembered (see memo.go).
 	memoable bool
+	// shared: it has no custom rules, so that the agents of a profile get one answer
+	// (profile.go).
+	shared bool
 	// hooks, for a revision with custom rules, counts what its deny and require_approval
 	// rules give for an input (see Compare).
 	hooks *rego.PreparedEvalQuery
@@ -201,6 +204,7 @@ func prepare(ctx context.Context, set *agentSet, ps *PolicySet) (*Revision, erro
 		}
 		rev.hooks = &hooks
 	}
+	rev.shared = len(custom) == 0
 	store.set = set
 	return rev, nil
 }
