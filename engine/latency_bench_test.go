@@ -95,16 +95,14 @@ func benchmarkEngineLatency(b *testing.B, n int) {
 	b.Run("put", func(b *testing.B) { benchmarkPutVisible(b, e, agents) })
 }
 
-// withOwnPermission copies the agents, making one permission of each its own: a resource
-// no call of the mixes names, so that every answer stays the same while no two agents
-// share a profile (engine/profile.go), as agents each given permissions by hand would not.
+// withOwnPermission copies the agents, each with a permission of its own
+// (dataset.OwnPermission).
 func withOwnPermission(agents []*agent.Agent) []*agent.Agent {
 	own := make([]*agent.Agent, len(agents))
 	for i, a := range agents {
 		c := *a
 		c.Permissions = slices.Clone(a.Permissions)
-		j := slices.IndexFunc(c.Permissions, func(p agent.Permission) bool { return p.Resource == "mcp:jira:issues" })
-		c.Permissions[j].Resource = fmt.Sprintf("mcp:jira:issues-%d", i)
+		dataset.OwnPermission(&c, i)
 		own[i] = &c
 	}
 	return own

@@ -22,6 +22,9 @@
 # in the same run, as this machine's HTTP floor. MEMO=-1 turns the decision memo off
 # (--decision-memo); SERVER_GOMAXPROCS sets GOMAXPROCS for the servers alone. CALLS is how
 # many calls are prepared (16,384), then sent in turn: raise it so that fewer repeat.
+# OWN=1 gives every agent a permission of its own (gendata -own): the generated agents are
+# otherwise made from one template, and share one profile, so that the decision memo
+# gives one agent's answer to the others (engine/profile.go).
 set -euo pipefail
 
 SIZES=${SIZES:-"10000 100000"}
@@ -33,6 +36,7 @@ DIST=${DIST:-uniform} # or zipf: a few agents calling a few tools again and agai
 DRIVER=${DRIVER:-loaddriver} # or wrk
 CALLS=${CALLS:-16384} # distinct calls prepared, sent in turn
 MEMO=${MEMO:-}
+OWN=${OWN:-} # 1: every agent holds a permission of its own, so that none shares a profile
 SERVER_GOMAXPROCS=${SERVER_GOMAXPROCS:-}
 # A fixed audit signing key, so that no key file is written.
 SIGNING_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
@@ -134,14 +138,14 @@ go build -o "$WORK/loaddriver" ./tests/bench/loaddriver
 OPA_DIR=$(go list -m -f '{{.Dir}}' github.com/open-policy-agent/opa)
 (cd "$OPA_DIR" && go build -o "$WORK/opa" .)
 echo "OPA $("$WORK/opa" version | awk 'NR == 1 {print $2}'), $(go version | cut -d' ' -f3-), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)"
-echo "connections $CONNS, mix $MIX ($DIST, $CALLS calls in turn), warm-up $WARMUP, measured $DURATION per target by $DRIVER${MEMO:+, memo $MEMO}${SERVER_GOMAXPROCS:+, servers at GOMAXPROCS=$SERVER_GOMAXPROCS}"
+echo "connections $CONNS, mix $MIX ($DIST, $CALLS calls in turn), warm-up $WARMUP, measured $DURATION per target by $DRIVER${MEMO:+, memo $MEMO}${OWN:+, agents with a permission of their own}${SERVER_GOMAXPROCS:+, servers at GOMAXPROCS=$SERVER_GOMAXPROCS}"
 
 SUMMARY="$WORK/summary"
 : >"$SUMMARY"
 for N in $SIZES; do
 	echo
 	echo "== $N agents"
-	"$WORK/gendata" -n "$N" -db "$WORK/kavach-$N.db" -opa-data "$WORK/data-$N.json" -ids "$WORK/ids-$N.txt" -api-key "$WORK/key-$N"
+	"$WORK/gendata" -n "$N" -db "$WORK/kavach-$N.db" -opa-data "$WORK/data-$N.json" -ids "$WORK/ids-$N.txt" -api-key "$WORK/key-$N" ${OWN:+-own}
 	KEY=$(cat "$WORK/key-$N")
 
 	port=$(free_port 18080)

@@ -77,7 +77,9 @@ func NewAgent(i int, now time.Time) (*agent.Agent, string) {
 // afterwards compiles them all at once. Stores that create agents in bulk
 // (store.BulkAgentCreator) get them in batches of PopulateBatch, one transaction each,
 // while the next batch is generated; memory stays flat however many agents are written.
-func Populate(ctx context.Context, s store.Store, n int, each func(a *agent.Agent, token string) error) error {
+//
+// adjust, if given, changes each generated agent before it is stored (OwnPermission).
+func Populate(ctx context.Context, s store.Store, n int, each func(a *agent.Agent, token string) error, adjust ...func(a *agent.Agent, i int)) error {
 	bulk, ok := s.(store.BulkAgentCreator)
 	if !ok {
 		bulk = oneByOne{s}
@@ -85,7 +87,7 @@ func Populate(ctx context.Context, s store.Store, n int, each func(a *agent.Agen
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	batches := make(chan generated, 1)
-	go generate(ctx, n, batches)
+	go generate(ctx, n, batches, adjust)
 	for b := range batches {
 		if b.err != nil {
 			return b.err
@@ -114,7 +116,7 @@ type generated struct {
 }
 
 // generate sends n generated agents in batches, and closes out when done or ctx ends.
-func generate(ctx context.Context, n int, out chan<- generated) {
+func generate(ctx context.Context, n int, out chan<- generated, adjust []func(a *agent.Agent, i int)) {
 	defer close(out)
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	for first := 0; first < n; first += PopulateBatch {
@@ -122,6 +124,9 @@ func generate(ctx context.Context, n int, out chan<- generated) {
 		b := generated{first: first, agents: make([]store.AgentWithTokenHash, 0, size), tokens: make([]string, 0, size)}
 		for i := first; i < first+size; i++ {
 			a, token := NewAgent(i, now)
+			for _, f := range adjust {
+				f(a, i)
+			}
 			// Every agent has the same permissions and generated ids, so validating the
 			// first shows that they all are valid (validation loads every time zone).
 			if i == 0 {
@@ -157,6 +162,18 @@ func (o oneByOne) CreateAgents(ctx context.Context, batch []store.AgentWithToken
 		}
 	}
 	return nil
+}
+
+// OwnPermission makes one of agent i's permissions its own: mcp:jira:issues, which no call
+// of the mixes names, becomes mcp:jira:issues-i. Every answer stays the same, but no two
+// agents then share a profile (engine/profile.go): the engine's decision memo cannot give
+// one agent's answer to another, as with agents each given permissions by hand.
+func OwnPermission(a *agent.Agent, i int) {
+	for j := range a.Permissions {
+		if a.Permissions[j].Resource == "mcp:jira:issues" {
+			a.Permissions[j].Resource = fmt.Sprintf("mcp:jira:issues-%d", i)
+		}
+	}
 }
 
 // Request is one call of the mix and its known answer.

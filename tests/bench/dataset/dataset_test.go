@@ -25,6 +25,12 @@ const testSigningKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 // request of the mix, and both give the answer the mix expects.
 func TestReferencePolicyAgreesWithKavach(t *testing.T) {
 	t.Parallel()
+	t.Run("template", func(t *testing.T) { referenceAgreesWithKavach(t, nil) })
+	// Agents with a permission of their own answer every call as before.
+	t.Run("own", func(t *testing.T) { referenceAgreesWithKavach(t, []func(*agent.Agent, int){dataset.OwnPermission}) })
+}
+
+func referenceAgreesWithKavach(t *testing.T, adjust []func(*agent.Agent, int)) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "kavach.db")
 	s, err := kavach.OpenStore(ctx, "sqlite://"+path)
@@ -39,7 +45,7 @@ func TestReferencePolicyAgreesWithKavach(t *testing.T) {
 	err = dataset.Populate(ctx, s, 3, func(a *agent.Agent, _ string) error {
 		agents = append(agents, a)
 		return data.Add(a)
-	})
+	}, adjust...)
 	if err == nil {
 		err = data.Close()
 	}

@@ -26,6 +26,7 @@ func main() {
 	opaData := flag.String("opa-data", "", "write the OPA data document here")
 	ids := flag.String("ids", "", "write the agent ids here, one a line")
 	apiKey := flag.String("api-key", "", "write a newly minted API key here (mode 0600)")
+	own := flag.Bool("own", false, "give each agent a permission of its own (dataset.OwnPermission), so that no two share a profile")
 	flag.Parse()
 	if *apiKey != "" {
 		if err := os.WriteFile(*apiKey, []byte(agent.MintAPIKey()+"\n"), 0o600); err != nil {
@@ -33,13 +34,13 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	if err := run(*n, *db, *opaData, *ids); err != nil {
+	if err := run(*n, *db, *opaData, *ids, *own); err != nil {
 		fmt.Fprintln(os.Stderr, "gendata:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n int, db, opaData, idsPath string) (err error) {
+func run(n int, db, opaData, idsPath string, own bool) (err error) {
 	if db == "" || opaData == "" || idsPath == "" {
 		return errors.New("-db, -opa-data and -ids are required")
 	}
@@ -69,10 +70,14 @@ func run(n int, db, opaData, idsPath string) (err error) {
 	stored := make(chan *agent.Agent, 2*dataset.PopulateBatch)
 	written := make(chan error, 1)
 	go func() { written <- writeFiles(stored, dataFile, idsFile) }()
+	var adjust []func(*agent.Agent, int)
+	if own {
+		adjust = append(adjust, dataset.OwnPermission)
+	}
 	err = dataset.Populate(ctx, s, n, func(a *agent.Agent, _ string) error {
 		stored <- a
 		return nil
-	})
+	}, adjust...)
 	close(stored)
 	if err := errors.Join(err, <-written); err != nil {
 		return err
