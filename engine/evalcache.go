@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"encoding/binary"
 	"hash/maphash"
 	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -225,13 +227,16 @@ func (c *virtualCache) Keys() []ast.Ref {
 
 // baseCache implements topdown.BaseCache: documents read from storage by reference. As in
 // OPA's trie, a lookup is answered by the shortest cached reference that is a prefix of
-// the one asked for, and storing a document replaces those stored below it. It holds at
-// most maxBaseEntries documents (and maxPooledTerms terms of keys); a document read beyond
-// that is not cached, and is read from storage again, which gives the same document within
-// the evaluation's transaction.
+// the one asked for, and a reference's elements are compared as Go compares the values
+// (1 and 1.0 are different keys, as they are different storage paths). The first
+// maxBaseEntries documents are kept in a slice; more go to a map keyed by the reference's
+// encoding, where a lookup tries each prefix of the reference in turn. A document stored
+// over others is looked up before them (its reference is shorter), so they need not be
+// removed from the map.
 type baseCache struct {
 	keys    []*ast.Term
 	entries []baseEntry
+	more    map[string]ast.Value
 }
 
 type baseEntry struct {
@@ -248,23 +253,85 @@ func (c *baseCache) clear() {
 	c.keys = c.keys[:0]
 	clear(c.entries)
 	c.entries = c.entries[:0]
+	c.more = nil
+}
+
+// sameKey compares two references element by element as OPA's trie does, by Go's ==
+// on the values; references with an element that is not a scalar are never equal (the
+// evaluator does not cache them).
+func sameKey(a, b []*ast.Term) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !scalarKey(a[i]) || !scalarKey(b[i]) || a[i].Value != b[i].Value {
+			return false
+		}
+	}
+	return true
+}
+
+func scalarKey(t *ast.Term) bool {
+	switch t.Value.(type) {
+	case ast.String, ast.Number, ast.Boolean, ast.Null, ast.Var:
+		return true
+	}
+	return false
+}
+
+// appendKeyTerm appends an unambiguous encoding of a scalar element, for the map.
+func appendKeyTerm(b []byte, t *ast.Term) []byte {
+	var tag byte
+	var text string
+	switch v := t.Value.(type) {
+	case ast.String:
+		tag, text = 's', string(v)
+	case ast.Number:
+		tag, text = 'n', string(v)
+	case ast.Var:
+		tag, text = 'v', string(v)
+	case ast.Boolean:
+		tag, text = 'b', strconv.FormatBool(bool(v))
+	default:
+		tag = 'z'
+	}
+	b = binary.AppendUvarint(append(b, tag), uint64(len(text)))
+	return append(b, text...)
 }
 
 func (c *baseCache) Get(ref ast.Ref) ast.Value {
 	best := -1
 	for i, e := range c.entries {
-		if len(e.key) <= len(ref) && equalTerms(e.key, ref[:len(e.key)]) && (best < 0 || len(e.key) < len(c.entries[best].key)) {
+		if len(e.key) <= len(ref) && sameKey(e.key, ref[:len(e.key)]) && (best < 0 || len(e.key) < len(c.entries[best].key)) {
 			best = i
 		}
 	}
-	if best < 0 {
+	var value ast.Value
+	n := -1
+	if best >= 0 {
+		value, n = c.entries[best].value, len(c.entries[best].key)
+	}
+	if c.more != nil {
+		var buf [256]byte
+		k := buf[:0]
+		for i := 0; i < len(ref) && (n < 0 || i+1 < n); i++ {
+			if !scalarKey(ref[i]) {
+				break
+			}
+			k = appendKeyTerm(k, ref[i])
+			if v, ok := c.more[string(k)]; ok {
+				value, n = v, i+1
+				break
+			}
+		}
+	}
+	if n < 0 {
 		return nil
 	}
-	rest := ref[len(c.entries[best].key):]
-	if len(rest) == 0 {
-		return c.entries[best].value
+	if n == len(ref) {
+		return value
 	}
-	v, err := c.entries[best].value.Find(rest)
+	v, err := value.Find(ref[n:])
 	if err != nil {
 		return nil
 	}
@@ -272,20 +339,39 @@ func (c *baseCache) Get(ref ast.Ref) ast.Value {
 }
 
 func (c *baseCache) Put(ref ast.Ref, value ast.Value) {
-	kept := c.entries[:0]
-	for _, e := range c.entries {
-		if len(e.key) < len(ref) || !equalTerms(e.key[:len(ref)], ref) {
-			kept = append(kept, e)
+	for _, t := range ref {
+		if !scalarKey(t) {
+			return
 		}
 	}
-	clear(c.entries[len(kept):])
-	c.entries = kept
-	// Keys of replaced entries stay in keys until the evaluation ends: a decision replaces
-	// none. As in virtualCache, a key stays in the array it was appended to.
-	if len(c.entries) >= maxBaseEntries || len(c.keys)+len(ref) > maxPooledTerms {
+	if c.more == nil && len(c.entries) < maxBaseEntries && len(c.keys)+len(ref) <= maxPooledTerms {
+		kept := c.entries[:0]
+		for _, e := range c.entries {
+			if len(e.key) < len(ref) || !sameKey(e.key[:len(ref)], ref) {
+				kept = append(kept, e)
+			}
+		}
+		clear(c.entries[len(kept):])
+		c.entries = kept
+		// Keys of replaced entries stay in keys until the evaluation ends. As in
+		// virtualCache, a key stays in the array it was appended to.
+		k := len(c.keys)
+		c.keys = append(c.keys, ref...)
+		c.entries = append(c.entries, baseEntry{key: c.keys[k:len(c.keys):len(c.keys)], value: value})
 		return
 	}
-	k := len(c.keys)
-	c.keys = append(c.keys, ref...)
-	c.entries = append(c.entries, baseEntry{key: c.keys[k:len(c.keys):len(c.keys)], value: value})
+	for i := range c.entries { // the same reference again: replace it where it is
+		if sameKey(c.entries[i].key, ref) {
+			c.entries[i].value = value
+			return
+		}
+	}
+	if c.more == nil {
+		c.more = make(map[string]ast.Value)
+	}
+	var k []byte
+	for _, t := range ref {
+		k = appendKeyTerm(k, t)
+	}
+	c.more[string(k)] = value
 }

@@ -127,13 +127,33 @@ func TestBaseCache(t *testing.T) {
 	if got := c.Get(ref("data.x.a.b")); got == nil || got.Compare(ast.Number("1")) != 0 {
 		t.Fatalf("Get(data.x.a.b) = %v after a put below data.x, want 1 from data.x", got)
 	}
-	// Beyond its bound the cache stops storing, and misses.
+	// Beyond the slice's bound, documents go to the map and are still found, a shorter
+	// reference in the map before a longer one in the slice.
 	c.clear()
 	for i := range maxBaseEntries + 10 {
-		c.Put(ref("data.n").Append(ast.IntNumberTerm(i)), ast.Boolean(true))
+		c.Put(ref("data.n").Append(ast.IntNumberTerm(i)).Append(ast.StringTerm("k")), ast.Boolean(true))
 	}
-	if len(c.entries) != maxBaseEntries || c.Get(ref("data.n").Append(ast.IntNumberTerm(maxBaseEntries))) != nil {
-		t.Fatalf("%d entries after %d puts, want the first %d only", len(c.entries), maxBaseEntries+10, maxBaseEntries)
+	if len(c.entries) != maxBaseEntries || len(c.more) != 10 {
+		t.Fatalf("%d entries in the slice and %d in the map after %d puts", len(c.entries), len(c.more), maxBaseEntries+10)
+	}
+	for _, i := range []int{0, maxBaseEntries - 1, maxBaseEntries, maxBaseEntries + 9} {
+		if got := c.Get(ref("data.n").Append(ast.IntNumberTerm(i)).Append(ast.StringTerm("k"))); got == nil {
+			t.Fatalf("document %d of %d was not kept", i, maxBaseEntries+10)
+		}
+	}
+	c.Put(ref("data.n[0]"), ast.MustParseTerm(`{"k": false}`).Value)
+	if got := c.Get(ref("data.n[0].k")); got == nil || got.Compare(ast.Boolean(false)) != 0 {
+		t.Fatalf("Get(data.n[0].k) = %v, want false from data.n[0] in the map", got)
+	}
+	c.Put(ref("data.n[1].k"), ast.Boolean(false))
+	if got := c.Get(ref("data.n[1].k")); got == nil || got.Compare(ast.Boolean(false)) != 0 {
+		t.Fatalf("a document put again in map mode: %v, want false", got)
+	}
+	// Numbers equal in value but written apart are different storage paths, as in OPA.
+	c.clear()
+	c.Put(ast.Ref{ast.DefaultRootDocument, ast.StringTerm("obj"), ast.NumberTerm("1")}, ast.String("x"))
+	if got := c.Get(ast.Ref{ast.DefaultRootDocument, ast.StringTerm("obj"), ast.NumberTerm("1.0")}); got != nil {
+		t.Fatalf("data.obj[1.0] answered from data.obj[1]: %v", got)
 	}
 }
 

@@ -95,11 +95,12 @@ func newMemo(size int) *memo {
 
 var shardSeed = maphash.MakeSeed()
 
-// shard spreads keys by agent and, since the agents of a profile share its keys, by call.
+// shard spreads keys by agent or, for answers the agents of a profile share, by profile
+// and call.
 func (m *memo) shard(k *memoKey) *memoShard {
 	h := uint64(uintptr(unsafe.Pointer(k.agent)) >> 6)
 	if k.agent == nil {
-		h = maphash.String(shardSeed, k.resource)
+		h = maphash.String(shardSeed, k.resource) ^ maphash.String(shardSeed, k.profile)
 	}
 	return &m.shards[h%memoShards]
 }
@@ -463,7 +464,12 @@ func (e *Engine) pureThrough(ctx context.Context, m *memo, rev *Revision, req Re
 		return got.p, rev.Name, nil
 	}
 	p, name, err := e.evalPure(ctx, rev, req)
-	if err == nil {
+	// The evaluation read the agent again: the answer is c's only if c was still the
+	// published agent after it. Every change publishes a new compiled agent and none comes
+	// back, so c was then published throughout. An answer worked out from a newer version
+	// must not be remembered under c's key, least of all under c's profile, which other
+	// agents share.
+	if err == nil && e.agents.get(req.AgentID) == c {
 		entry := memoEntry{p: p, from: now, until: c.horizon(req.Action, req.Now)}
 		if k.agent != nil || entry.shareable(c) {
 			m.put(&k, entry)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -172,4 +174,44 @@ func TestProfilesShareAnswers(t *testing.T) {
 func withNow(req Request, now time.Time) Request {
 	req.Now = now
 	return req
+}
+
+// An agent changed while its own call is evaluated: the answer, worked out from the newer
+// version, must not be remembered under the older version's profile, which other agents —
+// here in another tenant — share.
+func TestProfileAnswerNotFromANewerVersion(t *testing.T) {
+	ctx := context.Background()
+	mk := func(id, tenant, resource string) *agent.Agent {
+		return &agent.Agent{ID: id, TenantID: tenant, OwnerID: "o_" + id, Status: agent.StatusActive,
+			Permissions: []agent.Permission{{ID: "perm", Resource: resource, Actions: []string{"read"}}}}
+	}
+	e, err := New(ctx, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ReplaceAll(ctx, []*agent.Agent{mk("agt_other", "t2", "docs:public:*"), mk("agt_edited", "t1", "docs:public:*")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	wg.Go(func() { // the agent's permission widened and narrowed again, its id kept
+		for i := 0; !stop.Load(); i++ {
+			if err := e.Put(ctx, mk("agt_edited", "t1", []string{"docs:public:*", "docs:*"}[i%2])); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const n = 3000
+	for i := range n {
+		e.Decide(ctx, Request{AgentID: "agt_edited", Action: "read", Resource: fmt.Sprintf("docs:secret:%d", i), Now: now, DryRun: true})
+	}
+	stop.Store(true)
+	wg.Wait()
+	for i := range n {
+		if r := e.Decide(ctx, Request{AgentID: "agt_other", Action: "read", Resource: fmt.Sprintf("docs:secret:%d", i), Now: now, DryRun: true}); r.Code != api.NoPermission {
+			t.Fatalf("docs:secret:%d for an agent granted docs:public:* only: %s", i, r.Code)
+		}
+	}
 }
