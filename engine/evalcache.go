@@ -111,11 +111,13 @@ func (c *virtualCache) reset() {
 }
 
 func (c *virtualCache) clear() {
-	clear(c.keys)
-	c.keys = c.keys[:0]
-	clear(c.entries)
-	c.entries = c.entries[:0]
-	c.byHash = nil
+	c.keys, c.entries, c.byHash = emptied(c.keys), emptied(c.entries), nil
+}
+
+// emptied zeroes s, so that it holds on to nothing, and returns it with length 0.
+func emptied[S ~[]E, E any](s S) S {
+	clear(s)
+	return s[:0]
 }
 
 func (c *virtualCache) Push() { c.frames = append(c.frames, len(c.entries)) }
@@ -249,11 +251,7 @@ const maxBaseEntries = 64
 var _ topdown.BaseCache = (*baseCache)(nil)
 
 func (c *baseCache) clear() {
-	clear(c.keys)
-	c.keys = c.keys[:0]
-	clear(c.entries)
-	c.entries = c.entries[:0]
-	c.more = nil
+	c.keys, c.entries, c.more = emptied(c.keys), emptied(c.entries), nil
 }
 
 // sameKey compares two references element by element as OPA's trie does, by Go's ==
