@@ -16,7 +16,8 @@ import (
 // already read from storage (topdown.BaseCache). OPA's own build a trie of hash maps, a
 // map and a node per key on every evaluation; a decision puts about six values in the one
 // and two in the other, so these keep their keys in flat slices, reused from one
-// evaluation to the next. Their behaviour is OPA's (see TestEvalCachesBehaveAsOPAs).
+// evaluation to the next. Their behaviour is OPA's (TestVirtualCacheBehavesAsOPAs,
+// TestBaseCache, TestEvalCachesGiveOPAsAnswers).
 type evalCaches struct {
 	virtual virtualCache
 	base    baseCache

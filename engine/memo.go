@@ -120,7 +120,6 @@ func (m *memo) get(k *memoKey, now int64) (memoEntry, bool) {
 // given to the other agents of c's profile. It reports false when it cannot be shared: a
 // candidate that is not exactly one of c's grants, or one that carries obligations.
 func (e *memoEntry) shareable(c *compiledAgent) bool {
-	e.shapes = c.shapes()
 	e.grants = make([]int, len(e.p.Candidates))
 	for i, cand := range e.p.Candidates {
 		if len(cand.Rate) > 0 || cand.Approval != nil || len(cand.Via) > 0 {
@@ -139,6 +138,7 @@ func (e *memoEntry) shareable(c *compiledAgent) bool {
 			return false
 		}
 	}
+	e.shapes = c.shapes()
 	return true
 }
 
